@@ -1,0 +1,79 @@
+"""THE one place where Redis keys are built.
+
+Every key the bot writes to Redis comes from KeyBuilder, so the key layout can be
+read (and audited for personal data) in this file alone. When a new kind of per-user
+key is needed (dedupe of webhook events, a language cache, ...), add a named method
+here that calls ``user()``; do not format key strings anywhere else.
+
+Layout: ``<prefix>:{<pseudonym>}:<part>``
+
+- LINE user ids are personal data, so keys carry a keyed hash (HMAC-SHA256) instead.
+  Anyone reading the Redis keyspace (a dump, MONITOR, a shared managed instance)
+  cannot tell which LINE user a key belongs to without the secret.
+- The pseudonym sits in a Redis Cluster hash tag ``{...}`` so all keys of one user
+  land in the same slot; multi-key operations on one user then also work on a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+# 32 hex chars = 128 bits: collisions between users are not a practical concern.
+PSEUDONYM_HEX_CHARS = 32
+# Short secrets make the pseudonyms guessable offline; 16 bytes is the floor.
+MIN_SECRET_BYTES = 16
+
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]+")
+# Parts may be nested with ":" (e.g. "dedupe:<event id>"), but braces would
+# create a second hash tag candidate and break the slot guarantee.
+_PART_RE = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+class KeyBuilder:
+    """Builds every Redis key of the bot from a prefix and a pseudonymisation secret."""
+
+    def __init__(self, *, secret: bytes, prefix: str = "nsb") -> None:
+        if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"KeyBuilder secret must be at least {MIN_SECRET_BYTES} bytes; generate one with "
+                "`python -c \"import secrets; print(secrets.token_hex(32))\"` and pass it as bytes"
+            )
+        if not _PREFIX_RE.fullmatch(prefix):
+            raise ValueError(
+                f"KeyBuilder prefix {prefix!r} may only contain letters, digits, '_', '.', '-'"
+            )
+        self._secret = secret
+        self._prefix = prefix
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    def pseudonym(self, user_id: str) -> str:
+        """Stable, secret-keyed stand-in for ``user_id`` (hex, 32 chars)."""
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError(f"user_id must be a non-empty str, got {user_id!r}")
+        digest = hmac.new(self._secret, user_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        return digest[:PSEUDONYM_HEX_CHARS]
+
+    def user(self, user_id: str, part: str) -> str:
+        """Key for one ``part`` of a user's data. Prefer adding a named method below."""
+        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
+            raise ValueError(
+                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
+            )
+        return f"{self._prefix}:{{{self.pseudonym(user_id)}}}:{part}"
+
+    def session(self, user_id: str) -> str:
+        """The JSON session document (bot.storage.redis.RedisStorage)."""
+        return self.user(user_id, "session")
+
+    def lock(self, user_id: str) -> str:
+        """The per-user lock held around load -> handle -> save."""
+        return self.user(user_id, "lock")
+
+    def __repr__(self) -> str:
+        # Never show the secret, not even in a traceback.
+        return f"KeyBuilder(prefix={self._prefix!r}, secret=<hidden>)"

@@ -1,0 +1,176 @@
+"""Redis session storage: the production backend, shared by every worker process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import LockNotOwnedError, RedisError
+from redis.retry import Retry
+
+from bot.storage.base import (
+    DEFAULT_BLOCKING_TIMEOUT,
+    DEFAULT_LOCK_TIMEOUT,
+    LockLost,
+    LockTimeout,
+    SessionStorage,
+    StorageError,
+    check_lock_timeouts,
+    check_ttl,
+    check_user_id,
+    decode,
+    encode,
+)
+from bot.storage.keys import KeyBuilder
+
+logger = logging.getLogger(__name__)
+
+# Connection policy for make_redis_client. redis-py 8 changed its defaults (RESP3 by
+# default, 5 s socket timeouts, 10 retries with backoff), so a bare from_url() can
+# block a webhook worker for most of a minute when Redis is unreachable, and fails
+# the HELLO handshake against servers older than Redis 6. Everything is stated here
+# instead, sized for single-key commands that normally answer in well under 1 ms.
+SOCKET_CONNECT_TIMEOUT = 2.0
+SOCKET_TIMEOUT = 2.0
+# PING a pooled connection idle for longer than this before reusing it: managed Redis,
+# NAT gateways and Redis' own `timeout` setting drop idle connections silently.
+HEALTH_CHECK_INTERVAL = 30
+# On ConnectionError/TimeoutError, retry twice with 50 ms..500 ms jittered backoff:
+# rides out a failover or a dropped idle connection, yet bounds the worst case to
+# about 3 x 2 s + 1 s before StorageError reaches the handler.
+RETRIES = 2
+RETRY_BACKOFF_BASE = 0.05
+RETRY_BACKOFF_CAP = 0.5
+# RESP2 is understood by every Redis server version and by RESP2-only proxies; the
+# bot uses only GET/SET/DEL and the lock's Lua scripts, so RESP3 brings nothing.
+PROTOCOL = 2
+
+
+def make_redis_client(url: str) -> redis.Redis:
+    """Client for ``url`` (redis://, rediss:// or unix://) with explicit timeouts and retries.
+
+    Query-string options in the URL (e.g. ``?socket_timeout=5``) override the values
+    above, so an operator can tune one deployment without a code change.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=SOCKET_CONNECT_TIMEOUT,
+        socket_timeout=SOCKET_TIMEOUT,
+        health_check_interval=HEALTH_CHECK_INTERVAL,
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP),
+            retries=RETRIES,
+        ),
+        protocol=PROTOCOL,
+    )
+
+
+class RedisStorage(SessionStorage):
+    """Sessions as JSON strings under ``keys.session(user_id)``, locks under ``keys.lock(user_id)``."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: KeyBuilder,
+        default_ttl: int | None = None,
+        *,
+        blocking_timeout: float = DEFAULT_BLOCKING_TIMEOUT,
+        lock_poll_interval: float = 0.05,
+    ) -> None:
+        check_ttl(default_ttl)
+        check_lock_timeouts(DEFAULT_LOCK_TIMEOUT, blocking_timeout)
+        if not lock_poll_interval > 0:
+            raise ValueError(f"lock_poll_interval must be > 0 seconds, got {lock_poll_interval!r}")
+        self._client = client
+        self._keys = keys
+        self._default_ttl = default_ttl
+        self._blocking_timeout = blocking_timeout
+        self._lock_poll_interval = lock_poll_interval
+
+    def load(self, user_id: str) -> dict[str, Any] | None:
+        check_user_id(user_id)
+        key = self._keys.session(user_id)
+        try:
+            raw = self._client.get(key)
+        except RedisError as exc:
+            raise StorageError(f"Redis GET {key} failed: {exc}") from exc
+        if raw is None:
+            return None
+        return decode(raw, key)
+
+    def save(self, user_id: str, data: dict[str, Any], ttl_seconds: int | None = None) -> None:
+        check_user_id(user_id)
+        check_ttl(ttl_seconds)
+        text = encode(data)
+        ttl = ttl_seconds if ttl_seconds is not None else self._default_ttl
+        key = self._keys.session(user_id)
+        try:
+            # Plain SET (no KEEPTTL): every save restarts the expiry, like the memory backend.
+            self._client.set(key, text.encode("utf-8"), ex=ttl)
+        except RedisError as exc:
+            raise StorageError(f"Redis SET {key} failed: {exc}") from exc
+
+    def delete(self, user_id: str) -> None:
+        check_user_id(user_id)
+        key = self._keys.session(user_id)
+        try:
+            self._client.delete(key)
+        except RedisError as exc:
+            raise StorageError(f"Redis DEL {key} failed: {exc}") from exc
+
+    @contextmanager
+    def lock(
+        self,
+        user_id: str,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        blocking_timeout: float | None = None,
+    ) -> Iterator[None]:
+        check_user_id(user_id)
+        wait = self._blocking_timeout if blocking_timeout is None else blocking_timeout
+        check_lock_timeouts(timeout, wait)
+        key = self._keys.lock(user_id)
+        # redis-py's Lock (SET NX PX + Lua compare-and-delete) holds across processes
+        # and hosts; ``timeout`` makes a lock of a crashed worker expire on its own.
+        lock = self._client.lock(
+            key, timeout=timeout, blocking_timeout=wait, sleep=self._lock_poll_interval
+        )
+        try:
+            acquired = lock.acquire()
+        except RedisError as exc:
+            raise StorageError(f"Redis lock {key} could not be acquired: {exc}") from exc
+        if not acquired:
+            raise LockTimeout(
+                f"Redis lock {key} is still held after {wait}s; a handler of the same user "
+                "is slow or stuck, or a crashed worker's lock has not expired yet"
+            )
+        try:
+            yield
+        except BaseException:
+            # The handler's own error matters more than a release problem.
+            self._release(lock, key, timeout, quiet=True)
+            raise
+        self._release(lock, key, timeout, quiet=False)
+
+    def _release(self, lock: Any, key: str, timeout: float, *, quiet: bool) -> None:
+        try:
+            lock.release()
+        except LockNotOwnedError as exc:
+            message = (
+                f"Redis lock {key} expired after {timeout}s while still held, so another event "
+                "of the same user may have interleaved; raise the lock timeout above the "
+                "slowest handler"
+            )
+            if quiet:
+                logger.warning(message)
+                return
+            raise LockLost(message) from exc
+        except RedisError as exc:
+            # The lock expires on its own after ``timeout``; nothing else to undo.
+            if quiet:
+                logger.warning("Redis lock %s could not be released: %s", key, exc)
+                return
+            raise StorageError(f"Redis lock {key} could not be released: {exc}") from exc

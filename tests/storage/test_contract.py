@@ -1,0 +1,423 @@
+"""The session storage contract: every backend must pass the same tests.
+
+TestSessionStorageContract runs once per backend (memory; redis against a real
+redis-server from tests/redis_server.py). Backend-specific behaviour that has no
+counterpart in the other backend is tested below the contract class.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from bot.storage import (
+    KeyBuilder,
+    LockLost,
+    LockTimeout,
+    MemoryStorage,
+    RedisStorage,
+    SessionStorage,
+    StorageError,
+    make_redis_client,
+)
+
+USER_A = "U4af4980629000000000000000000000a"
+USER_B = "U4af4980629000000000000000000000b"
+SECRET = b"test-secret-0123456789abcdef"
+# Short poll so lock hand-overs between threads do not dominate the test run time.
+LOCK_POLL = 0.005
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class MemoryHarness:
+    """Builds MemoryStorage on a fake clock, so expiry is checked without waiting."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+
+    def make(self, default_ttl: int | None = None) -> MemoryStorage:
+        return MemoryStorage(default_ttl, clock=self.clock)
+
+    def assert_expires_after(self, storage: SessionStorage, user_id: str, ttl: int) -> None:
+        self.clock.advance(ttl - 0.5)
+        assert storage.load(user_id) is not None, "expired before its TTL"
+        self.clock.advance(0.5)
+        assert storage.load(user_id) is None, "still there after its TTL"
+
+    def assert_never_expires(self, storage: SessionStorage, user_id: str) -> None:
+        self.clock.advance(10 * 365 * 24 * 3600)
+        assert storage.load(user_id) is not None
+
+
+class RedisHarness:
+    """Builds RedisStorage on the test server; expiry is checked via the key's PTTL,
+    since Redis enforces EX itself and waiting for it would make the test timed."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.keys = KeyBuilder(secret=SECRET)
+
+    def make(self, default_ttl: int | None = None) -> RedisStorage:
+        return RedisStorage(self.client, self.keys, default_ttl, lock_poll_interval=LOCK_POLL)
+
+    def assert_expires_after(self, storage: SessionStorage, user_id: str, ttl: int) -> None:
+        pttl = self.client.pttl(self.keys.session(user_id))
+        assert (ttl - 1) * 1000 < pttl <= ttl * 1000
+
+    def assert_never_expires(self, storage: SessionStorage, user_id: str) -> None:
+        assert self.client.pttl(self.keys.session(user_id)) == -1  # -1: key without expiry
+
+
+Harness = MemoryHarness | RedisHarness
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def harness(request: pytest.FixtureRequest) -> Harness:
+    if request.param == "memory":
+        return MemoryHarness()
+    return RedisHarness(request.getfixturevalue("redis_client"))
+
+
+@pytest.fixture
+def storage(harness: Harness) -> SessionStorage:
+    return harness.make()
+
+
+def _hold_lock(storage: SessionStorage, user_id: str) -> tuple[threading.Event, threading.Event, threading.Thread]:
+    """Hold ``user_id``'s lock in another thread until the returned release event is set."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with storage.lock(user_id):
+            held.set()
+            release.wait()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(timeout=10), "holder thread never got the lock"
+    return held, release, thread
+
+
+class TestSessionStorageContract:
+    def test_missing_session_loads_as_none(self, storage: SessionStorage) -> None:
+        assert storage.load(USER_A) is None
+
+    def test_round_trip_of_nested_json(self, storage: SessionStorage) -> None:
+        data: dict[str, Any] = {
+            "state": "triage.sns_trouble",
+            "role": "保護者",
+            "answers": [{"q": "いつから困っていますか？", "a": "先週から 😢"}, 3, None, True, 2.5],
+            "counters": {"retries": 0, "nested": {"deeper": [[], {}]}},
+            "empty": "",
+        }
+        storage.save(USER_A, data)
+        loaded = storage.load(USER_A)
+        assert loaded == data
+        assert loaded["role"] == "保護者"
+
+    def test_saving_again_replaces_the_session(self, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"state": "start", "old": 1})
+        storage.save(USER_A, {"state": "menu"})
+        assert storage.load(USER_A) == {"state": "menu"}
+
+    def test_mutating_after_save_does_not_change_what_is_stored(self, storage: SessionStorage) -> None:
+        data = {"history": ["start"], "meta": {"n": 1}}
+        storage.save(USER_A, data)
+        data["history"].append("menu")
+        data["meta"]["n"] = 2
+        assert storage.load(USER_A) == {"history": ["start"], "meta": {"n": 1}}
+
+    def test_mutating_a_loaded_session_does_not_change_what_is_stored(self, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"history": ["start"]})
+        first = storage.load(USER_A)
+        first["history"].append("menu")
+        assert storage.load(USER_A) == {"history": ["start"]}
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"when": object()},
+            {"tags": {"a", "b"}},
+            {"raw": b"bytes"},
+            {"pair": (1, 2)},  # would come back as a list
+            {"by_id": {1: "x"}},  # would come back with a str key
+            {"score": math.nan},  # not JSON at all
+            ["not", "a", "dict"],
+        ],
+        ids=["object", "set", "bytes", "tuple", "int-key", "nan", "list"],
+    )
+    def test_non_json_data_is_rejected_and_nothing_is_stored(self, storage: SessionStorage, bad: Any) -> None:
+        with pytest.raises(StorageError):
+            storage.save(USER_A, bad)
+        assert storage.load(USER_A) is None
+
+    def test_delete_removes_only_that_user(self, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"n": 1})
+        storage.save(USER_B, {"n": 2})
+        storage.delete(USER_A)
+        assert storage.load(USER_A) is None
+        assert storage.load(USER_B) == {"n": 2}
+
+    def test_delete_of_missing_session_is_not_an_error(self, storage: SessionStorage) -> None:
+        storage.delete(USER_A)
+        assert storage.load(USER_A) is None
+
+    def test_users_are_kept_apart(self, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"who": "a"})
+        assert storage.load(USER_B) is None
+
+    def test_explicit_ttl_expires(self, harness: Harness, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"n": 1}, ttl_seconds=30)
+        harness.assert_expires_after(storage, USER_A, 30)
+
+    def test_default_ttl_applies_when_none_given(self, harness: Harness) -> None:
+        storage = harness.make(default_ttl=600)
+        storage.save(USER_A, {"n": 1})
+        harness.assert_expires_after(storage, USER_A, 600)
+
+    def test_explicit_ttl_overrides_default(self, harness: Harness) -> None:
+        storage = harness.make(default_ttl=600)
+        storage.save(USER_A, {"n": 1}, ttl_seconds=20)
+        harness.assert_expires_after(storage, USER_A, 20)
+
+    def test_without_any_ttl_the_session_does_not_expire(self, harness: Harness, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"n": 1})
+        harness.assert_never_expires(storage, USER_A)
+
+    def test_saving_without_ttl_clears_an_earlier_ttl(self, harness: Harness, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"n": 1}, ttl_seconds=30)
+        storage.save(USER_A, {"n": 2})
+        harness.assert_never_expires(storage, USER_A)
+
+    @pytest.mark.parametrize("ttl", [0, -5, 1.5, True])
+    def test_invalid_ttl_is_rejected(self, storage: SessionStorage, ttl: Any) -> None:
+        with pytest.raises(ValueError):
+            storage.save(USER_A, {"n": 1}, ttl_seconds=ttl)
+
+    @pytest.mark.parametrize("user_id", ["", None])
+    def test_invalid_user_id_is_rejected(self, storage: SessionStorage, user_id: Any) -> None:
+        with pytest.raises(ValueError):
+            storage.load(user_id)
+
+    def test_lock_serialises_load_modify_save(self, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"count": 0})
+        errors: list[BaseException] = []
+        start = threading.Barrier(2)
+
+        def increment_50_times() -> None:
+            try:
+                start.wait()
+                for _ in range(50):
+                    with storage.lock(USER_A, blocking_timeout=30):
+                        data = storage.load(USER_A)
+                        # Widen the load->save window so a missing lock loses updates.
+                        time.sleep(0.0005)
+                        data["count"] += 1
+                        storage.save(USER_A, data)
+            except BaseException as exc:  # surfaced in the main thread below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=increment_50_times) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert storage.load(USER_A) == {"count": 100}
+
+    def test_lock_times_out_while_another_holder_has_it(self, storage: SessionStorage) -> None:
+        _, release, thread = _hold_lock(storage, USER_A)
+        try:
+            with pytest.raises(LockTimeout):
+                with storage.lock(USER_A, blocking_timeout=0):
+                    pytest.fail("got a lock that another thread holds")
+            with pytest.raises(LockTimeout):
+                with storage.lock(USER_A, blocking_timeout=0.05):
+                    pytest.fail("got a lock that another thread holds")
+        finally:
+            release.set()
+            thread.join()
+        with storage.lock(USER_A, blocking_timeout=0):
+            pass
+
+    def test_lock_is_not_reentrant(self, storage: SessionStorage) -> None:
+        # A handler that locks again for the same user would deadlock; it must fail fast instead.
+        with storage.lock(USER_A):
+            with pytest.raises(LockTimeout):
+                with storage.lock(USER_A, blocking_timeout=0):
+                    pass
+
+    def test_different_users_do_not_block_each_other(self, storage: SessionStorage) -> None:
+        _, release, thread = _hold_lock(storage, USER_A)
+        try:
+            with storage.lock(USER_B, blocking_timeout=0):
+                storage.save(USER_B, {"ok": True})
+        finally:
+            release.set()
+            thread.join()
+        assert storage.load(USER_B) == {"ok": True}
+
+    def test_lock_is_released_when_the_handler_raises(self, storage: SessionStorage) -> None:
+        with pytest.raises(RuntimeError, match="handler failed"):
+            with storage.lock(USER_A):
+                raise RuntimeError("handler failed")
+        with storage.lock(USER_A, blocking_timeout=0):
+            pass
+
+    @pytest.mark.parametrize("kwargs", [{"timeout": 0}, {"blocking_timeout": -1}])
+    def test_invalid_lock_timeouts_are_rejected(self, storage: SessionStorage, kwargs: dict[str, float]) -> None:
+        with pytest.raises(ValueError):
+            with storage.lock(USER_A, **kwargs):
+                pass
+
+
+# --- memory backend only -------------------------------------------------------------
+
+
+def test_memory_locks_are_dropped_after_use() -> None:
+    storage = MemoryStorage()
+    for n in range(20):
+        with storage.lock(f"U{n:032x}"):
+            assert storage.lock_count() == 1
+    assert storage.lock_count() == 0
+
+
+def test_memory_lock_entry_is_dropped_after_a_timeout_too() -> None:
+    storage = MemoryStorage()
+    _, release, thread = _hold_lock(storage, USER_A)
+    try:
+        with pytest.raises(LockTimeout):
+            with storage.lock(USER_A, blocking_timeout=0):
+                pass
+        assert storage.lock_count() == 1  # only the holder's
+    finally:
+        release.set()
+        thread.join()
+    assert storage.lock_count() == 0
+
+
+def test_memory_expired_sessions_of_other_users_are_purged_on_save() -> None:
+    clock = FakeClock()
+    storage = MemoryStorage(clock=clock)
+    storage.save(USER_A, {"n": 1}, ttl_seconds=10)
+    clock.advance(11)
+    storage.save(USER_B, {"n": 2})
+    assert USER_A not in storage._data  # nothing left behind for users who never return
+
+
+# --- redis backend only ----------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_redis_keys_come_from_the_key_builder_and_hide_the_user_id(redis_client: redis.Redis) -> None:
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    with storage.lock(USER_A):
+        storage.save(USER_A, {"n": 1})
+        stored = {k.decode() for k in redis_client.keys("*")}
+        assert stored == {keys.session(USER_A), keys.lock(USER_A)}
+    assert {k.decode() for k in redis_client.keys("*")} == {keys.session(USER_A)}
+    assert all(USER_A not in key for key in stored)
+
+
+@pytest.mark.redis
+def test_redis_lock_holds_across_clients(redis_server_url: str, redis_client: redis.Redis) -> None:
+    # Two clients with their own connection pools stand in for two worker processes.
+    keys = KeyBuilder(secret=SECRET)
+    other_client = make_redis_client(redis_server_url)
+    try:
+        worker_1 = RedisStorage(redis_client, keys)
+        worker_2 = RedisStorage(other_client, keys)
+        with worker_1.lock(USER_A):
+            with pytest.raises(LockTimeout):
+                with worker_2.lock(USER_A, blocking_timeout=0):
+                    pass
+        with worker_2.lock(USER_A, blocking_timeout=0):
+            pass
+    finally:
+        other_client.close()
+
+
+@pytest.mark.redis
+def test_redis_lock_has_an_expiry_so_a_crashed_worker_cannot_block_a_user(redis_client: redis.Redis) -> None:
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys)
+    with storage.lock(USER_A, timeout=7):
+        assert 6000 < redis_client.pttl(keys.lock(USER_A)) <= 7000
+
+
+@pytest.mark.redis
+def test_redis_lock_lost_while_held_is_reported(redis_client: redis.Redis) -> None:
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys)
+    with pytest.raises(LockLost, match="raise the lock timeout"):
+        with storage.lock(USER_A):
+            # What an expired lock looks like to its holder, without waiting for expiry.
+            redis_client.delete(keys.lock(USER_A))
+
+
+@pytest.mark.redis
+def test_redis_lock_lost_does_not_hide_the_handler_error(redis_client: redis.Redis) -> None:
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys)
+    with pytest.raises(RuntimeError, match="handler failed"):
+        with storage.lock(USER_A):
+            redis_client.delete(keys.lock(USER_A))
+            raise RuntimeError("handler failed")
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+def test_redis_corrupt_session_names_the_key(redis_client: redis.Redis, raw: bytes) -> None:
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys)
+    redis_client.set(keys.session(USER_A), raw)
+    with pytest.raises(StorageError, match=r"nsb:\{[0-9a-f]{32}\}:session"):
+        storage.load(USER_A)
+
+
+def test_redis_unreachable_server_raises_storage_error() -> None:
+    # A port that was free a moment ago: nothing listens, so connect is refused at once.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = make_redis_client(f"redis://127.0.0.1:{port}/0")
+    storage = RedisStorage(client, KeyBuilder(secret=SECRET))
+    try:
+        with pytest.raises(StorageError, match="GET"):
+            storage.load(USER_A)
+        with pytest.raises(StorageError):
+            with storage.lock(USER_A):
+                pass
+    finally:
+        client.close()
+
+
+def test_make_redis_client_sets_explicit_connection_policy() -> None:
+    kwargs = make_redis_client("redis://127.0.0.1:6399/0").connection_pool.connection_kwargs
+    assert kwargs["socket_connect_timeout"] == 2.0
+    assert kwargs["socket_timeout"] == 2.0
+    assert kwargs["health_check_interval"] == 30
+    assert kwargs["protocol"] == 2
+    assert kwargs["retry"].get_retries() == 2
+
+
+def test_make_redis_client_lets_the_url_override_a_timeout() -> None:
+    kwargs = make_redis_client("redis://127.0.0.1:6399/0?socket_timeout=7").connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == 7.0
