@@ -1,0 +1,105 @@
+"""Free-text routing: place a typed sentence on the chart, or admit it can't.
+
+Children type sentences, not button labels. A message that clearly names one
+branch goes there; a message naming several gets a question with buttons for
+just those; a message naming none gets the menu's buttons. The router never
+guesses between branches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from dialogs.i18n import RESOURCES
+from dialogs.triage import normalize
+
+ROUTING_PATH = RESOURCES / "routing.yaml"
+
+
+class RoutingError(ValueError):
+    """The routing data is malformed; the message names the section and entry."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a message asks for. At most one of command / branches is set."""
+
+    command: str | None = None
+    branches: tuple[str, ...] = ()
+    role: str | None = None
+    level: str | None = None
+
+    @property
+    def branch(self) -> str | None:
+        """The branch, when exactly one was named."""
+        return self.branches[0] if len(self.branches) == 1 else None
+
+
+def _keywords(section: str, data: object) -> dict[str, tuple[str, ...]]:
+    if not isinstance(data, dict) or not data:
+        raise RoutingError(f"{ROUTING_PATH.name}: section {section!r} must be a non-empty mapping")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, words in data.items():
+        if not isinstance(words, list) or not words:
+            raise RoutingError(f"{ROUTING_PATH.name}: {section}.{name} must be a non-empty list of words")
+        normalized = []
+        for word in words:
+            if not isinstance(word, str) or not normalize(word):
+                raise RoutingError(
+                    f"{ROUTING_PATH.name}: {section}.{name} has {word!r}, which is empty after normalisation"
+                )
+            normalized.append(normalize(word))
+        out[name] = tuple(dict.fromkeys(normalized))
+    return out
+
+
+class Router:
+    def __init__(self, data: Mapping[str, object]):
+        self.branches = _keywords("branches", data.get("branches"))
+        self.commands = _keywords("commands", data.get("commands"))
+        self.roles = _keywords("roles", data.get("roles"))
+        self.levels = _keywords("levels", data.get("levels"))
+
+    @classmethod
+    def load(cls, path: Path = ROUTING_PATH) -> "Router":
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise RoutingError(f"{path}: cannot be read: {exc}") from exc
+        if not isinstance(data, dict):
+            raise RoutingError(f"{path}: expected a mapping with branches, commands, roles, levels")
+        return cls(data)
+
+    @staticmethod
+    def _best(table: Mapping[str, tuple[str, ...]], text: str) -> list[str]:
+        """Names whose keywords occur in ``text``, longest match first.
+
+        Longest match decides between overlapping keywords of one table
+        (やさしい日本語 must beat 日本語); callers treat ties as ambiguity.
+        """
+        scores = {
+            name: max((len(w) for w in words if w in text), default=0)
+            for name, words in table.items()
+        }
+        hits = [name for name, score in scores.items() if score]
+        return sorted(hits, key=lambda n: -scores[n])
+
+    def route(self, text: str) -> Route:
+        norm = normalize(text)
+        if not norm:
+            return Route()
+        roles = self._best(self.roles, norm)
+        levels = self._best(self.levels, norm)
+        role = roles[0] if len(roles) == 1 else None
+        level = levels[0] if levels else None
+        if level and role in (None, "child"):
+            role = "child"
+        commands = self._best(self.commands, norm)
+        if commands:
+            return Route(command=commands[0], role=role, level=level)
+        branches = tuple(self._best(self.branches, norm))
+        return Route(branches=branches, role=role, level=level)
