@@ -1,0 +1,520 @@
+"""The hotline directory: national windows plus one deployment profile.
+
+Data lives in ``resources/hotlines.yaml`` (national) and
+``resources/profiles/<id>.yaml`` (a prefecture: its counsellor desk and local
+windows). Loading checks the JSON Schemas in ``resources/schemas/`` first and
+then the rules a schema cannot express; every failure is a
+:class:`DirectoryError` naming the file, the entry id and the field, because
+the person fixing it is an operator editing YAML, not a programmer.
+
+Nothing is read at import time: call :func:`load_directory`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+from dialogs.hours import HoursError, OpeningHours, parse_hours
+from dialogs.i18n import LANGS
+
+__all__ = [
+    "LANGS",
+    "BRANCHES",
+    "ROLES",
+    "SEED_FILES",
+    "NATIONAL_SOURCE",
+    "DirectoryError",
+    "Text",
+    "Phone",
+    "Hotline",
+    "Desk",
+    "Profile",
+    "Directory",
+    "load_directory",
+]
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SCHEMAS = RESOURCES / "schemas"
+
+# The documents the project was built from (see the seeds' README). A source
+# outside this list cannot be traced back, so loading rejects it.
+SEED_FILES: frozenset[str] = frozenset(
+    {
+        "000_cc21f3be6f83b1bf.txt",
+        "001_f74e64c36d621d47.txt",
+        "002_abe28b3a21da5b14.txt",
+        "003_2b7ccc2d5f82a724.txt",
+        "004_b58c78e7698d38bf.txt",
+    }
+)
+# Well-known numbers (110, 119, #9110, 188, 189, ...) are not in the seeds;
+# this exact phrase says so instead of pretending a seed holds them.
+NATIONAL_SOURCE = "national number, not from the seed documents"
+
+BRANCHES: tuple[str, ...] = (
+    "talk",
+    "advice",
+    "delete",
+    "damages",
+    "danger",
+    "report",
+    "mail",
+    "bill",
+    "security",
+    "crisis",
+)
+ROLES: tuple[str, ...] = ("child", "guardian", "teacher")
+
+# Organisation names are proper names: children read them in plain Japanese,
+# so ja_easy is not demanded there (it falls back to ja).
+_ORGANISATION_LANGS: tuple[str, ...] = ("ja", "en")
+_TEXT_FIELDS_ALL_LANGS: tuple[str, ...] = ("name", "summary", "hours_note", "contact_note", "area")
+
+
+class DirectoryError(ValueError):
+    """Invalid directory data. The message starts with the file, then names
+    the entry and the field, so the operator knows what to edit."""
+
+
+# --------------------------------------------------------------------------
+# Data model
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string per language. Stored as pairs so the object stays hashable."""
+
+    items: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, str]) -> Text:
+        return cls(tuple((lang, data[lang]) for lang in data))
+
+    @property
+    def langs(self) -> tuple[str, ...]:
+        return tuple(lang for lang, _ in self.items)
+
+    def get(self, lang: str) -> str | None:
+        for key, value in self.items:
+            if key == lang:
+                return value
+        return None
+
+    def __getitem__(self, lang: str) -> str:
+        value = self.get(lang)
+        if value is None:
+            raise KeyError(f"no {lang!r} text; have {', '.join(self.langs)}")
+        return value
+
+    def in_lang(self, lang: str) -> str:
+        """The text in ``lang``, else Japanese (every text has ja)."""
+        value = self.get(lang)
+        return value if value is not None else self["ja"]
+
+
+@dataclass(frozen=True)
+class Phone:
+    number: str  # display form, as printed in the source
+    tel: str  # tel: link, digits only ('#' as %23)
+
+
+@dataclass(frozen=True)
+class Hotline:
+    id: str
+    name: Text
+    organisation: Text
+    summary: Text
+    phones: tuple[Phone, ...]
+    url: str | None
+    channels: tuple[str, ...]
+    audience: tuple[str, ...]
+    hours: OpeningHours
+    source: tuple[str, ...]
+    line_id: str | None = None
+    hours_note: Text | None = None
+    contact_note: Text | None = None
+    source_note: str | None = None
+    # Local windows only: where they are offered and the area they serve.
+    local: bool = False
+    show_in: tuple[str, ...] = ()
+    area: Text | None = None
+
+    def name_in(self, lang: str) -> str:
+        return self.name.in_lang(lang)
+
+    def summary_in(self, lang: str) -> str:
+        return self.summary.in_lang(lang)
+
+    def organisation_in(self, lang: str) -> str:
+        return self.organisation.in_lang(lang)
+
+    def hours_note_in(self, lang: str) -> str | None:
+        return None if self.hours_note is None else self.hours_note.in_lang(lang)
+
+    def contact_note_in(self, lang: str) -> str | None:
+        return None if self.contact_note is None else self.contact_note.in_lang(lang)
+
+    def serves(self, role: str) -> bool:
+        """True if the window is meant for ``role`` (child, guardian, teacher);
+        'anyone' serves every role."""
+        return role in self.audience or "anyone" in self.audience
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The counsellor desk a deployment hands chats to."""
+
+    name: Text
+    hours: OpeningHours
+    anonymous_roles: tuple[str, ...]
+    # (role, what the role must tell first) pairs; pairs keep the object hashable.
+    identity_required: tuple[tuple[str, tuple[str, ...]], ...]
+    source: tuple[str, ...]
+    hours_note: Text | None = None
+    source_note: str | None = None
+
+    def name_in(self, lang: str) -> str:
+        return self.name.in_lang(lang)
+
+    def allows_anonymous(self, role: str) -> bool:
+        return role in self.anonymous_roles
+
+    def required_identity(self, role: str) -> tuple[str, ...]:
+        """What ``role`` must tell the desk first, e.g. ('school', 'name')."""
+        return dict(self.identity_required).get(role, ())
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    name: Text
+    prefecture: Text
+    desk: Desk
+    local_hotlines: tuple[Hotline, ...]
+    path: Path
+
+
+class Directory:
+    """National windows plus the local windows of one profile, by id."""
+
+    def __init__(self, national: tuple[Hotline, ...], profile: Profile) -> None:
+        self.profile = profile
+        self._national = national
+        self._by_id: dict[str, Hotline] = {h.id: h for h in (*national, *profile.local_hotlines)}
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._by_id)
+
+    @property
+    def national(self) -> tuple[Hotline, ...]:
+        return self._national
+
+    @property
+    def desk(self) -> Desk:
+        return self.profile.desk
+
+    def get(self, hotline_id: str) -> Hotline:
+        try:
+            return self._by_id[hotline_id]
+        except KeyError:
+            close = difflib.get_close_matches(hotline_id, self._by_id, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise KeyError(
+                f"no hotline {hotline_id!r} in the national directory or profile "
+                f"{self.profile.id!r} ({self.profile.path}){hint}"
+            ) from None
+
+    def __contains__(self, hotline_id: object) -> bool:
+        return hotline_id in self._by_id
+
+    def __iter__(self) -> Iterator[Hotline]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def all(self) -> list[Hotline]:
+        """National windows in file order, then the profile's local ones."""
+        return list(self._by_id.values())
+
+    def for_branch(self, branch: str) -> list[Hotline]:
+        """The profile's local windows offered in ``branch``, in file order."""
+        if branch not in BRANCHES:
+            raise ValueError(f"unknown branch {branch!r}; branches are {', '.join(BRANCHES)}")
+        return [h for h in self.profile.local_hotlines if branch in h.show_in]
+
+
+# --------------------------------------------------------------------------
+# Loading
+
+
+def load_directory(profile: str | Path = "hyogo", resources: Path | None = None) -> Directory:
+    """Load and check ``hotlines.yaml`` and one profile.
+
+    ``profile`` is a profile id (looked up as ``<resources>/profiles/<id>.yaml``)
+    or a path to a profile file. ``resources`` is the data folder holding
+    ``hotlines.yaml`` and ``profiles/``; it defaults to the project's. The JSON
+    Schemas always come from the project: they describe what this code reads.
+    """
+    root = Path(resources) if resources is not None else RESOURCES
+    national_path = root / "hotlines.yaml"
+    profile_path = _profile_path(profile, root)
+
+    national_data = _read_yaml(national_path)
+    _check_schema(national_data, "hotlines.schema.json", national_path, "hotlines")
+    national = tuple(_hotline(raw, national_path, local=False) for raw in national_data["hotlines"])
+    _check_unique(national, national_path, {})
+
+    profile_data = _read_yaml(profile_path)
+    _check_schema(profile_data, "profile.schema.json", profile_path, "local_hotlines")
+    loaded = _profile(profile_data, profile_path)
+    _check_unique(loaded.local_hotlines, profile_path, {h.id: national_path for h in national})
+    return Directory(national, loaded)
+
+
+def _profile_path(profile: str | Path, root: Path) -> Path:
+    if isinstance(profile, Path) or "/" in profile or profile.endswith((".yaml", ".yml")):
+        return Path(profile)
+    path = root / "profiles" / f"{profile}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
+        raise DirectoryError(
+            f"{path}: no profile {profile!r}; available: {', '.join(known) or 'none'} "
+            "(or pass the path of a profile file)"
+        )
+    return path
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except FileNotFoundError:
+        raise DirectoryError(f"{path}: file not found") from None
+    except yaml.YAMLError as e:
+        raise DirectoryError(f"{path}: not valid YAML: {e}") from None
+
+
+# -- schema
+
+
+@functools.cache
+def _validator(schema_name: str) -> Draft202012Validator:
+    # The profile schema refers to definitions in the hotlines schema, so both
+    # are registered under their $id.
+    schemas = {
+        name: json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+        for name in ("hotlines.schema.json", "profile.schema.json")
+    }
+    registry = Registry().with_resources(
+        (contents["$id"], Resource.from_contents(contents)) for contents in schemas.values()
+    )
+    return Draft202012Validator(schemas[schema_name], registry=registry)
+
+
+def _check_schema(data: Any, schema_name: str, path: Path, list_key: str) -> None:
+    errors = list(_validator(schema_name).iter_errors(data))
+    if not errors:
+        return
+    error = best_match(errors)
+    entry, field = _locate(data, list(error.absolute_path), list_key)
+    # Name the missing or unexpected field itself, not the object holding it.
+    named = _FIELD_IN_MESSAGE.search(error.message)
+    if named and error.validator in ("required", "additionalProperties", "unevaluatedProperties"):
+        field = named[1] if field == _WHOLE_ENTRY else f"{field}.{named[1]}"
+    problem = error.message
+    if "then" in error.schema_path:
+        problem += " (the entry has no phone, url or line_id: say how to reach the window)"
+    more = f" ({len(errors) - 1} more problem(s) after fixing this)" if len(errors) > 1 else ""
+    raise DirectoryError(f"{path}: {entry}, field {field!r}: {problem}{more}")
+
+
+_WHOLE_ENTRY = "(the entry itself)"
+_FIELD_IN_MESSAGE = re.compile(r"'([^']+)' (?:is a required property|was unexpected)")
+
+
+def _locate(data: Any, path: list[Any], list_key: str) -> tuple[str, str]:
+    """Turn a schema error path into (entry, field) words for the message."""
+    if len(path) >= 2 and path[0] == list_key and isinstance(path[1], int):
+        raw = data[list_key][path[1]]
+        entry_id = raw.get("id") if isinstance(raw, Mapping) else None
+        entry = f"entry {entry_id!r}" if isinstance(entry_id, str) else f"entry #{path[1] + 1} of {list_key}"
+        rest = path[2:]
+    elif path and path[0] == "desk":
+        entry, rest = "desk", path[1:]
+    else:
+        entry, rest = "top level", path
+    return entry, _field_name(rest) or _WHOLE_ENTRY
+
+
+def _field_name(parts: list[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# -- entries
+
+
+def _fail(path: Path, entry: str, field: str, problem: str) -> DirectoryError:
+    return DirectoryError(f"{path}: {entry}, field {field!r}: {problem}")
+
+
+def _hotline(raw: Mapping[str, Any], path: Path, *, local: bool) -> Hotline:
+    hid = raw["id"]
+    entry = f"entry {hid!r}"
+
+    texts: dict[str, Text | None] = {}
+    for field in _TEXT_FIELDS_ALL_LANGS:
+        texts[field] = _text(raw.get(field), LANGS, path, entry, field)
+    organisation = _text(raw["organisation"], _ORGANISATION_LANGS, path, entry, "organisation")
+
+    phones = tuple(_phone(p, path, entry, f"phones[{i}]") for i, p in enumerate(raw["phones"]))
+    channels = tuple(raw["channels"])
+    line_id = raw.get("line_id")
+    url = raw["url"]
+    contact_note = texts["contact_note"]
+
+    if phones and "phone" not in channels:
+        raise _fail(path, entry, "channels", "has phones but 'phone' is not among the channels")
+    if "phone" in channels and not phones and contact_note is None:
+        raise _fail(path, entry, "phones", "channel 'phone' without a number; add the number or a contact_note")
+    if (line_id is None) != ("line" not in channels):
+        raise _fail(path, entry, "line_id", "give a line_id exactly when 'line' is among the channels")
+
+    source = _source(raw["source"], path, entry)
+    source_note = raw.get("source_note")
+    if NATIONAL_SOURCE in source and len(source) > 1 and source_note is None:
+        raise _fail(
+            path, entry, "source_note", "mixes seed files with the national list; say which data come from which"
+        )
+
+    return Hotline(
+        id=hid,
+        name=texts["name"],  # type: ignore[arg-type]  # required by the schema
+        organisation=organisation,  # type: ignore[arg-type]
+        summary=texts["summary"],  # type: ignore[arg-type]
+        phones=phones,
+        url=url,
+        channels=channels,
+        audience=tuple(raw["audience"]),
+        hours=_hours(raw["hours"], path, entry, "hours"),
+        source=source,
+        line_id=line_id,
+        hours_note=texts["hours_note"],
+        contact_note=contact_note,
+        source_note=source_note,
+        local=local,
+        show_in=tuple(raw.get("show_in", ())),
+        area=texts["area"],
+    )
+
+
+def _text(raw: Mapping[str, str] | None, required: tuple[str, ...], path: Path, entry: str, field: str) -> Text | None:
+    if raw is None:
+        return None
+    missing = [lang for lang in required if lang not in raw]
+    if missing:
+        needs = ", ".join(required)
+        raise _fail(path, entry, field, f"missing language(s) {', '.join(missing)} (every text needs {needs})")
+    unknown = [lang for lang in raw if lang not in LANGS]
+    if unknown:
+        # Most likely a typo (ja-easy, jp) that would silently fall back to ja.
+        raise _fail(path, entry, field, f"unknown language(s) {', '.join(unknown)}; languages are {', '.join(LANGS)}")
+    return Text.from_mapping(raw)
+
+
+def _phone(raw: Mapping[str, str], path: Path, entry: str, field: str) -> Phone:
+    number, tel = raw["number"], raw["tel"]
+    expected = tel_link(number)
+    if tel != expected:
+        raise _fail(path, entry, f"{field}.tel", f"{tel!r} does not match number {number!r}; expected {expected!r}")
+    return Phone(number, tel)
+
+
+def tel_link(number: str) -> str:
+    """The tel: link for a displayed number: digits only, '#' as %23."""
+    digits = re.sub(r"[^0-9#]", "", number)
+    return "tel:" + digits.replace("#", "%23")
+
+
+def _source(raw: str | list[str], path: Path, entry: str) -> tuple[str, ...]:
+    items = (raw,) if isinstance(raw, str) else tuple(raw)
+    for item in items:
+        if item not in SEED_FILES and item != NATIONAL_SOURCE:
+            raise _fail(
+                path,
+                entry,
+                "source",
+                f"{item!r} is neither a seed file ({', '.join(sorted(SEED_FILES))}) nor exactly {NATIONAL_SOURCE!r}",
+            )
+    return items
+
+
+def _hours(raw: Any, path: Path, entry: str, field: str) -> OpeningHours:
+    try:
+        return parse_hours(raw)
+    except HoursError as e:
+        # HoursError messages start with the sub-field path ("slots[0].open: ...").
+        sub, _, problem = str(e).partition(": ")
+        where = sub if sub == field else f"{field}.{sub}"
+        raise _fail(path, entry, where, problem) from None
+
+
+def _desk(raw: Mapping[str, Any], path: Path) -> Desk:
+    entry = "desk"
+    anonymous = tuple(raw["anonymous_roles"])
+    identity = tuple((role, tuple(items)) for role, items in raw["identity_required"].items())
+    both = [role for role in anonymous if role in dict(identity)]
+    if both:
+        raise _fail(
+            path, entry, "identity_required", f"{', '.join(both)} cannot be both anonymous and required to identify"
+        )
+    return Desk(
+        name=_text(raw["name"], LANGS, path, entry, "name"),  # type: ignore[arg-type]
+        hours=_hours(raw["hours"], path, entry, "hours"),
+        anonymous_roles=anonymous,
+        identity_required=identity,
+        source=_source(raw["source"], path, entry),
+        hours_note=_text(raw.get("hours_note"), LANGS, path, entry, "hours_note"),
+        source_note=raw.get("source_note"),
+    )
+
+
+def _profile(raw: Mapping[str, Any], path: Path) -> Profile:
+    pid = raw["id"]
+    # Loading by id looks for <id>.yaml; a file whose id differs would be
+    # found under one name and report another.
+    if pid != path.stem:
+        raise _fail(path, "top level", "id", f"{pid!r} differs from the file name; name the file {pid}.yaml")
+    return Profile(
+        id=pid,
+        name=_text(raw["name"], LANGS, path, "top level", "name"),  # type: ignore[arg-type]
+        prefecture=_text(raw["prefecture"], LANGS, path, "top level", "prefecture"),  # type: ignore[arg-type]
+        desk=_desk(raw["desk"], path),
+        local_hotlines=tuple(_hotline(h, path, local=True) for h in raw["local_hotlines"]),
+        path=path,
+    )
+
+
+def _check_unique(hotlines: tuple[Hotline, ...], path: Path, taken: dict[str, Path]) -> None:
+    seen = dict(taken)
+    for hotline in hotlines:
+        if hotline.id in seen:
+            where = "earlier in this file" if seen[hotline.id] == path else f"in {seen[hotline.id]}"
+            raise _fail(path, f"entry {hotline.id!r}", "id", f"duplicate id; already used {where}")
+        seen[hotline.id] = path
