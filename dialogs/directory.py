@@ -65,7 +65,7 @@ NATIONAL_SOURCE = "national number, not from the seed documents"
 
 BRANCHES: tuple[str, ...] = (
     "talk",
-    "advice",
+    "expert",
     "delete",
     "damages",
     "danger",

@@ -34,6 +34,7 @@ class HotlineCard:
     status: str  # "open now until 17:15", "opens tomorrow 8:30", "24 hours" ...
     open_now: bool | None
     hours_note: str | None = None
+    contact_note: str | None = None
 
     def as_text(self) -> str:
         """The card as plain lines, for the simulator and text-only channels."""
@@ -46,6 +47,8 @@ class HotlineCard:
         lines.append(self.status)
         if self.hours_note:
             lines.append(self.hours_note)
+        if self.contact_note:
+            lines.append(self.contact_note)
         return "\n".join(lines)
 
 

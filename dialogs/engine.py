@@ -1,0 +1,430 @@
+"""The dialogue: one pure function from (session, event, now) to (session, reply).
+
+Order of work on every message, and why:
+1. crisis triage, before anything else, so a child in danger gets the 24-hour
+   number in the first reply whatever the chart was about to ask;
+2. the event moves the shared state machine (a tap, a typed sentence routed
+   to a branch, or a clarifying question when the sentence is unclear);
+3. the state is rendered in the user's language, with each hotline's
+   open-now status at ``now`` and a person offered only while one is on duty.
+
+Nothing here does I/O; everything it needs is in :class:`Dialogue`, loaded
+and validated once at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from dialogs.chart import CHART_PATH, Chart, Option, State, load_chart, validate_chart
+from dialogs.directory import BRANCHES, Directory, Hotline, load_directory
+from dialogs.hours import format_when
+from dialogs.i18n import Catalogs, compile_catalogs, profile_language
+from dialogs.machine import ChartMachine
+from dialogs.reply import Choice, HotlineCard, PhoneLink, Reply
+from dialogs.routing import Route, Router
+from dialogs.session import Session
+from dialogs.triage import Triage, triage
+
+SEVERITY_ORDER = {None: 0, "medium": 1, "high": 2, "critical": 3}
+CATEGORY_ORDER = ("self_harm", "threat", "extortion")
+
+#: Message keys the engine itself says (the chart's own keys are checked by
+#: validate_chart); listed so that start-up validation covers them too.
+ENGINE_KEYS = (
+    "crisis.self_harm",
+    "crisis.threat",
+    "crisis.extortion",
+    "crisis.desk_open",
+    "crisis.desk_closed",
+    "crisis.desk_closed_unknown",
+    "greet.bot_short",
+    "human.staffed",
+    "human.teacher_identify",
+    "human.closed",
+    "human.closed_unknown",
+    "human.closed_24h",
+    "human.closed_urgent",
+    "human.waiting",
+    "clarify.unsure",
+    "clarify.which",
+    "clarify.offer_human",
+    "clarify.offer_closed",
+    "start.need_role",
+    "system.chart_changed",
+    "system.lang_changed",
+    "hours.always",
+    "hours.open_until",
+    "hours.closed_next",
+    "hours.closed",
+    "hours.anytime",
+    "hours.unspecified",
+)
+
+CRISIS_CARDS = {
+    "self_harm": ("sos_dial", "ambulance_119", "police_110"),
+    "threat": ("police_110", "sos_dial", "ambulance_119"),
+    "extortion": ("police_110", "police_consult_9110", "sos_dial"),
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the user did. ``lang`` is the LINE profile language, if known."""
+
+    kind: Literal["follow", "text", "postback"]
+    text: str | None = None
+    data: str | None = None
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """Everything the dialogue needs, loaded and cross-checked once."""
+
+    chart: Chart
+    machine: ChartMachine
+    directory: Directory
+    catalogs: Catalogs
+    router: Router
+
+    @classmethod
+    def load(
+        cls,
+        profile: str | Path = "hyogo",
+        chart_path: Path = CHART_PATH,
+        catalogs: Catalogs | None = None,
+    ) -> "Dialogue":
+        """Load the chart, directory, catalogs and routing; validate them together.
+
+        Any inconsistency raises here, at start-up, with a message naming the
+        file and the state or entry, never later at a user's message.
+        """
+        chart = load_chart(chart_path)
+        directory = load_directory(profile)
+        catalogs = catalogs or compile_catalogs()
+        hotline_ids = set(directory.ids)
+        validate_chart(chart, hotline_ids, catalogs, extra_keys=ENGINE_KEYS)
+        missing = [h for ids in CRISIS_CARDS.values() for h in ids if h not in hotline_ids]
+        if missing:
+            raise ValueError(f"crisis cards name hotlines missing from the directory: {missing}")
+        return cls(chart, ChartMachine(chart), directory, catalogs, Router.load())
+
+    def new_session(self) -> Session:
+        return Session(state=self.chart.start, chart_version=self.chart.version)
+
+
+def postback_data(trigger: str) -> str:
+    return f"t={trigger}"
+
+
+def parse_postback(data: str | None) -> str | None:
+    if data and data.startswith("t="):
+        return data[2:] or None
+    return None
+
+
+class _Turn:
+    """Builds one reply; holds the per-message context so helpers stay small."""
+
+    def __init__(self, dialogue: Dialogue, session: Session, now: datetime, is_new: bool):
+        self.d = dialogue
+        self.s = session
+        self.now = now
+        self.is_new = is_new
+        self.notes: list[str] = []  # texts said before the state's own
+
+    # -- context -----------------------------------------------------------
+    @property
+    def lang(self) -> str:
+        s = self.s
+        if s.lang:
+            return s.lang
+        if s.role == "child" and s.level in ("elementary", "junior_high") and s.profile_lang in (None, "ja"):
+            return "ja_easy"
+        return s.profile_lang or "ja"
+
+    def t(self, key: str, **params: object) -> str:
+        return self.d.catalogs.text(self.lang, key, **params)
+
+    @property
+    def desk_open(self) -> bool:
+        return self.d.directory.profile.desk.hours.is_open(self.now)
+
+    def desk_next_open(self) -> datetime | None:
+        return self.d.directory.profile.desk.hours.status(self.now).next_open
+
+    def when(self, moment: datetime) -> str:
+        return format_when(moment, self.lang, self.now)
+
+    # -- rendering ---------------------------------------------------------
+    def card(self, hotline: Hotline) -> HotlineCard:
+        status = hotline.hours.status(self.now)
+        if status.kind == "always":
+            text = self.t("hours.always")
+        elif status.kind == "anytime":
+            text = self.t("hours.anytime")
+        elif status.kind == "unspecified":
+            text = self.t("hours.unspecified")
+        elif status.open_now:
+            text = self.t("hours.open_until", until=self.when(status.closes_at)) if status.closes_at else self.t("hours.always")
+        elif status.next_open:
+            text = self.t("hours.closed_next", when=self.when(status.next_open))
+        else:
+            text = self.t("hours.closed")
+        return HotlineCard(
+            id=hotline.id,
+            name=hotline.name_in(self.lang),
+            summary=hotline.summary_in(self.lang),
+            phones=tuple(PhoneLink(p.number, p.tel) for p in hotline.phones),
+            url=hotline.url,
+            line_id=hotline.line_id,
+            status=text,
+            open_now=status.open_now,
+            hours_note=hotline.hours_note_in(self.lang),
+            contact_note=hotline.contact_note_in(self.lang),
+        )
+
+    def cards_for(self, state: State) -> list[HotlineCard]:
+        ids = [ref.id for ref in state.hotlines if ref.when.matches(self.s.role, self.s.level)]
+        if state.branch in BRANCHES:
+            ids += [h.id for h in self.d.directory.for_branch(state.branch)]
+        return [self.card(self.d.directory.get(i)) for i in dict.fromkeys(ids)]
+
+    def choices(self, options: tuple[Option, ...] | list[Option]) -> tuple[Choice, ...]:
+        open_ = self.desk_open
+        out = []
+        for option in options:
+            if option.staffed_only and not open_:
+                continue
+            key = option.label_closed if (option.label_closed and not open_) else option.label
+            out.append(Choice(self.t(key), postback_data(option.id)))
+        return tuple(out)
+
+    def reply(self, state: State, texts: list[str], cards: list[HotlineCard], *,
+              choices: tuple[Choice, ...] | None = None, handoff: bool = False,
+              urgent: Triage | None = None) -> Reply:
+        return Reply(
+            texts=tuple(self.notes + texts),
+            cards=tuple(cards),
+            choices=self.choices(state.options) if choices is None else choices,
+            state=state.id,
+            lang=self.lang,
+            urgent=urgent is not None,
+            severity=urgent.severity if urgent else None,
+            reasons=tuple(urgent.reasons) if urgent else (),
+            handoff=handoff,
+            branch=state.branch,
+        )
+
+    def render(self, state: State) -> Reply:
+        self.s.state = state.id
+        if state.kind == "handoff":
+            return self.render_handoff(state)
+        texts = [self.t(item.key) for item in state.texts if item.when.matches(self.s.role, self.s.level)]
+        if state.kind == "answer":
+            self.s.misses = 0
+        return self.reply(state, texts, self.cards_for(state))
+
+    def render_handoff(self, state: State, waiting: bool = False) -> Reply:
+        desk = self.d.directory.profile.desk.name_in(self.lang)
+        if self.desk_open:
+            texts = [self.t("human.waiting" if waiting else "human.staffed", desk=desk)]
+            if self.s.role == "teacher" and not waiting:
+                texts.append(self.t("human.teacher_identify"))
+            return self.reply(state, texts, [], handoff=True)
+        nxt = self.desk_next_open()
+        texts = [self.t("human.closed", desk=desk, when=self.when(nxt)) if nxt
+                 else self.t("human.closed_unknown", desk=desk)]
+        texts.append(self.t("human.closed_24h"))
+        if self.s.urgent:
+            texts.append(self.t("human.closed_urgent"))
+        cards = [self.card(self.d.directory.get("sos_dial"))]
+        # Urgent chats stay queued to be seen first at opening (issue 4); a
+        # non-urgent request out of hours is not queued, and the text says so.
+        return self.reply(state, texts, cards, handoff=self.s.urgent)
+
+    def render_crisis(self, result: Triage) -> Reply:
+        state = self.d.chart.state(self.d.chart.crisis)
+        self.s.state = state.id
+        category = next((c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
+        # The first text carries 0120-0-78310 (and 110/119 where life is at
+        # stake): nothing, not even an apology for a changed chart, goes first.
+        texts = [self.t(f"crisis.{category}")]
+        if self.desk_open:
+            texts.append(self.t("crisis.desk_open"))
+        else:
+            nxt = self.desk_next_open()
+            texts.append(self.t("crisis.desk_closed", when=self.when(nxt)) if nxt
+                         else self.t("crisis.desk_closed_unknown"))
+        if self.is_new:
+            texts.append(self.t("greet.bot_short"))
+        texts += self.notes
+        self.notes = []
+        ids = list(CRISIS_CARDS[category])
+        if not result.life_at_stake:
+            ids = [i for i in ids if i != "ambulance_119"]
+        ids += [h.id for h in self.d.directory.for_branch("crisis") if h.id not in ids]
+        cards = [self.card(self.d.directory.get(i)) for i in ids]
+        return self.reply(state, texts, cards, handoff=True, urgent=result)
+
+
+def _raise_urgency(session: Session, result: Triage) -> None:
+    session.urgent = True
+    if SEVERITY_ORDER[result.severity] > SEVERITY_ORDER[session.severity]:
+        session.severity = result.severity
+    session.reasons = list(dict.fromkeys([*session.reasons, *result.reasons]))
+
+
+def handle(
+    dialogue: Dialogue, session: Session | None, event: Event, now: datetime
+) -> tuple[Session, Reply]:
+    """Answer one event. Returns the session to store and the reply to send.
+
+    ``session`` is not modified; a changed copy is returned, so a caller that
+    fails to send can keep the old one.
+    """
+    chart = dialogue.chart
+    is_new = session is None
+    s = dialogue.new_session() if session is None else replace(session, reasons=list(session.reasons))
+    turn = _Turn(dialogue, s, now, is_new)
+    if s.state not in chart.states:
+        # A chart change removed the stored state: back to the menu, politely.
+        s.state = chart.menu
+        s.pending = None
+        turn.notes.append(turn.t("system.chart_changed"))
+    s.chart_version = chart.version
+    if event.lang:
+        s.profile_lang = profile_language(event.lang)
+
+    if event.kind == "follow":
+        s.pending, s.misses = None, 0
+        return s, turn.render(chart.state(chart.start))
+
+    if event.kind == "text":
+        result = triage(event.text or "")
+        if result.urgent:
+            _raise_urgency(s, result)
+            return s, turn.render_crisis(result)
+        if is_new:  # no follow event seen: still say first that this is a bot
+            turn.notes[:0] = [turn.t("greet.hello"), turn.t("greet.bot_disclosure")]
+        return s, _on_text(turn, event.text or "")
+
+    if event.kind == "postback":
+        trigger = parse_postback(event.data)
+        if trigger:
+            return s, _fire(turn, trigger)
+        return s, _clarify(turn, ())
+
+    raise ValueError(f"unknown event kind {event.kind!r}")
+
+
+def _on_text(turn: _Turn, text: str) -> Reply:
+    d, s = turn.d, turn.s
+    state = d.chart.state(s.state)
+    # A typed button label counts as a tap on that button.
+    typed = text.strip()
+    for choice in turn.choices(state.options):
+        if choice.label == typed:
+            return _fire(turn, parse_postback(choice.data) or "")
+    route = d.router.route(text)
+    if state.id in (d.chart.start, d.chart.ask_role, d.chart.ask_level) and (route.role or route.level):
+        return _set_role(turn, route)
+    if route.command:
+        return _fire(turn, route.command)
+    if route.branch:
+        return _fire(turn, route.branch)
+    if state.kind == "handoff" and (turn.desk_open or s.urgent):
+        # Waiting for a person: acknowledge, never silence.
+        return turn.render_handoff(state, waiting=True)
+    return _clarify(turn, route.branches)
+
+
+def _set_role(turn: _Turn, route: Route) -> Reply:
+    s = turn.s
+    if route.role:
+        s.role = route.role
+        if route.role != "child":
+            s.level = None
+    if route.level:
+        s.level = route.level
+    if s.role == "child" and not s.level:
+        return turn.render(turn.d.chart.state(turn.d.chart.ask_level))
+    return _arrive(turn, turn.d.chart.menu)
+
+
+def _find_source(turn: _Turn, trigger: str) -> str | None:
+    """Where a trigger can fire from: here, the menu, or any state offering it.
+
+    Old buttons stay tappable after the conversation moved on; the option id
+    means the same wherever it appears.
+    """
+    m, chart = turn.d.machine, turn.d.chart
+    for candidate in (turn.s.state, chart.menu, *chart.states):
+        if m.can(candidate, trigger):
+            return candidate
+    return None
+
+
+def _fire(turn: _Turn, trigger: str) -> Reply:
+    d, s = turn.d, turn.s
+    source = _find_source(turn, trigger)
+    if source is None:
+        return _clarify(turn, ())
+    option = d.chart.state(source).option(trigger)
+    dest = d.machine.fire(source, trigger)
+    if option is not None:
+        for attr, value in option.sets.items():
+            setattr(s, attr, value)
+            if attr == "role" and value != "child":
+                s.level = None
+        if "lang" in option.sets:
+            turn.notes.append(turn.t("system.lang_changed"))
+    return _arrive(turn, dest)
+
+
+def _arrive(turn: _Turn, dest: str) -> Reply:
+    d, s = turn.d, turn.s
+    chart = d.chart
+    if dest == chart.menu and s.pending and s.role:
+        # The role question was a detour: go on to the branch asked for.
+        pending, s.pending = s.pending, None
+        dest = d.machine.fire(chart.menu, pending)
+    state = chart.state(dest)
+    if state.needs_role and not s.role:
+        s.pending = _menu_trigger_for(turn, dest)
+        turn.notes.append(turn.t("start.need_role"))
+        return turn.render(chart.state(chart.ask_role))
+    return turn.render(state)
+
+
+def _menu_trigger_for(turn: _Turn, dest: str) -> str | None:
+    for option in turn.d.chart.state(turn.d.chart.menu).options:
+        if option.to == dest:
+            return option.id
+    return None
+
+
+def _clarify(turn: _Turn, branches: tuple[str, ...]) -> Reply:
+    """Ask with buttons instead of guessing; never "I don't understand" alone."""
+    d, s = turn.d, turn.s
+    menu = d.chart.state(d.chart.menu)
+    s.state = menu.id
+    if len(branches) > 1:
+        wanted = [o for o in menu.options if o.id in branches or o.id == "human"]
+        texts = [turn.t("clarify.which")]
+        back = Choice(turn.t("option.menu"), postback_data("menu"))
+        return turn.reply(menu, texts, [], choices=turn.choices(wanted) + (back,))
+    s.misses += 1
+    texts = [turn.t("clarify.unsure")]
+    if s.misses >= 2:
+        if turn.desk_open:
+            texts.append(turn.t("clarify.offer_human"))
+        else:
+            nxt = turn.desk_next_open()
+            if nxt:
+                texts.append(turn.t("clarify.offer_closed", when=turn.when(nxt)))
+    return turn.reply(menu, texts, [])
