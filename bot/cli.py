@@ -45,22 +45,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_hotlines(args: argparse.Namespace) -> int:
-    from dialogs.engine import Dialogue, _Turn
+    from dialogs.cards import hotline_card, status_text
+    from dialogs.engine import Dialogue
 
     dialogue = Dialogue.load(args.profile)
     now = _clock(args.at)()
-    session = dialogue.new_session()
-    session.lang = args.lang
-    turn = _Turn(dialogue, session, now, is_new=False)
-    print(f"# {dialogue.directory.profile.name_in(args.lang)} — {now.isoformat(timespec='minutes')}")
-    desk = dialogue.directory.profile.desk
-    state = "open" if desk.hours.is_open(now) else "closed"
-    print(f"desk: {desk.name_in(args.lang)} ({state})\n")
+    profile = dialogue.directory.profile
+    print(f"# {profile.name.in_lang(args.lang)} — {now.isoformat(timespec='minutes')}")
+    desk = profile.desk
+    desk_status = status_text(desk.hours, now, args.lang, dialogue.catalogs)
+    print(f"desk: {desk.name_in(args.lang)}: {desk_status}\n")
     for hotline in dialogue.directory.all():
-        card = turn.card(hotline)
+        card = hotline_card(hotline, now, args.lang, dialogue.catalogs)
         phones = ", ".join(p.number for p in card.phones) or "-"
         print(f"{hotline.id:24} {card.name}")
-        print(f"{'':24} ☎ {phones}  {card.url or ''}")
+        line = f"  LINE {card.line_id}" if card.line_id else ""
+        print(f"{'':24} ☎ {phones}  {card.url or ''}{line}")
         print(f"{'':24} {card.status}")
     return 0
 

@@ -24,7 +24,8 @@ from dialogs.directory import BRANCHES, Directory, Hotline, load_directory
 from dialogs.hours import format_when
 from dialogs.i18n import Catalogs, compile_catalogs, profile_language
 from dialogs.machine import ChartMachine
-from dialogs.reply import Choice, HotlineCard, PhoneLink, Reply
+from dialogs.cards import hotline_card
+from dialogs.reply import Choice, HotlineCard, Reply
 from dialogs.routing import Route, Router
 from dialogs.session import Session
 from dialogs.triage import Triage, triage
@@ -162,31 +163,7 @@ class _Turn:
 
     # -- rendering ---------------------------------------------------------
     def card(self, hotline: Hotline) -> HotlineCard:
-        status = hotline.hours.status(self.now)
-        if status.kind == "always":
-            text = self.t("hours.always")
-        elif status.kind == "anytime":
-            text = self.t("hours.anytime")
-        elif status.kind == "unspecified":
-            text = self.t("hours.unspecified")
-        elif status.open_now:
-            text = self.t("hours.open_until", until=self.when(status.closes_at)) if status.closes_at else self.t("hours.always")
-        elif status.next_open:
-            text = self.t("hours.closed_next", when=self.when(status.next_open))
-        else:
-            text = self.t("hours.closed")
-        return HotlineCard(
-            id=hotline.id,
-            name=hotline.name_in(self.lang),
-            summary=hotline.summary_in(self.lang),
-            phones=tuple(PhoneLink(p.number, p.tel) for p in hotline.phones),
-            url=hotline.url,
-            line_id=hotline.line_id,
-            status=text,
-            open_now=status.open_now,
-            hours_note=hotline.hours_note_in(self.lang),
-            contact_note=hotline.contact_note_in(self.lang),
-        )
+        return hotline_card(hotline, self.now, self.lang, self.d.catalogs)
 
     def cards_for(self, state: State) -> list[HotlineCard]:
         ids = [ref.id for ref in state.hotlines if ref.when.matches(self.s.role, self.s.level)]
