@@ -86,6 +86,17 @@ def test_a_broken_profile_file_stops_start_up_naming_the_file(make_app, tmp_path
         make_app(BOT_PROFILE=str(broken))
 
 
+def test_data_read_on_first_use_is_read_at_start_up(make_app, monkeypatch):
+    """A file the dialogue only opens at the first message (the triage lexicon)
+    must stop start-up too: create_app rehearses one turn before serving."""
+    def first_message_fails(*args, **kwargs):
+        raise FileNotFoundError("resources/triage/lexicon.yaml")
+
+    monkeypatch.setattr(bot.web, "handle", first_message_fails)
+    with pytest.raises(StartupError, match="lexicon.yaml"):
+        make_app()
+
+
 def test_importing_the_module_builds_no_app():
     assert not any(
         isinstance(value, bot.web.Flask) for value in vars(bot.web).values()

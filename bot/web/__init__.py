@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, jsonify
 
-from dialogs.engine import Dialogue
+from dialogs.engine import Dialogue, Event, handle
+from dialogs.hours import TOKYO
 from dialogs.i18n import compile_catalogs
 
 DEFAULT_PROFILE = "hyogo"
@@ -50,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     try:
         catalogs = compile_catalogs(cache_dir=Path(cache) if cache else None)
         dialogue = Dialogue.load(profile, catalogs=catalogs)
+        rehearse(dialogue)
     except Exception as exc:  # every loader error is a reason not to start
         raise StartupError(
             f"cannot start the web app: the dialogue for profile {profile!r} "
@@ -71,6 +74,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     return app
+
+
+def rehearse(dialogue: Dialogue) -> None:
+    """Answer a follow and a typed sentence once, in memory, before serving.
+
+    Some data is only read on first use (the crisis-triage lexicon, for one);
+    one rehearsed turn makes a missing or broken file stop start-up instead of
+    the first child's message. The dialogue is pure: nothing is stored or sent.
+    """
+    now = datetime.now(TOKYO)
+    session, _ = handle(dialogue, None, Event("follow"), now)
+    handle(dialogue, session, Event("text", text="書き込みを消したい"), now)
 
 
 def dialogue_of(app: Flask | None = None) -> Dialogue:
