@@ -28,7 +28,7 @@ from dialogs.cards import hotline_card
 from dialogs.reply import Choice, HotlineCard, Reply
 from dialogs.routing import Route, Router
 from dialogs.session import Session
-from dialogs.triage import Triage, triage
+from dialogs.triage import LEXICON_PATH, Lexicon, Triage, load_lexicon, triage
 
 SEVERITY_ORDER = {None: 0, "medium": 1, "high": 2, "critical": 3}
 CATEGORY_ORDER = ("self_harm", "threat", "extortion")
@@ -91,6 +91,7 @@ class Dialogue:
     directory: Directory
     catalogs: Catalogs
     router: Router
+    lexicon: Lexicon
 
     @classmethod
     def load(
@@ -98,8 +99,9 @@ class Dialogue:
         profile: str | Path = "hyogo",
         chart_path: Path = CHART_PATH,
         catalogs: Catalogs | None = None,
+        lexicon_path: Path = LEXICON_PATH,
     ) -> "Dialogue":
-        """Load the chart, directory, catalogs and routing; validate them together.
+        """Load the chart, directory, catalogs, routing and triage lexicon; validate them together.
 
         Any inconsistency raises here, at start-up, with a message naming the
         file and the state or entry, never later at a user's message.
@@ -112,7 +114,7 @@ class Dialogue:
         missing = [h for ids in CRISIS_CARDS.values() for h in ids if h not in hotline_ids]
         if missing:
             raise ValueError(f"crisis cards name hotlines missing from the directory: {missing}")
-        return cls(chart, ChartMachine(chart), directory, catalogs, Router.load())
+        return cls(chart, ChartMachine(chart), directory, catalogs, Router.load(), load_lexicon(lexicon_path))
 
     def new_session(self) -> Session:
         return Session(state=self.chart.start, chart_version=self.chart.version)
@@ -282,7 +284,7 @@ def handle(
         return s, turn.render(chart.state(chart.start))
 
     if event.kind == "text":
-        result = triage(event.text or "")
+        result = triage(event.text or "", dialogue.lexicon)
         if result.urgent:
             _raise_urgency(s, result)
             return s, turn.render_crisis(result)

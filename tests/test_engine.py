@@ -381,3 +381,14 @@ def test_handle_does_not_mutate_its_input(dialogue):
     before = session.to_dict()
     handle(dialogue, session, Event("text", text="死にたい"), STAFFED)
     assert session.to_dict() == before
+
+
+def test_a_broken_triage_lexicon_stops_loading_not_a_childs_message(catalogs, tmp_path):
+    from dialogs.engine import Dialogue
+    from dialogs.triage import LEXICON_PATH, LexiconError
+
+    broken = tmp_path / "lexicon.yaml"
+    broken.write_text(LEXICON_PATH.read_text(encoding="utf-8").replace("any: [遺書, suicide note]", "any: [遺言状]"),
+                      encoding="utf-8")
+    with pytest.raises(LexiconError, match="self_harm.will"):
+        Dialogue.load("hyogo", catalogs=catalogs, lexicon_path=broken)
