@@ -86,14 +86,14 @@ def test_a_broken_profile_file_stops_start_up_naming_the_file(make_app, tmp_path
         make_app(BOT_PROFILE=str(broken))
 
 
-def test_data_read_on_first_use_is_read_at_start_up(make_app, monkeypatch):
-    """A file the dialogue only opens at the first message (the triage lexicon)
-    must stop start-up too: create_app rehearses one turn before serving."""
+def test_a_fault_that_shows_only_at_a_message_stops_start_up(make_app, monkeypatch):
+    """create_app rehearses one turn before serving, so a reply that cannot
+    be rendered fails start-up, not the first child's message."""
     def first_message_fails(*args, **kwargs):
-        raise FileNotFoundError("resources/triage/lexicon.yaml")
+        raise KeyError("desk")  # e.g. a catalog entry whose placeholder cannot be filled
 
     monkeypatch.setattr(bot.web, "handle", first_message_fails)
-    with pytest.raises(StartupError, match="lexicon.yaml"):
+    with pytest.raises(StartupError, match="desk"):
         make_app()
 
 

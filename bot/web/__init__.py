@@ -79,9 +79,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def rehearse(dialogue: Dialogue) -> None:
     """Answer a follow and a typed sentence once, in memory, before serving.
 
-    Some data is only read on first use (the crisis-triage lexicon, for one);
-    one rehearsed turn makes a missing or broken file stop start-up instead of
-    the first child's message. The dialogue is pure: nothing is stored or sent.
+    Loading validates the data; this runs it. Anything that would only fail
+    on a real message (data read on first use, a catalog entry that cannot be
+    formatted, a card that cannot be rendered) stops start-up instead of the
+    first child's message. The dialogue is pure: nothing is stored or sent.
     """
     now = datetime.now(TOKYO)
     session, _ = handle(dialogue, None, Event("follow"), now)
