@@ -79,6 +79,7 @@ def cmd_triage_report(args: argparse.Namespace) -> int:
     from dialogs import triage_report
 
     argv = ["--set", args.set] if args.set else []
+    argv += ["--lexicon", args.lexicon] if args.lexicon else []
     return triage_report.main(argv)
 
 
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("triage-report", help="crisis triage recall and false alarms")
     p.add_argument("--set", help="labelled set (default tests/data/triage_labelled.yaml)")
+    p.add_argument("--lexicon", help="lexicon to measure (default resources/triage/lexicon.yaml)")
     p.set_defaults(func=cmd_triage_report)
 
     p = sub.add_parser("diagram", help="Mermaid diagram of the chart")
@@ -144,6 +146,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _data_errors() -> tuple[type[Exception], ...]:
+    """Errors in the data an operator edits: reported in one line, not a traceback."""
+    from dialogs.chart import ChartError
+    from dialogs.directory import DirectoryError
+    from dialogs.hours import HoursError
+    from dialogs.i18n import CatalogError
+    from dialogs.routing import RoutingError
+    from dialogs.triage import LexiconError
+    from dialogs.triage_report import LabelledSetError
+
+    return (ChartError, DirectoryError, HoursError, CatalogError, RoutingError, LexiconError, LabelledSetError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except _data_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `python -m bot hotlines | head`: the reader left; that is not an error.
+        sys.stderr.close()
+        return 0

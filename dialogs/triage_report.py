@@ -97,7 +97,12 @@ class Report:
 
 def load_labelled(path: Path | str) -> list[Labelled]:
     path = Path(path)
-    data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LabelledSetError(f"{path}: cannot read the labelled set: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise LabelledSetError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, list) or not data:
         raise LabelledSetError(f"{path}: expected a non-empty list of messages")
     items = []

@@ -186,8 +186,19 @@ def test_each_modifier_raises_its_examples(modifier):
 # ---------------------------------------------------------------- the labelled set
 
 
+HELDOUT_SET = ROOT / "tests" / "data" / "triage_heldout.yaml"
+#: Sets the lexicon is tuned on and held to (100 % recall, <= 5 % false alarms).
+#: triage_heldout.yaml was written blind and scored 62.5 % before tuning; see its commit.
+TUNED_SETS = (DEFAULT_SET, HELDOUT_SET)
+
+
 def _labelled(label):
-    return [pytest.param(i, id=i.text[:30]) for i in load_labelled(DEFAULT_SET) if i.label == label]
+    return [
+        pytest.param(i, id=f"{path.stem}:{i.text[:30]}")
+        for path in TUNED_SETS
+        for i in load_labelled(path)
+        if i.label == label
+    ]
 
 
 @pytest.mark.parametrize("item", _labelled("crisis"))
@@ -198,9 +209,10 @@ def test_every_crisis_message_is_caught_with_its_category_and_severity(item):
     assert RANK[result.severity] >= RANK[item.severity]
 
 
-def test_labelled_set_recall_and_false_alarms():
-    report = evaluate(DEFAULT_SET)
-    assert len(report.crisis) >= 100 and len(report.benign) >= 100
+@pytest.mark.parametrize("path", TUNED_SETS, ids=lambda p: p.stem)
+def test_labelled_set_recall_and_false_alarms(path):
+    report = evaluate(path)
+    assert len(report.crisis) >= 80 and len(report.benign) >= 100
     assert report.recall == 1.0, [o.item.text for o in report.misses]
     assert report.false_alarm_rate <= MAX_FALSE_ALARM_RATE, [o.item.text for o in report.false_alarms]
     assert report.passed
@@ -358,3 +370,12 @@ def test_a_lexicon_file_can_be_given(tmp_path, lexicon_data):
     smaller = load_lexicon(path)
     assert not triage("殺すって言われた", smaller).urgent
     assert triage("殺すって言われた").urgent
+
+
+def test_report_command_names_a_bad_file_without_a_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "triage-report", "--set", str(tmp_path / "none.yaml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "cannot read the labelled set" in proc.stderr and "Traceback" not in proc.stderr
