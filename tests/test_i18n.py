@@ -170,7 +170,7 @@ def test_unreadable_catalog_names_the_file(locale):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "dialogs/i18n.py:98 read_po keeps the first of two entries with one msgid and says "
+    "dialogs/i18n.py:97 read_po keeps the first of two entries with one msgid and says "
     "nothing (msgfmt refuses 'duplicate message definition'), so an edit made in a second "
     "copy of an entry silently never ships"))
 def test_duplicate_msgid_is_named(locale):
@@ -181,7 +181,7 @@ def test_duplicate_msgid_is_named(locale):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "dialogs/i18n.py:52 placeholders() lets string.Formatter raise a bare ValueError on a "
+    "dialogs/i18n.py:54-57 placeholders() lets string.Formatter raise a bare ValueError on a "
     "malformed brace, so check_catalogs crashes without naming language or key; and "
     "positional '{}' fields are ignored, so they pass the check and fail at .format(**params) "
     "in Catalogs.text, i.e. at a user's message"))

@@ -176,7 +176,7 @@ def test_two_adult_roles_are_ambiguous(router):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "dialogs/routing.py:96-101: school-level words (中学, 高校) are also child-role keywords, so "
+    "dialogs/routing.py:97-100: school-level words (中学, 高校) are also child-role keywords, so "
     "'中学校の教員です' names two roles -> role None -> then any level forces role 'child'. "
     "A teacher or parent who names the school is answered as a pupil, in やさしい日本語"))
 @pytest.mark.parametrize("text,role", [
@@ -253,7 +253,7 @@ def test_routing_error_is_a_value_error():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "dialogs/routing.py:45,50,55 format errors with ROUTING_PATH.name ('routing.yaml') "
+    "dialogs/routing.py:44,48,53 format errors with ROUTING_PATH.name ('routing.yaml') "
     "whatever file Router.load(path) read, so a broken custom routing file is blamed on "
     "the shipped one"))
 def test_entry_error_names_the_file_that_was_loaded(tmp_path):
