@@ -19,6 +19,9 @@ from dialogs.triage import normalize
 
 ROUTING_PATH = RESOURCES / "routing.yaml"
 
+#: Roles that are not the child: they win over school words in the same sentence.
+ADULT_ROLES = ("guardian", "teacher")
+
 
 class RoutingError(ValueError):
     """The routing data is malformed; the message names the section and entry."""
@@ -39,18 +42,18 @@ class Route:
         return self.branches[0] if len(self.branches) == 1 else None
 
 
-def _keywords(section: str, data: object) -> dict[str, tuple[str, ...]]:
+def _keywords(section: str, data: object, source: str) -> dict[str, tuple[str, ...]]:
     if not isinstance(data, dict) or not data:
-        raise RoutingError(f"{ROUTING_PATH.name}: section {section!r} must be a non-empty mapping")
+        raise RoutingError(f"{source}: section {section!r} must be a non-empty mapping")
     out: dict[str, tuple[str, ...]] = {}
     for name, words in data.items():
         if not isinstance(words, list) or not words:
-            raise RoutingError(f"{ROUTING_PATH.name}: {section}.{name} must be a non-empty list of words")
+            raise RoutingError(f"{source}: {section}.{name} must be a non-empty list of words")
         normalized = []
         for word in words:
             if not isinstance(word, str) or not normalize(word):
                 raise RoutingError(
-                    f"{ROUTING_PATH.name}: {section}.{name} has {word!r}, which is empty after normalisation"
+                    f"{source}: {section}.{name} has {word!r}, which is empty after normalisation"
                 )
             normalized.append(normalize(word))
         out[name] = tuple(dict.fromkeys(normalized))
@@ -58,11 +61,11 @@ def _keywords(section: str, data: object) -> dict[str, tuple[str, ...]]:
 
 
 class Router:
-    def __init__(self, data: Mapping[str, object]):
-        self.branches = _keywords("branches", data.get("branches"))
-        self.commands = _keywords("commands", data.get("commands"))
-        self.roles = _keywords("roles", data.get("roles"))
-        self.levels = _keywords("levels", data.get("levels"))
+    def __init__(self, data: Mapping[str, object], source: Path | str = ROUTING_PATH):
+        self.branches = _keywords("branches", data.get("branches"), str(source))
+        self.commands = _keywords("commands", data.get("commands"), str(source))
+        self.roles = _keywords("roles", data.get("roles"), str(source))
+        self.levels = _keywords("levels", data.get("levels"), str(source))
 
     @classmethod
     def load(cls, path: Path = ROUTING_PATH) -> "Router":
@@ -72,7 +75,7 @@ class Router:
             raise RoutingError(f"{path}: cannot be read: {exc}") from exc
         if not isinstance(data, dict):
             raise RoutingError(f"{path}: expected a mapping with branches, commands, roles, levels")
-        return cls(data)
+        return cls(data, path)
 
     @staticmethod
     def _best(table: Mapping[str, tuple[str, ...]], text: str) -> list[str]:
@@ -88,16 +91,27 @@ class Router:
         hits = [name for name, score in scores.items() if score]
         return sorted(hits, key=lambda n: -scores[n])
 
+    def _role_and_level(self, norm: str) -> tuple[str | None, str | None]:
+        """An adult who names the school (中学校の教員です, 中学生の娘の母親です)
+        is that adult, not a pupil: the school words are also child words, so
+        adult roles are decided first, and only a child has a school level."""
+        roles = self._best(self.roles, norm)
+        adults = [r for r in roles if r in ADULT_ROLES]
+        if len(adults) > 1:
+            return None, None
+        if adults:
+            return adults[0], None
+        levels = self._best(self.levels, norm)
+        level = levels[0] if levels else None
+        if level or roles:
+            return "child", level
+        return None, None
+
     def route(self, text: str) -> Route:
         norm = normalize(text)
         if not norm:
             return Route()
-        roles = self._best(self.roles, norm)
-        levels = self._best(self.levels, norm)
-        role = roles[0] if len(roles) == 1 else None
-        level = levels[0] if levels else None
-        if level and role in (None, "child"):
-            role = "child"
+        role, level = self._role_and_level(norm)
         commands = self._best(self.commands, norm)
         if commands:
             return Route(command=commands[0], role=role, level=level)

@@ -175,10 +175,6 @@ def test_two_adult_roles_are_ambiguous(router):
     assert router.route("保護者で教員です").role is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialogs/routing.py:97-100: school-level words (中学, 高校) are also child-role keywords, so "
-    "'中学校の教員です' names two roles -> role None -> then any level forces role 'child'. "
-    "A teacher or parent who names the school is answered as a pupil, in やさしい日本語"))
 @pytest.mark.parametrize("text,role", [
     ("中学校の教員です", "teacher"),
     ("高校の担任です", "teacher"),
@@ -252,10 +248,6 @@ def test_routing_error_is_a_value_error():
     assert issubclass(RoutingError, ValueError)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialogs/routing.py:44,48,53 format errors with ROUTING_PATH.name ('routing.yaml') "
-    "whatever file Router.load(path) read, so a broken custom routing file is blamed on "
-    "the shipped one"))
 def test_entry_error_names_the_file_that_was_loaded(tmp_path):
     path = write(tmp_path, tiny(branches={"delete": [], "mail": ["メール"]}))
     msg = load_error(path)
