@@ -10,9 +10,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from dialogs.i18n import LANGS
+
 #: Version of the stored layout. A change that cannot read old sessions bumps
 #: it; old sessions are then started again politely rather than crash.
 SESSION_FORMAT = 1
+
+ROLES = ("child", "guardian", "teacher")
+LEVELS = ("elementary", "junior_high", "high_school")
+SEVERITIES = ("medium", "high", "critical")
 
 
 @dataclass
@@ -40,6 +46,28 @@ class Session:
             return None
         known = {f.name for f in fields(cls)}
         try:
-            return cls(**{k: v for k, v in data.items() if k in known})
+            session = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError:
             return None
+        # A value this release cannot use (written by a rolled-back release, or
+        # damaged) would break every later message of the user, a crisis
+        # message included: start again instead.
+        return session if session._values_ok() else None
+
+    def _values_ok(self) -> bool:
+        def one_of(value: object, allowed: tuple[str, ...]) -> bool:
+            return value is None or value in allowed
+
+        return (
+            isinstance(self.state, str)
+            and type(self.chart_version) is int
+            and one_of(self.role, ROLES)
+            and one_of(self.level, LEVELS)
+            and one_of(self.lang, LANGS)
+            and one_of(self.profile_lang, LANGS)
+            and (self.pending is None or isinstance(self.pending, str))
+            and type(self.misses) is int and self.misses >= 0
+            and type(self.urgent) is bool
+            and one_of(self.severity, SEVERITIES)
+            and isinstance(self.reasons, list) and all(isinstance(r, str) for r in self.reasons)
+        )

@@ -125,11 +125,6 @@ def test_an_old_format_session_starts_again_politely(dialogue, backend):
     assert backend.stored().format == SESSION_FORMAT
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialogs/session.py:37-45 accepts a current-format session with values the engine "
-    "cannot handle (a language from a rolled-back release, an unknown severity), and "
-    "dialogs/engine.py then raises (CatalogError / KeyError in _raise_urgency) on every "
-    "message of that user until the TTL expires, a crisis message included"))
 @pytest.mark.parametrize("changes,words", [
     ({"lang": "ko"}, "悪口を書かれた"),
     ({"severity": "extreme", "urgent": True}, "もう死にたい"),

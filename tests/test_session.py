@@ -131,11 +131,6 @@ def test_unknown_extra_fields_are_ignored():
     assert session == FULL
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialogs/session.py:37-45 from_dict checks only the format number, not the values: "
-    "misses='2', reasons=None, state=['menu'], severity='extreme', lang='fr' (e.g. after a "
-    "rollback) are accepted, and the engine then crashes on that user's next message "
-    "(TypeError/KeyError/CatalogError), a crisis message included"))
 @pytest.mark.parametrize("changes", [
     {"misses": "2"},
     {"reasons": None},
