@@ -9,6 +9,7 @@ directory, so a stale or missing ``.mo`` can never ship a wrong sentence.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import string
@@ -52,10 +53,49 @@ def profile_language(line_language: str | None) -> str | None:
 
 
 def placeholders(text: str) -> frozenset[str]:
-    """Names of ``{placeholders}`` in a message, for cross-language checks."""
-    return frozenset(
-        name for _, name, _, _ in string.Formatter().parse(text) if name
-    )
+    """Names of ``{placeholders}`` in a message, for cross-language checks.
+
+    Raises ValueError for what ``str.format(**params)`` could not fill: a lone
+    brace, or a positional ``{}`` / ``{0}`` field.
+    """
+    names = []
+    for _, name, _, _ in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if not name or name.isdigit():
+            raise ValueError("positional field '{}' (messages take named fields only)")
+        names.append(name)
+    return frozenset(names)
+
+
+def _placeholder_problem(text: str) -> str | None:
+    try:
+        placeholders(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _duplicate_msgids(path: Path) -> list[str]:
+    """msgids defined twice in one .po: Babel keeps the first copy silently
+    (msgfmt refuses the file), so an edit made in the second would never ship."""
+    seen: set[str] = set()
+    dups: list[str] = []
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        stripped = line.strip()
+        if stripped.startswith("msgid "):
+            current = [stripped[6:]]
+        elif current is not None and stripped.startswith('"'):
+            current.append(stripped)
+        elif current is not None:
+            msgid = "".join(ast.literal_eval(part) for part in current)
+            if msgid:
+                if msgid in seen:
+                    dups.append(msgid)
+                seen.add(msgid)
+            current = None
+    return dups
 
 
 @dataclass(frozen=True)
@@ -111,6 +151,8 @@ def check_catalogs(locale_dir: Path = LOCALE_DIR, langs: tuple[str, ...] = LANGS
     for lang in langs:
         catalog = reference if lang == DEFAULT_LANG else read_catalog(locale_dir, lang)
         got = {m.id: m for m in catalog if m.id}
+        for key in _duplicate_msgids(_po_path(locale_dir, lang)):
+            problems.append(f"{lang}: {key!r} is defined twice; keep one entry")
         for key in sorted(set(ref) - set(got)):
             problems.append(f"{lang}: {key!r} is missing")
         for key in sorted(set(got) - set(ref)):
@@ -120,6 +162,10 @@ def check_catalogs(locale_dir: Path = LOCALE_DIR, langs: tuple[str, ...] = LANGS
                 problems.append(f"{lang}: {key!r} is not translated")
             elif message.fuzzy:
                 problems.append(f"{lang}: {key!r} is marked fuzzy")
+            elif (broken := _placeholder_problem(str(message.string))) is not None:
+                problems.append(f"{lang}: {key!r} has a malformed placeholder: {broken}")
+            elif key in ref and _placeholder_problem(str(ref[key])) is not None:
+                continue  # reported under the reference language
             elif key in ref and placeholders(str(message.string)) != placeholders(str(ref[key])):
                 problems.append(
                     f"{lang}: {key!r} has placeholders "

@@ -169,10 +169,6 @@ def test_unreadable_catalog_names_the_file(locale):
     assert str(path) in msg and "cannot be read" in msg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialogs/i18n.py:97 read_po keeps the first of two entries with one msgid and says "
-    "nothing (msgfmt refuses 'duplicate message definition'), so an edit made in a second "
-    "copy of an entry silently never ships"))
 def test_duplicate_msgid_is_named(locale):
     path = po_path(locale, "en")
     path.write_text(path.read_text(encoding="utf-8") + '\nmsgid "menu.ask"\nmsgstr "Newer wording."\n',
@@ -180,11 +176,6 @@ def test_duplicate_msgid_is_named(locale):
     assert "en: 'menu.ask'" in problems(locale)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialogs/i18n.py:54-57 placeholders() lets string.Formatter raise a bare ValueError on a "
-    "malformed brace, so check_catalogs crashes without naming language or key; and "
-    "positional '{}' fields are ignored, so they pass the check and fail at .format(**params) "
-    "in Catalogs.text, i.e. at a user's message"))
 @pytest.mark.parametrize("broken", ["{desk", "}{desk}", "{desk} {}"])
 def test_malformed_braces_are_named_not_crashed_on(locale, broken):
     edit(locale, "en", set_string("human.staffed", f"Connecting you to {broken}."))
