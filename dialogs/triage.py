@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import jaconv
 import jsonschema
 import yaml
 
@@ -87,8 +88,12 @@ _NET_SPELLINGS = (
     (re.compile(r"(?<![\u3400-\u9fff])氏(?=[にねぬニネヌ])"), "死"),
     (re.compile(r"(?<![0-9])4(?=[にニ][^ん]|[ねネ](?![んン]))"), "死"),
 )
-# Laughter emoji survive as 笑 so that hyperbole (親に殺されるw 😂) can be told apart.
-_LAUGHTER = str.maketrans({"😂": "笑", "🤣": "笑", "😆": "笑"})
+# Emoji children use instead of words: laughter survives as 笑 so that hyperbole
+# (親に殺されるw 😂, 💀💀) can be told apart; a knife, blood or pills are words.
+_EMOJI = str.maketrans({
+    "😂": "笑", "🤣": "笑", "😆": "笑", "💀": "笑",
+    "🔪": "ナイフ", "🩸": "血", "💊": "薬",
+})
 _KATAKANA = re.compile(r"[\u30a1-\u30f6]")
 # Everything that is not a letter, a digit or a CJK character goes, and the
 # long marks and wave dashes children stretch words with.
@@ -98,7 +103,7 @@ _WORDS_NOISE = re.compile(r"[^a-z0-9]+")
 
 def normalize(text: str) -> str:
     """The compact form every Japanese pattern is matched against."""
-    t = unicodedata.normalize("NFKC", text).translate(_LAUGHTER).lower()
+    t = unicodedata.normalize("NFKC", text).translate(_EMOJI).lower()
     t = _NOISE.sub("", t)
     for pattern, replacement in _NET_SPELLINGS:
         t = pattern.sub(replacement, t)
@@ -112,6 +117,29 @@ def words(text: str) -> str:
 
 
 _LATIN = re.compile(r"^[a-z0-9 '\u2019]+\*?$")
+_ROMAJI_RUN = re.compile(r"[a-z]{3,}")
+
+
+def romaji_kana(spaced: str) -> str:
+    """Japanese typed in romaji (shinitai, korosu tte), read as kana, so the
+    Japanese patterns find it; "" when the message has no latin words."""
+    if not _ROMAJI_RUN.search(spaced):
+        return ""
+    return normalize(jaconv.alphabet2kana(spaced))
+
+
+@dataclass(frozen=True)
+class Forms:
+    """The forms of one message that patterns are matched against."""
+
+    compact: str  # normalized, idioms cut
+    spaced: str  # latin words
+    kana: str  # romaji read as kana, idioms cut ("" if none)
+    raw_compact: str  # normalized, idioms kept (for ``unless``)
+    raw_kana: str
+
+    def raw(self) -> "Forms":
+        return Forms(self.raw_compact, self.spaced, self.raw_kana, self.raw_compact, self.raw_kana)
 
 
 # ---------------------------------------------------------------- patterns
@@ -125,8 +153,12 @@ class Pattern:
     regex: re.Pattern[str]
     latin: bool
 
-    def found(self, compact: str, spaced: str) -> bool:
-        return self.regex.search(spaced if self.latin else compact) is not None
+    def found(self, forms: Forms) -> bool:
+        if self.latin:
+            return self.regex.search(forms.spaced) is not None
+        return self.regex.search(forms.compact) is not None or (
+            bool(forms.kana) and self.regex.search(forms.kana) is not None
+        )
 
 
 def compile_pattern(source: str) -> Pattern:
@@ -157,12 +189,14 @@ class Rule:
     groups: tuple[tuple[Pattern, ...], ...]
     unless: tuple[Pattern, ...] = ()
 
-    def matches(self, compact: str, spaced: str, raw_compact: str, raw_spaced: str) -> bool:
+    def matches(self, forms: Forms) -> bool:
         # ``unless`` looks at the text before idioms are cut, so laughter
         # anywhere in the message counts.
-        if any(p.found(raw_compact, raw_spaced) for p in self.unless):
-            return False
-        return all(any(p.found(compact, spaced) for p in group) for group in self.groups)
+        if self.unless:
+            raw = forms.raw()
+            if any(p.found(raw) for p in self.unless):
+                return False
+        return all(any(p.found(forms) for p in group) for group in self.groups)
 
 
 @dataclass(frozen=True)
@@ -188,21 +222,23 @@ class Lexicon:
     modifiers: tuple[Modifier, ...]
     _idiom_re: re.Pattern[str] | None = None
 
-    def triage(self, text: str) -> Triage:
-        raw_compact, raw_spaced = normalize(text), words(text)
+    def _cut(self, compact: str) -> str:
         # Cut idioms, leaving a mark so the pieces on either side do not join
         # into a new word.
-        compact = self._idiom_re.sub("|", raw_compact) if self._idiom_re else raw_compact
-        fired = [e for e in self.entries if e.rule.matches(compact, raw_spaced, raw_compact, raw_spaced)]
+        return self._idiom_re.sub("|", compact) if self._idiom_re and compact else compact
+
+    def triage(self, text: str) -> Triage:
+        raw_compact, spaced = normalize(text), words(text)
+        raw_kana = romaji_kana(spaced)
+        forms = Forms(self._cut(raw_compact), spaced, self._cut(raw_kana), raw_compact, raw_kana)
+        fired = [e for e in self.entries if e.rule.matches(forms)]
         if not fired:
             return Triage.calm()
         categories = tuple(c for c in CATEGORIES if any(e.category == c for e in fired))
         severity = max((e.severity for e in fired), key=_RANK.__getitem__)
         reasons = [e.id for e in fired]
         for m in self.modifiers:
-            if m.categories.intersection(categories) and m.rule.matches(
-                compact, raw_spaced, raw_compact, raw_spaced
-            ):
+            if m.categories.intersection(categories) and m.rule.matches(forms):
                 severity = "critical"
                 reasons.append(m.id)
         life = severity == "critical" or (
