@@ -74,6 +74,26 @@ class KeyBuilder:
         """The per-user lock held around load -> handle -> save."""
         return self.user(user_id, "lock")
 
+    def outbox(self, user_id: str, event_id: str) -> str:
+        """The answer computed for one event, kept until it is delivered, so a
+        redelivered or reclaimed event is sent again, never answered twice."""
+        return self.user(user_id, f"outbox:{self._event_part(event_id)}")
+
+    def blocked(self, user_id: str) -> str:
+        """Set while the user has blocked the bot: nothing is pushed to them."""
+        return self.user(user_id, "blocked")
+
+    def profile_language(self, user_id: str) -> str:
+        """The LINE profile language, read once per user and cached."""
+        return self.user(user_id, "lang")
+
+    @staticmethod
+    def _event_part(event_id: str) -> str:
+        # webhookEventId is a ULID today; anything else is hashed rather than trusted in a key.
+        if isinstance(event_id, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", event_id):
+            return event_id
+        return hashlib.sha256(str(event_id).encode("utf-8")).hexdigest()[:32]
+
     def __repr__(self) -> str:
         # Never show the secret, not even in a traceback.
         return f"KeyBuilder(prefix={self._prefix!r}, secret=<hidden>)"
