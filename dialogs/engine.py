@@ -35,7 +35,19 @@ CATEGORY_ORDER = ("self_harm", "threat", "extortion")
 
 #: Message keys the engine itself says (the chart's own keys are checked by
 #: validate_chart); listed so that start-up validation covers them too.
+#: What a photo, a file, a sticker or a location gets: a kind answer, never silence.
+MEDIA_KINDS = {
+    "image": "media.image",
+    "video": "media.file",
+    "audio": "media.file",
+    "file": "media.file",
+    "sticker": "media.sticker",
+    "location": "media.location",
+}
+
 ENGINE_KEYS = (
+    *sorted(set(MEDIA_KINDS.values())),
+    "group.notice",
     "crisis.self_harm",
     "crisis.threat",
     "crisis.extortion",
@@ -76,9 +88,9 @@ CRISIS_CARDS = {
 class Event:
     """One thing the user did. ``lang`` is the LINE profile language, if known."""
 
-    kind: Literal["follow", "text", "postback"]
+    kind: Literal["follow", "text", "postback", "media"]
     text: str | None = None
-    data: str | None = None
+    data: str | None = None  # postback data, or the media kind (image, sticker, ...)
     lang: str | None = None
 
 
@@ -298,7 +310,24 @@ def handle(
             return s, _fire(turn, trigger)
         return s, _clarify(turn, ())
 
+    if event.kind == "media":
+        return s, _on_media(turn, event.data or "")
+
     raise ValueError(f"unknown event kind {event.kind!r}")
+
+
+def _on_media(turn: _Turn, kind: str) -> Reply:
+    """A photo, a sticker, a location...: a kind word, and the same question
+    again, so the conversation keeps going. The state does not move."""
+    said = turn.t(MEDIA_KINDS.get(kind, "media.file"))
+    if turn.is_new:  # no follow event seen: greet and say it is a bot first
+        first = turn.render(turn.d.chart.state(turn.d.chart.start))
+        return replace(first, texts=(*first.texts, said))
+    turn.notes.append(said)
+    state = turn.d.chart.state(turn.s.state)
+    if state.kind == "handoff" and (turn.desk_open or turn.s.urgent):
+        return turn.render_handoff(state, waiting=True)
+    return turn.reply(state, [], [])
 
 
 def _on_text(turn: _Turn, text: str) -> Reply:

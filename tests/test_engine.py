@@ -392,3 +392,35 @@ def test_a_broken_triage_lexicon_stops_loading_not_a_childs_message(catalogs, tm
                       encoding="utf-8")
     with pytest.raises(LexiconError, match="self_harm.will"):
         Dialogue.load("hyogo", catalogs=catalogs, lexicon_path=broken)
+
+
+class TestMedia:
+    """Photos, files, stickers and locations get a kind answer and the same question again."""
+
+    @pytest.mark.parametrize("kind, key", [("image", "media.image"), ("video", "media.file"),
+                                            ("sticker", "media.sticker"), ("location", "media.location"),
+                                            ("something-new", "media.file")])
+    def test_kind_answer_keeps_the_state_and_its_buttons(self, dialogue, kind, key):
+        from dialogs.engine import Event, handle
+
+        session, menu = handle(dialogue, None, Event("follow"), STAFFED)
+        session, menu = handle(dialogue, session, Event("postback", data="t=role_guardian"), STAFFED)
+        after, reply = handle(dialogue, session, Event("media", data=kind), STAFFED)
+        assert reply.texts == (dialogue.catalogs.text("ja", key),)
+        assert after.state == session.state == reply.state
+        assert [c.label for c in reply.choices] == [c.label for c in menu.choices]
+        assert not reply.urgent
+
+    def test_a_first_photo_is_greeted_and_told_this_is_a_bot(self, dialogue):
+        from dialogs.engine import Event, handle
+
+        _, reply = handle(dialogue, None, Event("media", data="image"), NIGHT)
+        t = dialogue.catalogs.text
+        assert reply.texts[0] == t("ja", "greet.hello")
+        assert t("ja", "greet.bot_disclosure") in reply.texts
+        assert reply.texts[-1] == t("ja", "media.image")
+        assert reply.choices, "never a dead end"
+
+    def test_location_points_to_110(self, dialogue):
+        for lang in ("ja", "ja_easy", "en"):
+            assert "110" in dialogue.catalogs.text(lang, "media.location")
