@@ -8,7 +8,7 @@ one user never interleave. The LINE worker and the simulator both use it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from bot.storage import SessionStorage
 from dialogs.engine import Dialogue, Event, handle
@@ -18,6 +18,8 @@ from dialogs.session import Session
 
 #: An idle conversation is forgotten after this long: the least data we need.
 DEFAULT_SESSION_TTL = 7 * 24 * 3600
+#: Answers computed but not yet delivered, by event id, stored with the session.
+OUTBOX = "outbox"
 
 
 def tokyo_now() -> datetime:
@@ -42,8 +44,52 @@ class ConsultationService:
             stored = self.storage.load(user_id)
             session = Session.from_dict(stored) if stored is not None else None
             session, reply = handle(self.dialogue, session, event, now or self.clock())
-            self.storage.save(user_id, session.to_dict(), ttl_seconds=self.session_ttl)
+            doc = session.to_dict()
+            if stored and isinstance(stored.get(OUTBOX), dict):
+                doc[OUTBOX] = stored[OUTBOX]  # answers still on their way stay
+            self.storage.save(user_id, doc, ttl_seconds=self.session_ttl)
         return reply
+
+    def answer(
+        self,
+        user_id: str,
+        event_id: str,
+        event: Event,
+        render: Callable[[Reply], Any],
+        now: datetime | None = None,
+    ) -> Any:
+        """Answer one LINE event at most once, whatever happens after.
+
+        The rendered answer is saved in the same write as the session that
+        produced it, keyed by ``event_id``. If the event comes again (LINE
+        redelivered it, or a worker died before acknowledging it), the saved
+        answer is returned instead of running the dialogue a second time, so
+        the conversation never moves twice and the user gets the same words.
+        Call :meth:`delivered` once it is sent.
+        """
+        with self.storage.lock(user_id):
+            stored = self.storage.load(user_id) or {}
+            outbox = dict(stored.get(OUTBOX, {})) if isinstance(stored.get(OUTBOX), dict) else {}
+            if event_id in outbox:
+                return outbox[event_id]
+            session = Session.from_dict(stored) if stored else None
+            session, reply = handle(self.dialogue, session, event, now or self.clock())
+            rendered = render(reply)
+            outbox[event_id] = rendered
+            self.storage.save(user_id, {**session.to_dict(), OUTBOX: outbox}, ttl_seconds=self.session_ttl)
+        return rendered
+
+    def delivered(self, user_id: str, event_id: str) -> None:
+        """The answer to ``event_id`` reached LINE: forget the copy."""
+        with self.storage.lock(user_id):
+            stored = self.storage.load(user_id)
+            if not stored or event_id not in stored.get(OUTBOX, {}):
+                return
+            outbox = {k: v for k, v in stored[OUTBOX].items() if k != event_id}
+            doc = {k: v for k, v in stored.items() if k != OUTBOX}
+            if outbox:
+                doc[OUTBOX] = outbox
+            self.storage.save(user_id, doc, ttl_seconds=self.session_ttl)
 
     def forget(self, user_id: str) -> None:
         """The user blocked the bot: drop everything we kept for the dialogue."""

@@ -360,3 +360,43 @@ def test_no_message_text_and_no_user_id_is_stored(dialogue, backend):
         assert "悪口" not in item and "死にたい" not in item and "ばらまく" not in item, item
         if backend.client is not None:
             assert USER not in item and OTHER not in item, "a LINE user id is in Redis"
+
+
+# -- answer(): at most once per LINE event ---------------------------------------------------------
+
+def test_answer_runs_the_dialogue_once_per_event_id(dialogue, backend):
+    service = make(dialogue, backend)
+    calls = []
+
+    def render(reply):
+        calls.append(reply.state)
+        return {"state": reply.state, "texts": list(reply.texts)}
+
+    first = service.answer(USER, "ev1", FOLLOW, render)
+    tapped = service.answer(USER, "ev2", Event("postback", data="t=role_guardian"), render)
+    again = service.answer(USER, "ev2", Event("postback", data="t=role_guardian"), render)
+    assert again == tapped and len(calls) == 2, "a redelivered event is not answered twice"
+    assert backend.stored().state == tapped["state"] == "menu"
+    assert first["state"] == "start"
+
+
+def test_delivered_forgets_the_copy_and_keeps_the_session(dialogue, backend):
+    service = make(dialogue, backend)
+    service.answer(USER, "ev1", FOLLOW, lambda r: {"texts": list(r.texts)})
+    service.answer(USER, "ev2", text(f"{MARK} 悪口を書かれた"), lambda r: {"texts": list(r.texts)})
+    raw = backend.storage.load(USER)
+    assert set(raw["outbox"]) == {"ev1", "ev2"}
+    assert MARK not in repr(raw), "the outbox holds the bot's words, never the user's"
+    service.delivered(USER, "ev1")
+    service.delivered(USER, "ev1")  # twice is harmless
+    assert set(backend.storage.load(USER)["outbox"]) == {"ev2"}
+    service.delivered(USER, "ev2")
+    assert "outbox" not in backend.storage.load(USER)
+    assert backend.stored().role is None and backend.stored().state
+
+
+def test_handle_keeps_answers_still_on_their_way(dialogue, backend):
+    service = make(dialogue, backend)
+    service.answer(USER, "ev1", FOLLOW, lambda r: {"n": len(r.texts)})
+    service.handle(USER, text("悪口を書かれた"))
+    assert "ev1" in backend.storage.load(USER)["outbox"]

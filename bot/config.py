@@ -1,0 +1,169 @@
+"""Configuration from the environment, checked once at start-up.
+
+Every process (web, worker, the newcomer's ``serve``) reads its settings here
+and nowhere else. A missing or malformed value stops start-up with a message
+that says which variable and how to fix it; nothing is read or checked at
+import time.
+
+Two conveniences for a newcomer, each announced at start-up:
+
+- ``REDIS_URL`` unset: an in-process Redis-compatible store (fakeredis with
+  Lua) and worker threads in the same process. Nothing survives a restart.
+- ``LINE_CHANNEL_SECRET`` and ``LINE_CHANNEL_ACCESS_TOKEN`` unset: a local
+  chat page at ``/`` and a built-in stand-in for the Messaging API, so the
+  real pipeline can be tried in a browser without a LINE account.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlparse
+
+LINE_API_DEFAULT = "https://api.line.me"
+DEFAULT_PORT = 8000
+DEFAULT_PROFILE = "hyogo"
+#: Where the built-in stand-in for the Messaging API is mounted in local mode.
+STANDIN_PATH = "/_line"
+MIN_ID_SECRET_BYTES = 16
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_hex(32))"'
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Config:
+    channel_secret: str
+    access_token: str
+    api_base_url: str
+    redis_url: str | None
+    port: int
+    profile: str
+    id_secret: bytes
+    #: LINE credentials were not given: local chat page and built-in stand-in.
+    local_line: bool
+    worker_threads: int
+    catalog_cache: str | None = None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    def describe(self) -> list[str]:
+        """What an operator should know at start-up (no secrets)."""
+        lines = [f"profile {self.profile}", f"LINE API {self.api_base_url}"]
+        if self.embedded_redis:
+            lines.append(
+                "REDIS_URL is not set: using an in-process store with worker threads; "
+                "NOTHING IS DURABLE in this mode (a restart loses queued messages and sessions)"
+            )
+        else:
+            lines.append(f"Redis {_redact(self.redis_url)}")
+        if self.local_line:
+            lines.append(
+                "LINE credentials are not set: local chat page at / and a built-in stand-in "
+                f"for the Messaging API at {STANDIN_PATH} (no LINE account is contacted)"
+            )
+        return lines
+
+
+def _redact(url: str | None) -> str:
+    if not url:
+        return "-"
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def _required_pair(env: Mapping[str, str]) -> tuple[str, str, bool]:
+    secret = env.get("LINE_CHANNEL_SECRET", "").strip()
+    token = env.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip()
+    if bool(secret) != bool(token):
+        missing = "LINE_CHANNEL_ACCESS_TOKEN" if secret else "LINE_CHANNEL_SECRET"
+        raise ConfigError(
+            f"{missing} is not set but its partner is: set both (LINE Developers console → your "
+            "Messaging API channel: 'Channel secret' on Basic settings, 'Channel access token' on "
+            "Messaging API), or neither to run with the local chat page"
+        )
+    return secret, token, not secret
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc and parsed.scheme != "unix":
+        raise ConfigError(f"{name}={value!r} is not a {' or '.join(schemes)} URL")
+    return value.rstrip("/")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range {low}..{high}")
+    return value
+
+
+def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = False) -> Config:
+    """Read and check the settings. ``require_redis``: the process cannot run
+    on an in-process store (a separate worker process shares nothing with the
+    web process otherwise)."""
+    env = os.environ if env is None else env
+    secret, token, local = _required_pair(env)
+    port = _int(env, "PORT", DEFAULT_PORT, 1, 65535)
+
+    api = env.get("LINE_API_BASE_URL", "").strip()
+    if api:
+        api = _url("LINE_API_BASE_URL", api, ("http", "https"))
+    elif local:
+        api = f"http://127.0.0.1:{port}{STANDIN_PATH}"
+    else:
+        api = LINE_API_DEFAULT
+    if local:
+        # The chat page signs its own events with this; it never leaves the process.
+        secret, token = secrets.token_hex(16), "local-" + secrets.token_hex(16)
+
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url:
+        redis_url = _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+    elif require_redis:
+        raise ConfigError(
+            "REDIS_URL is not set: a separate worker process needs the Redis server the web "
+            "process uses (e.g. REDIS_URL=redis://localhost:6379/0); without Redis, run "
+            "`python -m bot serve`, which runs the workers inside the web process"
+        )
+
+    raw_id_secret = env.get("BOT_ID_SECRET", "").strip()
+    if raw_id_secret:
+        id_secret = raw_id_secret.encode("utf-8")
+        if len(id_secret) < MIN_ID_SECRET_BYTES:
+            raise ConfigError(f"BOT_ID_SECRET is too short; generate one with {GENERATE_SECRET}")
+    elif redis_url:
+        raise ConfigError(
+            "BOT_ID_SECRET is not set: with REDIS_URL every process must pseudonymise LINE user "
+            f"ids with the same secret; generate one with {GENERATE_SECRET} and set it everywhere"
+        )
+    else:
+        id_secret = secrets.token_bytes(32)  # in-process store: nothing outlives the process
+
+    return Config(
+        channel_secret=secret,
+        access_token=token,
+        api_base_url=api,
+        redis_url=redis_url,
+        port=port,
+        profile=env.get("BOT_PROFILE", "").strip() or DEFAULT_PROFILE,
+        id_secret=id_secret,
+        local_line=local,
+        worker_threads=_int(env, "BOT_WORKER_THREADS", 2, 1, 64),
+        catalog_cache=env.get("BOT_CATALOG_CACHE", "").strip() or None,
+    )

@@ -1,0 +1,56 @@
+"""What the webhook accepts: a body LINE signed, in LINE's JSON, as events.
+
+``read_events`` checks the ``X-Line-Signature`` with the SDK's parser on the
+raw body, lets the SDK validate the events, and returns the raw event dicts
+of the kinds the bot answers (they go to the durable queue as LINE sent
+them). Anything else is refused with a :class:`Refused` that carries the HTTP
+status and a reason fit for a log line: never the body, never a user id.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhook import WebhookParser
+
+#: LINE's limit is far below this; a larger body is not LINE's (413).
+MAX_BODY_BYTES = 1024 * 1024
+
+#: Event types the bot acts on. Others (beacon, unsend, videoPlayComplete,
+#: memberLeft, leave, accountLink, unknown types ...) are acknowledged and dropped.
+ANSWERED_TYPES = frozenset({"message", "postback", "follow", "unfollow", "join", "memberJoined"})
+
+
+class Refused(Exception):
+    """The webhook request is not processed; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def read_events(body: bytes, signature: str | None, parser: WebhookParser) -> list[dict[str, Any]]:
+    """The events to queue, in the order LINE sent them."""
+    if len(body) > MAX_BODY_BYTES:
+        raise Refused(413, f"body of {len(body)} bytes is over {MAX_BODY_BYTES}")
+    if not signature:
+        raise Refused(400, "no X-Line-Signature header")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "body is not UTF-8") from None
+    try:
+        parser.parse(text, signature)
+    except InvalidSignatureError:
+        raise Refused(400, "X-Line-Signature does not match the body (wrong channel secret?)") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # json errors, a missing "events", and pydantic's ValidationError (a
+        # ValueError) for events without webhookEventId / deliveryContext.
+        raise Refused(400, f"body is not a LINE webhook the SDK accepts ({type(exc).__name__})") from None
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise Refused(400, "body has no list of events")
+    return [e for e in data["events"] if isinstance(e, dict) and e.get("type") in ANSWERED_TYPES]
