@@ -125,6 +125,7 @@ class _Fault:
     retry_after: float | None = None
     body: dict | None = None
     accept_first: bool = False  # process the request, then answer with the fault
+    skip: int = 0  # matching requests let through before the fault starts
 
 
 @dataclass
@@ -226,17 +227,19 @@ class StandinLine:
         retry_after: float | None = None,
         body: dict | None = None,
         accept_first: bool = False,
+        skip: int = 0,
     ) -> None:
         """Answer the next ``count`` requests under ``path_prefix`` with ``status``.
 
         A 429 carries ``Retry-After`` (``retry_after``, 1 s by default).
         ``accept_first=True`` processes the request first (LINE accepted it,
         the answer was lost): the worst case for a client that retries.
+        ``skip``: let that many matching requests through normally first.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._lock:
-            self._faults.append(_Fault(count, path_prefix, status, retry_after, body, accept_first))
+            self._faults.append(_Fault(count, path_prefix, status, retry_after, body, accept_first, skip))
 
     def delay_next(
         self, count: int, seconds: float, path_prefix: str = "/v2/bot/", *, after_processing: bool = True
@@ -347,6 +350,9 @@ class StandinLine:
         """Consume one use of the first fault/delay matching ``path`` (lock held)."""
         for item in items:
             if item.remaining > 0 and path.startswith(item.path_prefix):
+                if getattr(item, "skip", 0) > 0:
+                    item.skip -= 1
+                    return None
                 item.remaining -= 1
                 if item.remaining == 0:
                     items.remove(item)
@@ -664,6 +670,8 @@ def serve(standin: StandinLine, host: str = "127.0.0.1", port: int = 0) -> Runni
     """
     server = make_server(host, port, standin.app, threaded=True, request_handler=_QuietHandler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="line-standin", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="line-standin", daemon=True
+    )
     thread.start()
     return RunningStandin(standin, f"http://{host}:{server.server_port}", server, thread)

@@ -274,6 +274,11 @@ def test_fail_next_only_on_its_path(line, client):
     assert push(client, "U1").status_code == 500
 
 
+def test_fail_next_can_let_some_through_first(line, client):
+    line.fail_next(1, status=500, skip=2)
+    assert [push(client, "U1").status_code for _ in range(4)] == [200, 200, 500, 200]
+
+
 def test_429_carries_retry_after(line, client):
     line.fail_next(1, status=429, retry_after=3)
     response = push(client, "U1")
