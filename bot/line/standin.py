@@ -136,10 +136,6 @@ class _Delay:
     after_processing: bool = True
 
 
-class StandinError(Exception):
-    pass
-
-
 class StandinLine:
     """The stand-in LINE Messaging API. ``.app`` is the WSGI app (Flask)."""
 
@@ -329,20 +325,20 @@ class StandinLine:
 
         @app.errorhandler(HTTPException)
         def unknown(exc):  # 404 and 405: a call LINE would not understand
-            self._record_unexpected(f"{exc.code} {exc.name}")
+            self._record_unexpected(404, f"{exc.code} {exc.name}")
             return _json(404, {"message": "Not found"}, _request_id())
 
         @app.errorhandler(Exception)
         def broken(exc):  # a bug in the stand-in must fail the test, not pass as LINE's 500
-            self._record_unexpected(f"stand-in error: {type(exc).__name__}: {exc}")
+            self._record_unexpected(500, f"stand-in error: {type(exc).__name__}: {exc}")
             return _json(500, {"message": "stand-in error"}, _request_id())
 
         return app
 
-    def _record_unexpected(self, error: str) -> None:
+    def _record_unexpected(self, status: int, error: str) -> None:
         with self._lock:
             self._calls.append(
-                Call(request.method, request.path, 404, None, None, _request_id(), self._clock(),
+                Call(request.method, request.path, status, None, None, _request_id(), time.time(),
                      unexpected=True, error=error)
             )
 

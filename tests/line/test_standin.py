@@ -325,6 +325,16 @@ def test_unknown_paths_and_methods_are_404_and_recorded_as_unexpected(line, clie
     assert all(c.unexpected for c in line.unexpected())
 
 
+def test_a_bug_in_the_stand_in_is_unexpected_not_a_line_500(line, client):
+    def broken_clock():
+        raise RuntimeError("boom")
+
+    line.set_clock(broken_clock)
+    assert push(client, "U1").status_code == 500
+    [call] = line.unexpected()
+    assert call.status == 500 and "RuntimeError: boom" in call.error
+
+
 def test_calls_include_refused_ones_but_not_the_access_token(line, client):
     push(client, "U1", messages=[])
     push(client, "U1")
