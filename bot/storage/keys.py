@@ -87,6 +87,52 @@ class KeyBuilder:
         """The LINE profile language, read once per user and cached."""
         return self.user(user_id, "lang")
 
+    # --- Event pipeline (bot.pipeline): partition-level keys -----------------------
+    # Layout: ``<prefix>:{p:<n>}:<part>``. The pipeline spreads users over a fixed
+    # number of partitions; every key of one partition shares the hash tag ``{p:<n>}``,
+    # so one Lua script (dedupe + append, fenced ack, dead-letter) touches one cluster
+    # slot. These keys carry no user data in their names: only the partition number
+    # and LINE's opaque webhookEventId (or a hash of the event).
+
+    def partition(self, index: int, part: str) -> str:
+        """Key for one ``part`` of partition ``index``. Prefer a named method below."""
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"partition index must be an int >= 0, got {index!r}")
+        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
+            raise ValueError(
+                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
+            )
+        return f"{self._prefix}:{{p:{index}}}:{part}"
+
+    def partition_events(self, index: int) -> str:
+        """The partition's event stream (consumer group ``workers``); entries are
+        deleted once acknowledged, so it holds only events not yet handled."""
+        return self.partition(index, "events")
+
+    def partition_seen(self, index: int, event_id: str) -> str:
+        """Set (with a TTL) once an event was appended, so a redelivery is not appended again."""
+        return self.partition(index, f"seen:{self._event_part(event_id)}")
+
+    def partition_lease(self, index: int) -> str:
+        """Name of the one worker allowed to read and acknowledge the partition (SET NX PX)."""
+        return self.partition(index, "lease")
+
+    def partition_attempts(self, index: int) -> str:
+        """Hash: stream entry id -> how many times the handler was started on it."""
+        return self.partition(index, "attempts")
+
+    def partition_dead_letters(self, index: int) -> str:
+        """Stream of the partition's events that failed every attempt, with the reason."""
+        return self.partition(index, "dead")
+
+    def pipeline_workers(self) -> str:
+        """Sorted set of live workers (score: heartbeat expiry, Redis server time in ms)."""
+        return f"{self._prefix}:{{pipeline}}:workers"
+
+    def pipeline_partition_count(self) -> str:
+        """The partition count every producer and worker must agree on."""
+        return f"{self._prefix}:{{pipeline}}:partitions"
+
     @staticmethod
     def _event_part(event_id: str) -> str:
         # webhookEventId is a ULID today; anything else is hashed rather than trusted in a key.
