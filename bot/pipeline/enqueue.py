@@ -1,0 +1,244 @@
+"""Producer side of the event pipeline: de-duplicate and append webhook events, durably.
+
+The webhook calls :func:`enqueue` with the events of one verified body and answers
+LINE 200 only if it returns. Each event goes to the stream of its partition
+(``crc32(source id) % partitions``), so one user's (or one group's) events share a
+stream, and the worker that holds that partition's lease handles them one at a time,
+in stream order.
+
+Per event, one Lua script runs atomically on the partition's slot:
+
+1. if the event's ``seen`` key exists, it was stored before (LINE redelivered it,
+   or the webhook's previous try stored it before failing): nothing is written;
+2. XADD the entry (raw event JSON, event id, received-at ms) to the partition stream;
+3. SET the ``seen`` key with a 48 h TTL.
+
+XADD comes before SET on purpose: a Lua script is not rolled back when a command
+fails half-way, so the only command that can fail (XADD: wrong key type, OOM on the
+first write) runs before anything is written. Either both are written or neither.
+
+All scripts of one call go to Redis in one pipeline round trip (EVALSHA; the script
+is loaded and the events it did not run are sent again only after a NOSCRIPT reply,
+i.e. after a Redis restart or SCRIPT FLUSH).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+
+from bot.storage.keys import KeyBuilder
+
+DEFAULT_PARTITIONS = 16
+# LINE redelivers a failed webhook for a limited time (well under a day); 48 h keeps
+# the dedupe marker comfortably longer while letting it expire on its own.
+DEDUPE_TTL_SECONDS = 48 * 3600
+# The consumer group every worker reads through. Not a key: a name inside each stream.
+GROUP = "workers"
+
+# Field names of a stream entry (both in partition streams and dead-letter streams).
+FIELD_EVENT = "event"
+FIELD_EVENT_ID = "event_id"
+FIELD_RECEIVED_MS = "received_ms"
+
+_ENQUEUE_LUA = """
+-- KEYS[1] seen marker, KEYS[2] partition stream
+-- ARGV[1] dedupe ttl (s), ARGV[2] event JSON, ARGV[3] event id, ARGV[4] received-at ms
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+-- XADD first: if it fails (wrong type, OOM) nothing has been written yet.
+redis.call('XADD', KEYS[2], '*', 'event', ARGV[2], 'event_id', ARGV[3], 'received_ms', ARGV[4])
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 1
+"""
+_ENQUEUE_SHA = hashlib.sha1(_ENQUEUE_LUA.encode("utf-8")).hexdigest()
+
+
+class PipelineError(Exception):
+    """Base class of the pipeline's own errors."""
+
+
+class PipelineUnavailable(PipelineError):
+    """Redis did not store (all of) the events: answer LINE 503 so that it redelivers.
+
+    Raised for every Redis failure (connection refused or lost, timeout, OOM, a
+    read-only replica after a failover, a key of the wrong type). Events of the same
+    call that were stored before the failure are de-duplicated when LINE redelivers.
+    """
+
+
+class PipelineConfigError(PipelineError):
+    """Producers and workers disagree on the pipeline set-up (e.g. the partition count)."""
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """What :func:`enqueue` did: ``stored`` events were appended, ``duplicates`` were
+    already stored (a redelivery, or a Redis-side retry of this same call)."""
+
+    stored: int
+    duplicates: int
+
+
+def check_partitions(partitions: int) -> int:
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or not 1 <= partitions <= 1024:
+        raise ValueError(f"partitions must be an int from 1 to 1024, got {partitions!r}")
+    return partitions
+
+
+def source_id(event: Mapping[str, Any]) -> str | None:
+    """The id events are ordered by: the user for one-to-one chats, else the group or room.
+
+    In a group or room, every member's events share the group's order, since the
+    bot answers the group, not the member.
+    """
+    source = event.get("source")
+    if not isinstance(source, Mapping):
+        return None
+    kind = source.get("type")
+    if kind == "group":
+        candidates = ("groupId",)
+    elif kind == "room":
+        candidates = ("roomId",)
+    else:
+        candidates = ("userId", "groupId", "roomId")
+    for name in candidates:
+        value = source.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def partition_for(event: Mapping[str, Any], partitions: int) -> int:
+    """``crc32(source id) % partitions``; events without a source go to partition 0."""
+    check_partitions(partitions)
+    sid = source_id(event)
+    if sid is None:
+        return 0
+    return zlib.crc32(sid.encode("utf-8")) % partitions
+
+
+def event_id(event: Mapping[str, Any]) -> str:
+    """LINE's ``webhookEventId``, or for older bodies without one a hash of the event.
+
+    The hash covers the whole event (timestamp, reply token, message id), so two
+    distinct events never share it, and a redelivered copy always does.
+    """
+    value = event.get("webhookEventId")
+    if isinstance(value, str) and value:
+        return value
+    canonical = json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def enqueue(
+    client: redis.Redis,
+    keys: KeyBuilder,
+    events: Sequence[Mapping[str, Any]],
+    *,
+    partitions: int = DEFAULT_PARTITIONS,
+    received_ms: int | None = None,
+) -> EnqueueResult:
+    """Store each event once in its partition stream; one Redis round trip in the normal case.
+
+    Returns only when every event is stored (now or before). Raises
+    :class:`PipelineUnavailable` when Redis failed for any of them.
+    """
+    check_partitions(partitions)
+    if not events:
+        return EnqueueResult(stored=0, duplicates=0)
+    now_ms = int(time.time() * 1000) if received_ms is None else int(received_ms)
+    calls: list[tuple[str, str, str, str]] = []
+    for event in events:
+        if not isinstance(event, Mapping):
+            raise TypeError(f"each event must be a dict, got {type(event).__name__}")
+        index = partition_for(event, partitions)
+        eid = event_id(event)
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        calls.append((keys.partition_seen(index, eid), keys.partition_events(index), body, eid))
+
+    stored = duplicates = 0
+    todo = list(range(len(calls)))
+    for _ in range(2):  # a second pass only after NOSCRIPT (script cache was empty)
+        results = _run(client, [calls[i] for i in todo], now_ms)
+        missing: list[int] = []
+        for i, result in zip(todo, results):
+            if isinstance(result, NoScriptError):
+                missing.append(i)
+            elif isinstance(result, Exception):
+                raise PipelineUnavailable(
+                    f"Redis refused to store a webhook event ({type(result).__name__}: {result})"
+                ) from result
+            elif int(result) == 1:
+                stored += 1
+            else:
+                duplicates += 1
+        if not missing:
+            return EnqueueResult(stored=stored, duplicates=duplicates)
+        try:
+            client.script_load(_ENQUEUE_LUA)
+        except RedisError as exc:
+            raise PipelineUnavailable(f"Redis could not load the enqueue script: {exc}") from exc
+        todo = missing
+    raise PipelineUnavailable("Redis keeps forgetting the enqueue script (SCRIPT FLUSH in a loop?)")
+
+
+def _run(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: int) -> list[Any]:
+    try:
+        pipe = client.pipeline(transaction=False)
+        for seen, stream, body, eid in calls:
+            # evalsha on the pipeline directly: redis-py's Script objects would make the
+            # pipeline send SCRIPT EXISTS first, a second round trip on every call.
+            pipe.evalsha(_ENQUEUE_SHA, 2, seen, stream, DEDUPE_TTL_SECONDS, body, eid, now_ms)
+        return pipe.execute(raise_on_error=False)
+    except NoScriptError:
+        return [NoScriptError("NOSCRIPT")] * len(calls)
+    except (RedisError, OSError) as exc:
+        raise PipelineUnavailable(
+            f"Redis is unavailable, the webhook events were not stored ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def ensure_partition_count(client: redis.Redis, keys: KeyBuilder, partitions: int) -> None:
+    """Record the partition count on first use and refuse a different one afterwards.
+
+    A worker configured with fewer partitions than the webhook would never read the
+    streams above its count: those users' messages would wait forever. Call this at
+    start-up of every producer and worker. To change the count, stop the webhook,
+    let the workers drain every stream, then delete the key named in the error.
+    """
+    check_partitions(partitions)
+    key = keys.pipeline_partition_count()
+    try:
+        client.set(key, str(partitions), nx=True)
+        current = client.get(key)
+    except RedisError as exc:
+        raise PipelineUnavailable(f"Redis is unavailable: {exc}") from exc
+    if current is not None and int(current) != partitions:
+        raise PipelineConfigError(
+            f"this process is configured with {partitions} pipeline partitions but Redis key "
+            f"{key} says {int(current)}; every web and worker process must use the same count "
+            "(to change it: stop the webhook, let the workers drain, delete the key)"
+        )
+
+
+def ensure_group(client: redis.Redis, stream: str) -> None:
+    """Create the consumer group reading ``stream`` from its first entry; idempotent.
+
+    The group starts at id 0, not ``$``: the webhook may append to a stream before
+    any worker ever created its group, and those entries must be read too.
+    """
+    try:
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
