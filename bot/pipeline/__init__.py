@@ -19,14 +19,19 @@ from bot.pipeline.enqueue import (
     partition_for,
     source_id,
 )
+from bot.pipeline.worker import Entry, Handler, RetryLater, Worker
 
 __all__ = [
     "DEDUPE_TTL_SECONDS",
     "DEFAULT_PARTITIONS",
     "EnqueueResult",
+    "Entry",
+    "Handler",
     "PipelineConfigError",
     "PipelineError",
     "PipelineUnavailable",
+    "RetryLater",
+    "Worker",
     "enqueue",
     "ensure_partition_count",
     "event_id",

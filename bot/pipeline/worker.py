@@ -1,0 +1,755 @@
+"""Consumer side of the event pipeline: leased partitions, in-order handling, dead letters.
+
+How a worker keeps "no message lost, none answered twice, none out of order":
+
+* **One worker per partition.** A worker may read or acknowledge a partition's stream
+  only while it holds the partition's lease (``SET lease <worker> NX PX lease_ms``,
+  renewed every ``lease_ms / 3`` by the worker's coordinator thread). Every read
+  (XREADGROUP), every start of the handler and every acknowledgement runs in a Lua
+  script that first checks the lease, so a worker that lost its lease (paused, cut
+  off from Redis, displaced) cannot take new entries or acknowledge anything: it is
+  fenced off atomically, on the Redis side. The worker also keeps a local deadline
+  (90 % of the lease after the last renewal was sent) and stops starting work when
+  it passes, so it does not even try.
+* **One entry at a time, in stream order.** Each partition is served by one thread of
+  the lease holder. It takes, in this order: entries other consumers left pending
+  (XAUTOCLAIM: with the lease, they belong to a dead or displaced worker), its own
+  pending entries, then new ones, all in stream-id order, and never reads new entries
+  while older ones are pending. The handler is called with one entry; only when it
+  returns is the entry acknowledged and deleted (XACK + XDEL).
+* **Failures keep the order.** When the handler raises, the entry stays pending and
+  the partition waits (exponential backoff) before trying the same entry again; later
+  entries wait behind it. After ``max_attempts`` failures the entry is moved to the
+  partition's dead-letter stream with the reason, and the partition moves on. The
+  attempt count lives in Redis, so an event that crashes the whole process each time
+  also ends in the dead-letter stream instead of looping across restarts. Failures
+  that say the world is down rather than the event is bad (:class:`RetryLater`,
+  Redis connection errors and timeouts) are retried without end and never
+  dead-lettered: a LINE or Redis outage must not bury every message in flight.
+* **Fair share.** Live workers announce themselves in a sorted set with an expiring
+  heartbeat; each holds at most ``ceil(partitions / live workers)`` leases and hands
+  extra ones back (after finishing the entry in hand), so a new worker gets work
+  within a few renewal periods and a dead worker's partitions are taken over once its
+  leases expire.
+
+Exactly once *in effect*: an entry is acknowledged only after the handler returned,
+so a worker that dies between the handler's side effects and the acknowledgement
+leaves the entry pending and the next lease holder calls the handler again with the
+same ``event_id`` (and a higher ``attempt``). The handler must make that repetition
+harmless: commit its effect together with a marker keyed by the event id (the
+outbox), and send with an idempotency key derived from the event id.
+
+Logs never carry message text or LINE ids: only partition numbers, stream entry ids,
+event ids (opaque ULIDs), attempt counts and exception *types*.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import secrets
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.pipeline.enqueue import (
+    DEFAULT_PARTITIONS,
+    FIELD_EVENT,
+    FIELD_EVENT_ID,
+    FIELD_RECEIVED_MS,
+    GROUP,
+    PipelineError,
+    PipelineUnavailable,
+    check_partitions,
+    ensure_group,
+    ensure_partition_count,
+)
+from bot.storage.keys import KeyBuilder
+
+logger = logging.getLogger(__name__)
+
+
+class RetryLater(PipelineError):
+    """Raised by a handler that could not finish for a reason outside the event itself
+    (the LINE API or Redis is down, a rate limit): the entry is retried with backoff,
+    in order, for as long as it takes, and the failure does not count toward
+    ``max_attempts``. Anything else the handler raises counts."""
+
+
+DEFAULT_LEASE_MS = 10_000
+DEFAULT_BLOCK_MS = 1_000
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_BATCH_SIZE = 10
+DEFAULT_BACKOFF_BASE_MS = 1_000
+DEFAULT_BACKOFF_CAP_MS = 30_000
+# A blocking read must come back well before the client gives up on the socket;
+# redis-py does not stretch its socket timeout for XREAD BLOCK.
+BLOCK_MARGIN_MS = 500
+# The local view of a lease ends before Redis' own expiry: renewals are timed from
+# when they were sent, and clocks of different hosts drift.
+LEASE_SAFETY = 0.9
+# Dead letters keep the event (so it can be replayed or read by a person), so they
+# expire: 14 days after the partition's last dead letter, and at most this many.
+DEAD_LETTER_TTL_MS = 14 * 24 * 3600 * 1000
+DEAD_LETTER_MAXLEN = 10_000
+ATTEMPTS_TTL_MS = 7 * 24 * 3600 * 1000
+# Handler exceptions that mean "the world is down, not this event": retried without
+# end (in order, with backoff) instead of dead-lettering every message in flight
+# during a LINE or Redis outage. PipelineUnavailable is what bot code wraps Redis in.
+DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    RetryLater,
+    PipelineUnavailable,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
+REASON_MAX_CHARS = 500
+
+# --- Lua scripts (each touches the keys of one partition: one cluster slot) --------
+
+# Everything the partition thread reads comes from here, fenced by the lease.
+_FETCH_LUA = """
+-- KEYS[1] stream, KEYS[2] lease
+-- ARGV[1] me, ARGV[2] group, ARGV[3] count, ARGV[4] claim min idle ms, ARGV[5] tidy consumers
+local stream, me, group = KEYS[1], ARGV[1], ARGV[2]
+if redis.call('GET', KEYS[2]) ~= me then
+  return {'LOST'}
+end
+local function foreign_pending()
+  local summary = redis.call('XPENDING', stream, group)
+  if summary[4] then
+    for _, c in ipairs(summary[4]) do
+      if c[1] ~= me then return true end
+    end
+  end
+  return false
+end
+if foreign_pending() then
+  -- Take over what earlier lease holders read but did not acknowledge.
+  local cursor = '0-0'
+  repeat
+    cursor = redis.call('XAUTOCLAIM', stream, group, me, ARGV[4], cursor, 'COUNT', 100, 'JUSTID')[1]
+  until cursor == '0-0'
+  -- Some are not idle long enough yet: they are older than anything new, so wait.
+  if foreign_pending() then return {'WAIT'} end
+end
+if ARGV[5] == '1' then
+  -- Forget consumers of earlier workers once nothing is pending for them.
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
+    local name, pending
+    for i = 1, #c, 2 do
+      if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] end
+    end
+    if name ~= me and pending == 0 then
+      redis.call('XGROUP', 'DELCONSUMER', stream, group, name)
+    end
+  end
+end
+local own = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '0')
+if own and own[1] and #own[1][2] > 0 then
+  return {'OWN', own[1][2]}
+end
+local new = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '>')
+if new and new[1] and #new[1][2] > 0 then
+  return {'NEW', new[1][2]}
+end
+-- Nothing to do: tell the caller from which id to wait for new entries.
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+  local name, last
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+  end
+  if name == group then return {'EMPTY', last} end
+end
+return {'EMPTY', '0-0'}
+"""
+
+# Right before the handler: the lease is still ours, and count the attempt.
+# Field <entry id> counts starts of the handler, <entry id>:t its transient failures.
+_BEGIN_LUA = """
+-- KEYS[1] lease, KEYS[2] attempts ; ARGV[1] me, ARGV[2] entry id, ARGV[3] attempts ttl ms
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return {-1, 0}
+end
+local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+local t = tonumber(redis.call('HGET', KEYS[2], ARGV[2] .. ':t') or '0')
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {n, t}
+"""
+
+_ACK_LUA = """
+-- KEYS[1] stream, KEYS[2] lease, KEYS[3] attempts ; ARGV[1] me, ARGV[2] group, ARGV[3] entry id
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+local acked = redis.call('XACK', KEYS[1], ARGV[2], ARGV[3])
+redis.call('XDEL', KEYS[1], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[3], ARGV[3] .. ':t')
+if acked == 1 then return 1 end
+return 2
+"""
+
+_DEAD_LETTER_LUA = """
+-- KEYS[1] stream, KEYS[2] lease, KEYS[3] attempts, KEYS[4] dead letters
+-- ARGV[1] me, ARGV[2] group, ARGV[3] entry id, ARGV[4] maxlen, ARGV[5] ttl ms, ARGV[6..] fields
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+local kind = redis.call('TYPE', KEYS[4])['ok']
+if kind ~= 'none' and kind ~= 'stream' then
+  return redis.error_reply('WRONGTYPE dead-letter key is a ' .. kind)
+end
+-- XACK first: if the entry is no longer pending (this script ran already, e.g. a
+-- client-side retry after a lost reply), do not write a second dead letter.
+if redis.call('XACK', KEYS[1], ARGV[2], ARGV[3]) == 1 then
+  local fields = {}
+  for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
+  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+end
+redis.call('XDEL', KEYS[1], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[3], ARGV[3] .. ':t')
+return 1
+"""
+
+_RENEW_LUA = """
+-- KEYS[1] lease ; ARGV[1] me, ARGV[2] lease ms
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE_LUA = """
+-- KEYS[1] lease ; ARGV[1] me
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# Heartbeat on Redis' clock, so workers on hosts with skewed clocks agree on who is live.
+_HEARTBEAT_LUA = """
+-- KEYS[1] workers zset ; ARGV[1] me, ARGV[2] ttl ms
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event handed to the handler.
+
+    ``attempt`` is 1 on the first delivery and grows with every new start of the
+    handler on this entry (after an exception, a crash, or a lost lease), so a handler
+    can tell that it may have run before for the same ``event_id``.
+    """
+
+    event: dict[str, Any]
+    event_id: str
+    entry_id: str
+    partition: int
+    attempt: int
+    received_ms: int
+
+
+Handler = Callable[[Entry], None]
+
+
+
+class _Lease:
+    """A partition this worker holds (or is handing back)."""
+
+    def __init__(self, index: int, stream: str) -> None:
+        self.index = index
+        self.stream = stream
+        self.valid_until = 0.0  # worker clock; refreshed by each successful renewal
+        self.lost = False  # Redis said the lease is someone else's (or gone)
+        self.stop = threading.Event()  # finish the entry in hand, then stop
+        self.thread: threading.Thread | None = None
+        self.retry_at = 0.0  # after a handler failure: not before this (worker clock)
+        self.tidy = True  # first fetch after acquiring also forgets stale consumers
+
+
+class Worker:
+    """Processes the pipeline's partitions it holds leases on; see the module docstring.
+
+    ``handler(entry)`` returning means the event is done (answered or recorded);
+    raising means try again later. ``name`` is a label for logs and XINFO: a random
+    suffix is always added, so a restarted process never mistakes its predecessor's
+    lease or pending entries for its own.
+
+    ``clock`` (monotonic seconds) drives lease deadlines and backoff; the Redis side
+    of leases and heartbeats always runs on Redis' own clock.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: KeyBuilder,
+        handler: Handler,
+        *,
+        name: str | None = None,
+        partitions: int = DEFAULT_PARTITIONS,
+        lease_ms: int = DEFAULT_LEASE_MS,
+        claim_min_idle_ms: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        block_ms: int = DEFAULT_BLOCK_MS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        backoff_base_ms: int = DEFAULT_BACKOFF_BASE_MS,
+        backoff_cap_ms: int = DEFAULT_BACKOFF_CAP_MS,
+        transient_errors: tuple[type[BaseException], ...] = DEFAULT_TRANSIENT_ERRORS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        check_partitions(partitions)
+        _check_int("lease_ms", lease_ms, 100)
+        _check_int("claim_min_idle_ms", claim_min_idle_ms, 0)
+        _check_int("max_attempts", max_attempts, 1)
+        _check_int("block_ms", block_ms, 1)
+        _check_int("batch_size", batch_size, 1)
+        _check_int("backoff_base_ms", backoff_base_ms, 0)
+        _check_int("backoff_cap_ms", backoff_cap_ms, backoff_base_ms)
+        socket_timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        if socket_timeout is not None and block_ms + BLOCK_MARGIN_MS > socket_timeout * 1000:
+            raise ValueError(
+                f"block_ms={block_ms} is too close to the Redis client's socket timeout "
+                f"({socket_timeout}s): a blocking read on an idle stream would end in a "
+                f"TimeoutError; keep block_ms at least {BLOCK_MARGIN_MS} ms below it"
+            )
+        if block_ms * 2 > lease_ms:
+            raise ValueError(f"block_ms={block_ms} must be at most half of lease_ms={lease_ms}")
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        label = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.name = f"{label}.{secrets.token_hex(4)}"
+        self._client = client
+        self._keys = keys
+        self._handler = handler
+        self._partitions = partitions
+        self._lease_ms = lease_ms
+        self._claim_min_idle_ms = claim_min_idle_ms
+        self._max_attempts = max_attempts
+        self._block_ms = block_ms
+        self._batch_size = batch_size
+        self._backoff_base = backoff_base_ms / 1000
+        self._backoff_cap = backoff_cap_ms / 1000
+        self._transient = tuple(transient_errors)
+        self._clock = clock
+        self._stop = threading.Event()
+        self._threaded = False
+        self._checked = False
+        self._leases: dict[int, _Lease] = {}
+        self._leases_lock = threading.Lock()
+        self._fetch = client.register_script(_FETCH_LUA)
+        self._begin = client.register_script(_BEGIN_LUA)
+        self._ack = client.register_script(_ACK_LUA)
+        self._dead_letter = client.register_script(_DEAD_LETTER_LUA)
+        self._renew = client.register_script(_RENEW_LUA)
+        self._release = client.register_script(_RELEASE_LUA)
+        self._heartbeat = client.register_script(_HEARTBEAT_LUA)
+        # Start acquiring at a worker-specific offset, so workers starting together
+        # do not all race for partition 0 first.
+        self._offset = int.from_bytes(secrets.token_bytes(2), "big") % partitions
+
+    # --- public -----------------------------------------------------------------
+
+    @property
+    def partitions_held(self) -> list[int]:
+        """Partitions this worker currently holds a live lease on (for tests and metrics)."""
+        with self._leases_lock:
+            return sorted(
+                i for i, lease in self._leases.items() if not lease.lost and not lease.stop.is_set()
+            )
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Work until ``stop_event`` is set, then finish the entries in hand and hand back
+        every lease. One thread per held partition; this thread renews leases,
+        keeps the heartbeat and rebalances every ``lease_ms / 3``."""
+        self._threaded = True
+        self._stop = stop_event
+        period = self._lease_ms / 3000
+        logger.info("pipeline worker %s started (%d partitions)", self.name, self._partitions)
+        try:
+            while not stop_event.is_set():
+                try:
+                    self._coordinate()
+                except (RedisError, PipelineUnavailable) as exc:
+                    logger.warning("pipeline worker %s: Redis error while coordinating (%s)",
+                                   self.name, type(exc).__name__)
+                stop_event.wait(period)
+        finally:
+            self._shutdown()
+            logger.info("pipeline worker %s stopped", self.name)
+
+    def run_once(self) -> int:
+        """One synchronous round, for tests: coordinate leases, then fetch and handle at
+        most one batch per held partition (no blocking, no sleeping: a partition in
+        backoff is skipped until ``clock`` passes its retry time). Returns the number
+        of entries finished (acknowledged or dead-lettered)."""
+        self._coordinate()
+        done = 0
+        for lease in self._held():
+            if lease.lost or lease.stop.is_set() or not self._lease_valid(lease):
+                continue
+            if self._clock() < lease.retry_at:
+                continue
+            done += self._step(lease, block=False)
+        return done
+
+    def stop(self) -> None:
+        """For run_once users: hand back every lease and leave the worker set."""
+        self._shutdown()
+
+    # --- coordination -------------------------------------------------------------
+
+    def _held(self) -> list[_Lease]:
+        with self._leases_lock:
+            return [self._leases[i] for i in sorted(self._leases)]
+
+    def _coordinate(self) -> None:
+        if not self._checked:
+            ensure_partition_count(self._client, self._keys, self._partitions)
+            self._checked = True
+        # Renew first: it is what keeps the partitions we are working on.
+        self._renew_all()
+        self._reap()
+        live = int(self._heartbeat(keys=[self._keys.pipeline_workers()],
+                                   args=[self.name, self._lease_ms]))
+        target = math.ceil(self._partitions / max(live, 1))
+        active = [lease for lease in self._held() if not lease.stop.is_set()]
+        if len(active) > target:
+            for lease in sorted(active, key=lambda item: item.index)[target:]:
+                logger.info("pipeline worker %s hands back partition %d (fair share %d)",
+                            self.name, lease.index, target)
+                lease.stop.set()
+            self._reap()
+        elif len(active) < target:
+            self._acquire(target - len(active))
+
+    def _renew_all(self) -> None:
+        leases = [lease for lease in self._held() if not lease.lost]
+        if not leases:
+            return
+        sent = self._clock()
+        pipe = self._client.pipeline(transaction=False)
+        for lease in leases:
+            self._renew(keys=[self._keys.partition_lease(lease.index)],
+                        args=[self.name, self._lease_ms], client=pipe)
+        results = pipe.execute(raise_on_error=False)
+        for lease, result in zip(leases, results):
+            if isinstance(result, Exception):
+                logger.warning("pipeline worker %s: renewing partition %d failed (%s)",
+                               self.name, lease.index, type(result).__name__)
+            elif int(result) == 1:
+                lease.valid_until = sent + self._lease_ms / 1000 * LEASE_SAFETY
+            else:
+                logger.warning("pipeline worker %s lost the lease of partition %d",
+                               self.name, lease.index)
+                self._mark_lost(lease)
+
+    def _mark_lost(self, lease: _Lease) -> None:
+        lease.lost = True
+        lease.stop.set()
+
+    def _reap(self) -> None:
+        """Forget partitions whose thread finished: lost ones, and handed-back ones
+        (whose lease is released only now that nothing is in hand)."""
+        for lease in self._held():
+            if not lease.stop.is_set():
+                if self._threaded and (lease.thread is None or not lease.thread.is_alive()):
+                    # The partition thread died of a bug: hand the partition back so
+                    # that it is picked up again instead of staying leased and idle.
+                    logger.error("pipeline worker %s: partition %d thread ended unexpectedly",
+                                 self.name, lease.index)
+                    lease.stop.set()
+                else:
+                    continue
+            if lease.thread is not None and lease.thread.is_alive():
+                continue
+            if not lease.lost:
+                try:
+                    self._release(keys=[self._keys.partition_lease(lease.index)], args=[self.name])
+                except RedisError as exc:
+                    # It expires on its own after lease_ms.
+                    logger.warning("pipeline worker %s: releasing partition %d failed (%s)",
+                                   self.name, lease.index, type(exc).__name__)
+            with self._leases_lock:
+                self._leases.pop(lease.index, None)
+
+    def _acquire(self, wanted: int) -> None:
+        for k in range(self._partitions):
+            if wanted <= 0 or self._stop.is_set():
+                return
+            index = (self._offset + k) % self._partitions
+            with self._leases_lock:
+                if index in self._leases:
+                    continue
+            sent = self._clock()
+            if not self._client.set(self._keys.partition_lease(index), self.name,
+                                    nx=True, px=self._lease_ms):
+                continue
+            lease = _Lease(index, self._keys.partition_events(index))
+            lease.valid_until = sent + self._lease_ms / 1000 * LEASE_SAFETY
+            try:
+                ensure_group(self._client, lease.stream)
+            except RedisError:
+                self._release(keys=[self._keys.partition_lease(index)], args=[self.name])
+                raise
+            with self._leases_lock:
+                self._leases[index] = lease
+            wanted -= 1
+            logger.info("pipeline worker %s took partition %d", self.name, index)
+            if self._threaded:
+                lease.thread = threading.Thread(
+                    target=self._partition_loop, args=(lease,),
+                    name=f"pipeline-p{index}", daemon=True,
+                )
+                lease.thread.start()
+
+    def _shutdown(self) -> None:
+        for lease in self._held():
+            lease.stop.set()
+        period = self._lease_ms / 3000
+        while any(lease.thread is not None and lease.thread.is_alive() for lease in self._held()):
+            # Keep renewing while handlers in hand finish, so that their entries can
+            # still be acknowledged rather than handled again by the next holder.
+            try:
+                self._renew_all()
+            except RedisError:
+                pass
+            for lease in self._held():
+                if lease.thread is not None:
+                    lease.thread.join(period)
+        try:
+            self._reap()
+            self._client.zrem(self._keys.pipeline_workers(), self.name)
+        except RedisError as exc:
+            logger.warning("pipeline worker %s: clean hand-back failed (%s); leases expire "
+                           "on their own", self.name, type(exc).__name__)
+
+    # --- one partition ------------------------------------------------------------
+
+    def _lease_valid(self, lease: _Lease) -> bool:
+        return not lease.lost and self._clock() < lease.valid_until
+
+    def _wait(self, lease: _Lease, seconds: float) -> None:
+        if seconds > 0:
+            lease.stop.wait(seconds)
+
+    def _partition_loop(self, lease: _Lease) -> None:
+        redis_failures = 0
+        try:
+            while not lease.stop.is_set() and not self._stop.is_set():
+                if not self._lease_valid(lease):
+                    # Renewals are failing (Redis unreachable?): do nothing until the
+                    # coordinator renews the lease or finds it lost.
+                    self._wait(lease, 0.05)
+                    continue
+                delay = lease.retry_at - self._clock()
+                if delay > 0:
+                    self._wait(lease, min(delay, 0.25))
+                    continue
+                try:
+                    self._step(lease, block=True)
+                    redis_failures = 0
+                except RedisError as exc:
+                    redis_failures += 1
+                    logger.warning("pipeline worker %s: Redis error on partition %d (%s)",
+                                   self.name, lease.index, type(exc).__name__)
+                    self._wait(lease, min(0.05 * 2 ** redis_failures, 2.0))
+        except Exception as exc:  # a bug here must not leave the partition leased and idle
+            # Type and place only: an exception message may quote an event.
+            logger.error("pipeline worker %s: partition %d loop crashed with %s at %s; "
+                         "handing the partition back", self.name, lease.index,
+                         type(exc).__name__, _where(exc))
+
+    def _step(self, lease: _Lease, *, block: bool) -> int:
+        """Fetch one batch and handle it in order; return how many entries were finished."""
+        try:
+            reply = self._fetch(
+                keys=[lease.stream, self._keys.partition_lease(lease.index)],
+                args=[self.name, GROUP, self._batch_size, self._claim_min_idle_ms,
+                      "1" if lease.tidy else "0"],
+            )
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # the stream was deleted (FLUSHDB, restore): recreate
+                ensure_group(self._client, lease.stream)
+                return 0
+            raise
+        status = _text(reply[0])
+        if status == "LOST":
+            logger.warning("pipeline worker %s lost the lease of partition %d",
+                           self.name, lease.index)
+            self._mark_lost(lease)
+            return 0
+        if status == "WAIT":
+            if block:
+                self._wait(lease, min(self._block_ms, max(self._claim_min_idle_ms // 10, 20)) / 1000)
+            return 0
+        lease.tidy = False
+        if status == "EMPTY":
+            if block:
+                self._client.xread({lease.stream: _text(reply[1])}, count=1, block=self._block_ms)
+            return 0
+        done = 0
+        for raw in reply[1]:
+            if lease.stop.is_set() or not self._lease_valid(lease):
+                break  # the rest stays pending: the next lease holder takes it over
+            if not self._process(lease, raw):
+                break
+            done += 1
+        return done
+
+    def _process(self, lease: _Lease, raw: Any) -> bool:
+        """Handle one raw stream entry. True: finished (acked or dead-lettered), go on."""
+        entry_id = _text(raw[0])
+        stream_keys = [lease.stream, self._keys.partition_lease(lease.index),
+                       self._keys.partition_attempts(lease.index)]
+        if raw[1] is None:
+            # Deleted from the stream while pending (by hand): nothing left to handle.
+            return self._finish(lease, entry_id, stream_keys)
+        fields = _fields(raw[1])
+        eid = fields.get(FIELD_EVENT_ID, "")
+        try:
+            event = json.loads(fields[FIELD_EVENT])
+            if not isinstance(event, dict):
+                raise ValueError("the event is not a JSON object")
+            received_ms = int(fields.get(FIELD_RECEIVED_MS, "0"))
+        except (KeyError, ValueError) as exc:
+            return self._bury(lease, entry_id, fields, 0,
+                              f"undecodable entry ({type(exc).__name__})", stream_keys)
+        started_n, transient_n = (int(x) for x in self._begin(
+            keys=stream_keys[1:], args=[self.name, entry_id, ATTEMPTS_TTL_MS]))
+        if started_n < 0:
+            logger.warning("pipeline worker %s lost the lease of partition %d",
+                           self.name, lease.index)
+            self._mark_lost(lease)
+            return False
+        attempt = started_n
+        counted = started_n - transient_n  # this attempt included
+        if counted > self._max_attempts:
+            return self._bury(
+                lease, entry_id, fields, counted - 1,
+                f"{counted - 1} attempts started and none finished (worker stopped or lost "
+                "its lease during the handler, or the acknowledgement failed)", stream_keys,
+            )
+        entry = Entry(event=event, event_id=eid, entry_id=entry_id, partition=lease.index,
+                      attempt=attempt, received_ms=received_ms)
+        started = time.monotonic()
+        try:
+            self._handler(entry)
+        except Exception as exc:
+            where = _where(exc)
+            transient = isinstance(exc, self._transient)
+            if not transient and counted >= self._max_attempts:
+                return self._bury(lease, entry_id, fields, counted, _reason(exc), stream_keys)
+            delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+            lease.retry_at = self._clock() + delay
+            if transient:
+                try:
+                    self._client.hincrby(stream_keys[2], f"{entry_id}:t", 1)
+                except RedisError:
+                    pass  # then it counts: at worst a dead letter that can be replayed
+            logger.warning(
+                "pipeline partition %d entry %s event %s: handler raised %s at %s "
+                "(attempt %d, %s), retrying in %.1fs",
+                lease.index, entry_id, eid, type(exc).__name__, where, attempt,
+                "transient: not counted" if transient
+                else f"{counted} of {self._max_attempts} counted", delay,
+            )
+            return False
+        elapsed = time.monotonic() - started
+        if elapsed * 1000 > self._lease_ms:
+            logger.warning("pipeline partition %d entry %s: handler took %.1fs, longer than "
+                           "the lease", lease.index, entry_id, elapsed)
+        return self._finish(lease, entry_id, stream_keys)
+
+    def _finish(self, lease: _Lease, entry_id: str, stream_keys: list[str]) -> bool:
+        result = int(self._ack(keys=stream_keys, args=[self.name, GROUP, entry_id]))
+        if result == 0:
+            # Fenced: another worker holds the partition now and will take this entry
+            # over (the handler's idempotency absorbs the repeat).
+            logger.warning("pipeline worker %s lost the lease of partition %d before "
+                           "acknowledging entry %s", self.name, lease.index, entry_id)
+            self._mark_lost(lease)
+            return False
+        return True
+
+    def _bury(self, lease: _Lease, entry_id: str, fields: dict[str, str], attempts: int,
+              reason: str, stream_keys: list[str]) -> bool:
+        dead = self._keys.partition_dead_letters(lease.index)
+        record = {
+            FIELD_EVENT: fields.get(FIELD_EVENT, ""),
+            FIELD_EVENT_ID: fields.get(FIELD_EVENT_ID, ""),
+            FIELD_RECEIVED_MS: fields.get(FIELD_RECEIVED_MS, "0"),
+            "entry_id": entry_id,
+            "partition": str(lease.index),
+            "attempts": str(attempts),
+            "reason": reason,
+            "failed_ms": str(int(time.time() * 1000)),
+        }
+        flat: list[str] = []
+        for key, value in record.items():
+            flat += [key, value]
+        result = int(self._dead_letter(
+            keys=stream_keys + [dead],
+            args=[self.name, GROUP, entry_id, DEAD_LETTER_MAXLEN, DEAD_LETTER_TTL_MS, *flat],
+        ))
+        if result == 0:
+            logger.warning("pipeline worker %s lost the lease of partition %d before "
+                           "dead-lettering entry %s", self.name, lease.index, entry_id)
+            self._mark_lost(lease)
+            return False
+        logger.error(
+            "pipeline partition %d entry %s event %s moved to the dead-letter stream after "
+            "%d attempts (%s)", lease.index, entry_id, fields.get(FIELD_EVENT_ID, ""), attempts,
+            reason.split(":", 1)[0],
+        )
+        return True
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _fields(flat: Any) -> dict[str, str]:
+    items = [_text(item) for item in flat]
+    return dict(zip(items[0::2], items[1::2]))
+
+
+def _reason(exc: BaseException) -> str:
+    """Dead-letter reason: type and message (stored with the event, never logged)."""
+    message = str(exc)
+    if len(message) > REASON_MAX_CHARS:
+        message = message[:REASON_MAX_CHARS] + "..."
+    return f"{type(exc).__qualname__}: {message}"
+
+
+def _where(exc: BaseException) -> str:
+    """file:line where the exception was raised: useful in logs, and carries no data."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno}"
