@@ -5,6 +5,8 @@ hotlines        list the hotline directory with open / closed at an instant
 triage-report   recall and false alarms of crisis triage on the labelled set
 diagram         print the chart as a Mermaid diagram (--readme: update README.md)
 check           load and validate chart, directory, catalogs (what start-up does)
+serve           the whole bot in one process, for a newcomer: web, workers, local chat page
+worker          a queue worker (the Procfile's worker: line); needs REDIS_URL
 """
 
 from __future__ import annotations
@@ -113,6 +115,77 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _startup(require_redis: bool = False):
+    """Config and runtime, or a one-line reason not to start (exit code 2)."""
+    from bot.config import ConfigError, load_config
+    from bot.runtime import StartupError, build_runtime
+
+    try:
+        config = load_config(require_redis=require_redis)
+        runtime = build_runtime(config)
+    except (ConfigError, StartupError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return None
+    for line in config.describe():
+        print(f"start-up: {line}", file=sys.stderr)
+    return runtime
+
+
+def _stop_on_signals() -> "threading.Event":
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    runtime = _startup(require_redis=True)
+    if runtime is None:
+        return 2
+    stop = _stop_on_signals()
+    worker = runtime.worker()
+    print(f"worker {worker.name} consuming {runtime.partitions} partitions", file=sys.stderr)
+    try:
+        worker.run(stop)
+    finally:
+        runtime.sender.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from bot.web import create_app
+
+    runtime = _startup()
+    if runtime is None:
+        return 2
+    app = create_app(runtime=runtime)
+    runtime.start_workers(runtime.config.worker_threads)
+    host = args.host
+    server = make_server(host, runtime.config.port, app, threaded=True)
+    stop = _stop_on_signals()
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread.start()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    where = f"http://{shown}:{runtime.config.port}/"
+    if runtime.config.local_line:
+        print(f"\n  Open {where} in a browser and talk to the bot.\n", flush=True)
+    else:
+        print(f"\n  Serving LINE's webhook at {where}callback\n", flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        runtime.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_profile(sub.add_parser("check", help="validate chart, directory and catalogs"))
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("serve", help="web + workers in one process; a local chat page without LINE credentials")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="consume the event queue (needs REDIS_URL)")
+    p.set_defaults(func=cmd_worker)
     return parser
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import bot.web
-from bot.web import StartupError, create_app, dialogue_of
+import bot.runtime
+from bot.web import StartupError, create_app, dialogue_of, runtime_of
 from dialogs.chart import load_chart
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +29,16 @@ def make_app(tmp_path, monkeypatch):
     """create_app with the catalogs compiled into this test's temp dir."""
     monkeypatch.delenv("BOT_PROFILE", raising=False)
 
-    def make(**config):
-        return create_app({"TESTING": True, "BOT_CATALOG_CACHE": str(tmp_path / "mo"), **config})
+    apps = []
 
-    return make
+    def make(**config):
+        app = create_app({"TESTING": True, "BOT_CATALOG_CACHE": str(tmp_path / "mo"), **config})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:  # local mode runs worker threads in the process
+        runtime_of(app).stop()
 
 
 @pytest.fixture
@@ -92,7 +99,7 @@ def test_a_fault_that_shows_only_at_a_message_stops_start_up(make_app, monkeypat
     def first_message_fails(*args, **kwargs):
         raise KeyError("desk")  # e.g. a catalog entry whose placeholder cannot be filled
 
-    monkeypatch.setattr(bot.web, "handle", first_message_fails)
+    monkeypatch.setattr(bot.runtime, "handle", first_message_fails)
     with pytest.raises(StartupError, match="desk"):
         make_app()
 
@@ -103,8 +110,8 @@ def test_importing_the_module_builds_no_app():
     ), "the app must come from create_app(), not a module global"
 
 
-def test_only_healthz_exists_yet(client):
-    assert client.get("/callback").status_code == 404
+def test_callback_takes_only_post(client):
+    assert client.get("/callback").status_code == 405
 
 
 # --- the Procfile's web line, run for real ---------------------------------
@@ -112,7 +119,7 @@ def test_only_healthz_exists_yet(client):
 def _procfile_web_command() -> str:
     lines = (ROOT / "Procfile").read_text(encoding="utf-8").splitlines()
     processes = dict(line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
-    assert set(processes) == {"web"}, "the Procfile names only processes that exist"
+    assert set(processes) == {"web", "worker"}, "the Procfile names only processes that exist"
     return processes["web"].strip()
 
 

@@ -1,94 +1,96 @@
 """The web process: a Flask application factory, served by gunicorn (Procfile).
 
-``create_app()`` loads and validates the whole dialogue (chart, hotline
-directory, deployment profile, message catalogs) before it returns, so a
-broken chart or a misspelt profile stops the process at start-up with a
-message naming the problem, never at a user's message. Nothing is built at
-import time: gunicorn calls ``bot.web:create_app()`` once per worker.
+``create_app()`` reads the configuration (bot.config), loads and validates the
+whole dialogue and connects to Redis before it returns (bot.runtime), so a
+broken chart, a misspelt profile or a missing setting stops the process at
+start-up with a message naming the problem, never at a user's message.
+Nothing is built at import time: gunicorn calls ``bot.web:create_app()``.
 
-Routes today: ``GET /healthz``. The LINE webhook (``/callback``) comes with
-issue 3 and will reach the loaded dialogue through :func:`dialogue_of`.
+Routes: ``POST /callback`` (LINE's webhook), ``GET /healthz``; in local mode
+(no LINE credentials) also the chat page at ``/`` and the built-in stand-in for
+the Messaging API under ``/_line``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, jsonify
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from dialogs.engine import Dialogue, Event, handle
-from dialogs.hours import TOKYO
-from dialogs.i18n import compile_catalogs
+from bot.config import STANDIN_PATH, ConfigError, load_config
+from bot.line.intake import MAX_BODY_BYTES
+from bot.runtime import Runtime, StartupError, build_runtime, rehearse
+from dialogs.engine import Dialogue
 
-DEFAULT_PROFILE = "hyogo"
-_EXTENSION = "netsoudan.dialogue"
+log = logging.getLogger(__name__)
+
+_RUNTIME = "netsoudan.runtime"
+#: Settings create_app's ``config`` may give instead of the environment.
+ENV_SETTINGS = (
+    "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_BASE_URL", "REDIS_URL", "PORT",
+    "BOT_PROFILE", "BOT_ID_SECRET", "BOT_CATALOG_CACHE", "BOT_WORKER_THREADS",
+)
+
+__all__ = ["create_app", "dialogue_of", "runtime_of", "StartupError", "rehearse"]
 
 
-class StartupError(RuntimeError):
-    """The dialogue could not be loaded, so the web process must not start."""
+def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """Build the web application around a loaded, validated runtime.
 
-
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the web application around a loaded, validated dialogue.
-
-    ``config`` overrides Flask settings and these keys, which otherwise come
-    from the environment:
-
-    ``BOT_PROFILE``
-        deployment profile id (``resources/profiles/<id>.yaml``) or the path
-        of a profile file; default ``hyogo``.
-    ``BOT_CATALOG_CACHE``
-        directory for the ``.mo`` files compiled from the ``.po`` catalogs at
-        start-up; default: a folder in the system temp directory.
+    ``config`` overrides Flask settings and the environment variables in
+    ``ENV_SETTINGS``. ``runtime``: an already built one (tests, ``serve``).
     """
     settings = dict(config or {})
-    profile = str(settings.get("BOT_PROFILE") or os.environ.get("BOT_PROFILE") or DEFAULT_PROFILE)
-    cache = settings.get("BOT_CATALOG_CACHE")
-
-    try:
-        catalogs = compile_catalogs(cache_dir=Path(cache) if cache else None)
-        dialogue = Dialogue.load(profile, catalogs=catalogs)
-        rehearse(dialogue)
-    except Exception as exc:  # every loader error is a reason not to start
-        raise StartupError(
-            f"cannot start the web app: the dialogue for profile {profile!r} "
-            f"(BOT_PROFILE) did not load: {exc}"
-        ) from exc
+    if runtime is None:
+        env = {**os.environ, **{k: str(v) for k, v in settings.items() if k in ENV_SETTINGS}}
+        try:
+            runtime = build_runtime(load_config(env))
+        except ConfigError as exc:
+            raise StartupError(f"cannot start the web app: {exc}") from exc
+        except StartupError as exc:
+            raise StartupError(f"cannot start the web app: {exc}") from exc
+        for line in runtime.config.describe():
+            log.warning("start-up: %s", line)
+        if runtime.config.embedded_redis:
+            runtime.start_workers(runtime.config.worker_threads)
 
     app = Flask(__name__)
-    app.config.update(settings)
-    app.config["BOT_PROFILE"] = dialogue.directory.profile.id
-    app.extensions[_EXTENSION] = dialogue
+    app.config.update({k: v for k, v in settings.items() if k not in ENV_SETTINGS})
+    app.config["BOT_PROFILE"] = runtime.dialogue.directory.profile.id
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions[_RUNTIME] = runtime
+
+    from bot.web.webhook import bp as webhook
+
+    app.register_blueprint(webhook)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):
+        log.warning("webhook: 413, body over %d bytes", MAX_BODY_BYTES)
+        return jsonify(message=f"body over {MAX_BODY_BYTES} bytes"), 413
 
     @app.get("/healthz")
     def healthz():
         loaded = dialogue_of()
-        return jsonify(
-            status="ok",
-            profile=loaded.directory.profile.id,
-            chart_version=loaded.chart.version,
-        )
+        return jsonify(status="ok", profile=loaded.directory.profile.id, chart_version=loaded.chart.version)
 
+    if runtime.standin is not None:
+        from bot.web.localchat import bp as localchat
+
+        app.register_blueprint(localchat)
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: runtime.standin.app})  # type: ignore[method-assign]
     return app
 
 
-def rehearse(dialogue: Dialogue) -> None:
-    """Answer a follow and a typed sentence once, in memory, before serving.
-
-    Loading validates the data; this runs it. Anything that would only fail
-    on a real message (data read on first use, a catalog entry that cannot be
-    formatted, a card that cannot be rendered) stops start-up instead of the
-    first child's message. The dialogue is pure: nothing is stored or sent.
-    """
-    now = datetime.now(TOKYO)
-    session, _ = handle(dialogue, None, Event("follow"), now)
-    handle(dialogue, session, Event("text", text="書き込みを消したい"), now)
+def runtime_of(app: Flask | None = None) -> Runtime:
+    return (app or current_app).extensions[_RUNTIME]
 
 
 def dialogue_of(app: Flask | None = None) -> Dialogue:
     """The dialogue loaded by :func:`create_app` (the current app by default)."""
-    return (app or current_app).extensions[_EXTENSION]
+    return runtime_of(app).dialogue

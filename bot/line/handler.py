@@ -1,0 +1,129 @@
+"""One queued LINE event, answered: the worker's handler.
+
+For each event the pipeline hands over (in order, one user at a time):
+
+1. translate it (bot.line.events);
+2. a user event goes through the dialogue once (ConsultationService.answer
+   keeps the rendered answer with the session until it is delivered, so a
+   redelivered or reclaimed event is re-sent, never re-answered);
+3. deliver it: the reply token while fresh, otherwise a push with a retry key
+   derived from the event, so a retried push is delivered once;
+4. forget the copy. Only then does the worker acknowledge the event.
+
+A user who blocked the bot (unfollow) loses their session and gets no push
+until they follow again. A group or room gets one short notice, then the bot
+leaves. Nothing here logs message text or LINE ids in clear.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+import redis
+
+from bot.line.events import Incoming, translate
+from bot.line.render import CardLabels, render
+from bot.line.sender import Sender
+from bot.pipeline.worker import Entry, RetryLater
+from bot.service import ConsultationService
+from bot.storage.keys import KeyBuilder
+from dialogs.engine import Event
+from dialogs.reply import Reply
+
+log = logging.getLogger(__name__)
+
+#: How long a blocked flag and a cached profile language are kept.
+BLOCKED_TTL = 400 * 24 * 3600
+LANGUAGE_TTL = 30 * 24 * 3600
+
+
+class DeliveryFailed(RuntimeError):
+    """LINE refused the answer for what it is (a 4xx): counted toward the
+    dead-letter limit, since sending it again the same way will not help."""
+
+
+class LineUnavailable(RetryLater):
+    """LINE did not answer or was overloaded: try again later, without limit."""
+
+
+@dataclass
+class LineHandler:
+    service: ConsultationService
+    sender: Sender
+    client: redis.Redis
+    keys: KeyBuilder
+    clock: Callable[[], datetime]
+
+    def __call__(self, entry: Entry) -> None:
+        # The pipeline's event id names the entry everywhere (outbox, retry keys).
+        incoming = replace(translate(dict(entry.event)), event_id=entry.event_id)
+        if incoming.action == "dialogue":
+            self._dialogue(incoming)
+        elif incoming.action == "unfollow":
+            self._unfollow(incoming)
+        elif incoming.action == "group":
+            self._group(incoming)
+
+    # ------------------------------------------------------------ users
+
+    def _dialogue(self, incoming: Incoming) -> None:
+        user = incoming.user_id
+        assert user is not None and incoming.event is not None
+        event = incoming.event
+        if event.kind == "follow":
+            self.client.delete(self.keys.blocked(user))
+        event = Event(event.kind, event.text, event.data, lang=self._language(user))
+        messages = self.service.answer(user, incoming.event_id, event, self._render_json)
+        if self.client.exists(self.keys.blocked(user)):
+            # Blocked since (an unfollow came after this event): send nothing.
+            self.service.delivered(user, incoming.event_id)
+            return
+        outcome = self.sender.deliver(
+            user,
+            messages,
+            reply_token=incoming.reply_token,
+            token_issued_at=incoming.timestamp_ms / 1000 if incoming.timestamp_ms else None,
+            retry_key_seed=incoming.event_id,
+        )
+        if not outcome.delivered:
+            if outcome.retryable:
+                raise LineUnavailable(outcome.describe())
+            raise DeliveryFailed(outcome.describe())
+        self.service.delivered(user, incoming.event_id)
+
+    def _language(self, user: str) -> str | None:
+        """The LINE profile language, asked of LINE once per user and cached."""
+        key = self.keys.profile_language(user)
+        cached = self.client.get(key)
+        if cached is not None:
+            value = cached.decode() if isinstance(cached, bytes) else str(cached)
+            return value or None
+        lang = self.sender.profile_language(user)
+        self.client.set(key, lang or "", ex=LANGUAGE_TTL)
+        return lang
+
+    def _unfollow(self, incoming: Incoming) -> None:
+        user = incoming.user_id
+        assert user is not None
+        self.service.forget(user)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.keys.profile_language(user))
+        pipe.set(self.keys.blocked(user), "1", ex=BLOCKED_TTL)
+        pipe.execute()
+
+    # ------------------------------------------------------------ groups
+
+    def _group(self, incoming: Incoming) -> None:
+        assert incoming.source_type and incoming.source_id
+        if incoming.reply_token:
+            notice = self.service.dialogue.catalogs.text("ja", "group.notice")
+            self.sender.deliver_to_group(incoming.reply_token, notice)
+        self.sender.leave(incoming.source_type, incoming.source_id)
+
+    def _render_json(self, reply: Reply) -> list[dict[str, Any]]:
+        """LINE messages as JSON, so the answer can be kept with the session."""
+        labels = CardLabels.from_catalog(self.service.dialogue.catalogs, reply.lang)
+        return [m.to_dict() for m in render(reply, labels)]

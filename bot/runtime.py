@@ -1,0 +1,133 @@
+"""Everything a web or worker process holds, built once from the Config.
+
+The web app, ``python -m bot worker`` and ``python -m bot serve`` all build a
+:class:`Runtime` here, so the three share one wiring: the Redis client (a real
+server, or the newcomer's in-process store), the key builder, the loaded and
+validated dialogue, the session service, the LINE sender and the webhook's
+signature parser. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import redis
+from linebot.v3.webhook import WebhookParser
+
+from bot.config import Config
+from bot.line.handler import LineHandler
+from bot.line.sender import Sender
+from bot.line.standin import StandinLine
+from bot.pipeline.enqueue import DEFAULT_PARTITIONS, ensure_partition_count
+from bot.pipeline.worker import Worker
+from bot.service import ConsultationService, tokyo_now
+from bot.storage.keys import KeyBuilder
+from bot.storage.redis import RedisStorage, make_redis_client
+from dialogs.engine import Dialogue, Event, handle
+from dialogs.hours import TOKYO
+from dialogs.i18n import compile_catalogs
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The process must not start; the message says why and how to fix it."""
+
+
+@dataclass
+class Runtime:
+    config: Config
+    dialogue: Dialogue
+    client: redis.Redis
+    keys: KeyBuilder
+    service: ConsultationService
+    sender: Sender
+    parser: WebhookParser
+    partitions: int = DEFAULT_PARTITIONS
+    #: The built-in Messaging API stand-in (local mode only).
+    standin: StandinLine | None = None
+    clock: Callable[[], datetime] = tokyo_now
+    _threads: list[tuple[Worker, threading.Thread, threading.Event]] = field(default_factory=list)
+
+    def handler(self) -> LineHandler:
+        return LineHandler(self.service, self.sender, self.client, self.keys, self.clock)
+
+    def worker(self, name: str | None = None, **options) -> Worker:
+        return Worker(self.client, self.keys, self.handler(), name=name,
+                      partitions=self.partitions, **options)
+
+    def start_workers(self, count: int, **options) -> None:
+        """Worker threads in this process (the newcomer's embedded mode, tests)."""
+        for n in range(count):
+            worker = self.worker(name=f"embedded-{n}", **options)
+            stop = threading.Event()
+            thread = threading.Thread(target=worker.run, args=(stop,), name=worker.name, daemon=True)
+            thread.start()
+            self._threads.append((worker, thread, stop))
+
+    def stop(self) -> None:
+        for _, _, stop in self._threads:
+            stop.set()
+        for _, thread, _ in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+        self.sender.close()
+
+
+def embedded_redis() -> redis.Redis:
+    """An in-process Redis with Lua (fakeredis), for the newcomer's default."""
+    import fakeredis
+
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+
+
+def build_runtime(config: Config, *, client: redis.Redis | None = None,
+                  partitions: int = DEFAULT_PARTITIONS) -> Runtime:
+    """Load and check everything; raise StartupError naming what is wrong."""
+    try:
+        catalogs = compile_catalogs(cache_dir=Path(config.catalog_cache) if config.catalog_cache else None)
+        dialogue = Dialogue.load(config.profile, catalogs=catalogs)
+        rehearse(dialogue)
+    except Exception as exc:  # every loader error is a reason not to start
+        raise StartupError(
+            f"the dialogue for profile {config.profile!r} (BOT_PROFILE) did not load: {exc}"
+        ) from exc
+    if client is None:
+        client = make_redis_client(config.redis_url) if config.redis_url else embedded_redis()
+    keys = KeyBuilder(secret=config.id_secret)
+    try:
+        client.ping()
+        ensure_partition_count(client, keys, partitions)
+    except Exception as exc:
+        raise StartupError(f"Redis at {config.describe()[2]} is not usable: {exc}") from exc
+    storage = RedisStorage(client, keys)
+    standin = StandinLine(access_token=config.access_token) if config.local_line else None
+    return Runtime(
+        config=config,
+        dialogue=dialogue,
+        client=client,
+        keys=keys,
+        service=ConsultationService(dialogue, storage),
+        sender=Sender(config.api_base_url, config.access_token),
+        parser=WebhookParser(config.channel_secret),
+        partitions=partitions,
+        standin=standin,
+    )
+
+
+def rehearse(dialogue: Dialogue) -> None:
+    """Answer a follow and a typed sentence once, in memory, before serving.
+
+    Loading validates the data; this runs it. Anything that would only fail
+    on a real message (data read on first use, a catalog entry that cannot be
+    formatted, a card that cannot be rendered) stops start-up instead of the
+    first child's message. The dialogue is pure: nothing is stored or sent.
+    """
+    now = datetime.now(TOKYO)
+    session, _ = handle(dialogue, None, Event("follow"), now)
+    handle(dialogue, session, Event("text", text="書き込みを消したい"), now)

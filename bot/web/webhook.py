@@ -1,0 +1,45 @@
+"""``POST /callback``: LINE's webhook. Verify, de-duplicate, store, answer fast.
+
+The view does no dialogue work: it checks the signature on the raw body
+(bot.line.intake), appends the events to the durable queue in one atomic
+step per event (bot.pipeline.enqueue), and answers 200. If the queue cannot
+be reached it answers 503, so LINE redelivers: never 200 for an event that
+was not stored. Workers answer the users (python -m bot worker).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from bot.line.intake import MAX_BODY_BYTES, Refused, read_events
+from bot.pipeline.enqueue import PipelineUnavailable, enqueue
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhook", __name__)
+
+
+@bp.post("/callback")
+def callback():
+    runtime = current_app.extensions["netsoudan.runtime"]
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        return _refuse(Refused(413, f"declared body of {length} bytes is over {MAX_BODY_BYTES}"))
+    try:
+        body = request.get_data(cache=False)
+        events = read_events(body, request.headers.get("X-Line-Signature"), runtime.parser)
+        result = enqueue(runtime.client, runtime.keys, events, partitions=runtime.partitions)
+    except Refused as refused:
+        return _refuse(refused)
+    except PipelineUnavailable as exc:
+        log.error("webhook: 503, the queue is unavailable, LINE will redeliver (%s)", type(exc.__cause__).__name__)
+        return jsonify(message="temporarily unavailable"), 503
+    log.info("webhook: %d stored, %d duplicates", result.stored, result.duplicates)
+    return jsonify({}), 200
+
+
+def _refuse(refused: Refused):
+    log.warning("webhook: %d, %s", refused.status, refused.reason)
+    return jsonify(message=refused.reason), refused.status
