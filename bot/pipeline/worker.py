@@ -153,13 +153,20 @@ if ARGV[5] == '1' then
     end
   end
 end
-local own = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '0')
-if own and own[1] and #own[1][2] > 0 then
-  return {'OWN', own[1][2]}
+-- Redis answers {{stream, entries}} (or false when nothing is new); fakeredis, the
+-- newcomer's embedded store, answers {stream, entries} for a single stream.
+local function entries_of(reply)
+  if not reply or not reply[1] then return {} end
+  if type(reply[1]) == 'table' then return reply[1][2] or {} end
+  return reply[2] or {}
 end
-local new = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '>')
-if new and new[1] and #new[1][2] > 0 then
-  return {'NEW', new[1][2]}
+local own = entries_of(redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '0'))
+if #own > 0 then
+  return {'OWN', own}
+end
+local new = entries_of(redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '>'))
+if #new > 0 then
+  return {'NEW', new}
 end
 -- Nothing to do: tell the caller from which id to wait for new entries.
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
@@ -380,6 +387,9 @@ class Worker:
         keeps the heartbeat and rebalances every ``lease_ms / 3``."""
         self._threaded = True
         self._stop = stop_event
+        for lease in self._held():  # leases taken by run_once() before
+            if lease.thread is None and not lease.stop.is_set():
+                self._start_thread(lease)
         period = self._lease_ms / 3000
         logger.info("pipeline worker %s started (%d partitions)", self.name, self._partitions)
         try:
@@ -469,7 +479,8 @@ class Worker:
         (whose lease is released only now that nothing is in hand)."""
         for lease in self._held():
             if not lease.stop.is_set():
-                if self._threaded and (lease.thread is None or not lease.thread.is_alive()):
+                if (self._threaded and not self._stop.is_set()
+                        and (lease.thread is None or not lease.thread.is_alive())):
                     # The partition thread died of a bug: hand the partition back so
                     # that it is picked up again instead of staying leased and idle.
                     logger.error("pipeline worker %s: partition %d thread ended unexpectedly",
@@ -513,11 +524,14 @@ class Worker:
             wanted -= 1
             logger.info("pipeline worker %s took partition %d", self.name, index)
             if self._threaded:
-                lease.thread = threading.Thread(
-                    target=self._partition_loop, args=(lease,),
-                    name=f"pipeline-p{index}", daemon=True,
-                )
-                lease.thread.start()
+                self._start_thread(lease)
+
+    def _start_thread(self, lease: _Lease) -> None:
+        lease.thread = threading.Thread(
+            target=self._partition_loop, args=(lease,), name=f"pipeline-p{lease.index}",
+            daemon=True,
+        )
+        lease.thread.start()
 
     def _shutdown(self) -> None:
         for lease in self._held():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -492,3 +493,35 @@ def test_pipeline_keys_carry_ttls(redis_client, keys, clock) -> None:
     w.run_once()
     assert 0 < redis_client.pttl(keys.partition_dead_letters(partition))
     assert not redis_client.exists(keys.partition_attempts(partition))  # last field removed
+
+
+# --- the newcomer's embedded store ----------------------------------------------------
+
+
+def test_the_same_pipeline_runs_on_fakeredis_the_embedded_store(keys, threads) -> None:
+    # With REDIS_URL unset the bot runs on fakeredis (with Lua): its replies differ from
+    # Redis' in places (XREADGROUP inside a script), which the scripts must absorb.
+    try:
+        import fakeredis
+        import lupa  # noqa: F401  (fakeredis runs Lua through it)
+    except ImportError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"fakeredis[lua] is a test dependency: {exc}")
+        pytest.skip(f"fakeredis[lua] is not installed: {exc}")
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    users = [user_id(i) for i in range(10)]
+    for seq in range(1, 4):
+        enqueue(client, keys, [message_event(u, seq) for u in users], partitions=P)
+    enqueue(client, keys, [message_event(users[0], 1)], partitions=P)  # a redelivery
+    handled: dict[str, list[int]] = defaultdict(list)
+
+    def handler(entry: Entry) -> None:
+        handled[entry.event["source"]["userId"]].append(seq_of(entry.event))
+
+    w = worker(client, keys, handler, lease_ms=1_500, block_ms=200)
+    drain(w)
+    start(threads, w)  # now blocking reads, woken by new entries
+    for seq in range(4, 6):
+        enqueue(client, keys, [message_event(u, seq) for u in users], partitions=P)
+    wait_for(lambda: sum(map(len, handled.values())) == 50, 5, "50 events on fakeredis")
+    assert all(handled[u] == [1, 2, 3, 4, 5] for u in users)
