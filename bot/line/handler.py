@@ -75,12 +75,11 @@ class LineHandler:
         event = incoming.event
         if event.kind == "follow":
             self.client.delete(self.keys.blocked(user))
+        elif self.client.exists(self.keys.blocked(user)):
+            # The user blocked the bot: keep nothing, send nothing, until a follow.
+            return
         event = Event(event.kind, event.text, event.data, lang=self._language(user))
         messages = self.service.answer(user, incoming.event_id, event, self._render_json)
-        if self.client.exists(self.keys.blocked(user)):
-            # Blocked since (an unfollow came after this event): send nothing.
-            self.service.delivered(user, incoming.event_id)
-            return
         outcome = self.sender.deliver(
             user,
             messages,
