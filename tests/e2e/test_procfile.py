@@ -1,0 +1,107 @@
+"""The Procfile's web: and worker: lines, run as they are, hold a conversation.
+
+gunicorn serves the webhook, `python -m bot worker` answers, a real redis-server
+carries the queue, the stand-in LINE API receives the answers. The webhooks are
+signed HTTP requests, as LINE sends them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.conftest import ID_SECRET, SECRET, sign
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = "U" + "c" * 32
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text(encoding="utf-8").splitlines()
+    return {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in lines if l.strip() and not l.startswith("#"))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(port: int, events: list[dict]) -> int:
+    body = json.dumps({"destination": "U0", "events": events}, ensure_ascii=False).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/callback", data=body, method="POST",
+                                     headers={"X-Line-Signature": sign(body), "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_procfile_processes_hold_a_conversation(fake_line, redis_server_url, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PORT": str(port),
+        "LINE_CHANNEL_SECRET": SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.access_token,
+        "LINE_API_BASE_URL": fake_line.base_url,
+        "REDIS_URL": redis_server_url,
+        "BOT_ID_SECRET": ID_SECRET,
+        "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
+    }
+    processes = {}
+    logs = {}
+    try:
+        for name, command in procfile().items():
+            logs[name] = tmp_path / f"{name}.log"
+            with logs[name].open("wb") as out:
+                processes[name] = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
+                                                   stdout=out, stderr=subprocess.STDOUT)
+        assert set(processes) == {"web", "worker"}
+
+        def event(kind: str, **fields) -> dict:
+            return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
+                    "source": {"type": "user", "userId": USER}, "webhookEventId": f"01PROC{time.time_ns()}",
+                    "deliveryContext": {"isRedelivery": False},
+                    "replyToken": fake_line.issue_reply_token(USER), **fields}
+
+        deadline = time.monotonic() + 60
+        while True:
+            for name, process in processes.items():
+                assert process.poll() is None, f"{name} exited:\n{logs[name].read_text(errors='replace')}"
+            try:
+                if post(port, []) == 200:  # LINE's verify button
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, logs["web"].read_text(errors="replace")
+            time.sleep(0.2)
+
+        assert post(port, [event("follow")]) == 200
+        fake_line.wait_for_deliveries(1, user_id=USER, timeout=30)
+        assert post(port, [event("postback", postback={"data": "t=role_guardian"})]) == 200
+        fake_line.wait_for_deliveries(2, user_id=USER, timeout=30)
+        assert post(port, [event("message", message={"type": "text", "id": "1", "text": "身に覚えのない請求が来た"})]) == 200
+        answers = fake_line.wait_for_deliveries(3, user_id=USER, timeout=30)
+        assert "188" in json.dumps(answers[-1].messages, ensure_ascii=False)
+        log_text = "".join(p.read_text(errors="replace") for p in logs.values())
+        assert USER not in log_text and "請求" not in log_text, "no user id or message text in the logs"
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
