@@ -198,10 +198,20 @@ def test_catalog_labels_are_used_and_the_number_stays_readable():
     assert "☎ 0120-0-78310" in body_texts(bubble)  # the label hides it: the body shows it
 
 
-def test_catalog_labels_fall_back_to_card_data_while_the_keys_are_missing(catalogs):
-    labels = CardLabels.from_catalog(catalogs, "ja")
-    bubble = render(reply(cards=[SOS]), labels)[-1].to_dict()["contents"]["contents"][0]
-    assert buttons(bubble)[0]["label"] == "☎ 0120-0-78310"
+def test_shipped_catalogs_label_the_card_buttons_in_every_language(catalogs):
+    for lang, call in (("ja", "電話する 0120-0-78310"), ("ja_easy", "でんわする 0120-0-78310"),
+                       ("en", "Call 0120-0-78310")):
+        bubble = render(reply(cards=[SOS]), CardLabels.from_catalog(catalogs, lang))[-1].to_dict()
+        assert buttons(bubble["contents"]["contents"][0])[0]["label"] == call
+
+
+def test_labels_fall_back_to_card_data_when_a_catalog_lacks_the_keys():
+    class Empty:
+        def has(self, lang, key):
+            return False
+
+    bubble = render(reply(cards=[SOS]), CardLabels.from_catalog(Empty(), "ja"))[-1].to_dict()
+    assert buttons(bubble["contents"]["contents"][0])[0]["label"] == "☎ 0120-0-78310"
 
 
 def test_catalog_labels_come_from_the_catalog_when_the_keys_exist():
