@@ -47,7 +47,9 @@ MEDIA_KINDS = {
 
 ENGINE_KEYS = (
     *sorted(set(MEDIA_KINDS.values())),
-    "group.notice",
+    "group.notice",  # the LINE adapter's notice before leaving a group
+    "card.call",  # hotline card buttons on LINE
+    "card.web",
     "crisis.self_harm",
     "crisis.threat",
     "crisis.extortion",
