@@ -26,7 +26,7 @@ import redis
 
 from bot.line.events import Incoming, translate
 from bot.line.render import CardLabels, render
-from bot.line.sender import Sender
+from bot.line.sender import LineApiError, Sender
 from bot.pipeline.worker import Entry, RetryLater
 from bot.service import ConsultationService
 from bot.storage.keys import KeyBuilder
@@ -100,7 +100,15 @@ class LineHandler:
         if cached is not None:
             value = cached.decode() if isinstance(cached, bytes) else str(cached)
             return value or None
-        lang = self.sender.profile_language(user)
+        try:
+            lang = self.sender.profile_language(user)
+        except LineApiError as exc:
+            if exc.retryable:
+                raise LineUnavailable(f"profile: {exc}") from exc
+            # LINE refused the profile for another reason: answer in the default
+            # language now rather than not at all; ask again next time.
+            log.warning("line profile refused (status %s): answering in the default language", exc.status)
+            return None
         self.client.set(key, lang or "", ex=LANGUAGE_TTL)
         return lang
 

@@ -216,3 +216,14 @@ def test_redis_down_is_503(bot, monkeypatch):
     monkeypatch.setattr(runtime, "client", down)
     response = bot.post(bot.event(USER, "follow"))
     assert response.status_code == 503
+
+
+def test_a_line_outage_on_the_profile_call_delays_the_answer_but_never_drops_it(bot, redis_client):
+    from bot.web import runtime_of
+
+    bot.line.fail_next(6, status=500, path_prefix="/v2/bot/profile/")  # more than one call's retries
+    bot.post(bot.event(USER, "follow"))
+    assert len(bot.answers(USER, 1, timeout=60)) == 1
+    runtime = runtime_of(bot.app)
+    dead = sum(redis_client.xlen(runtime.keys.partition_dead_letters(p)) for p in range(runtime.partitions))
+    assert dead == 0
