@@ -64,16 +64,21 @@ class Bot:
 
 
 @pytest.fixture
-def bot(fake_line, redis_server_url, redis_client, tmp_path):
-    app = create_app({
-        "TESTING": True,
+def bot_env(fake_line, redis_server_url, tmp_path) -> dict[str, str]:
+    """The settings of a production bot, pointed at the stand-in LINE and a test redis-server."""
+    return {
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": fake_line.access_token,
         "LINE_API_BASE_URL": fake_line.base_url,
         "REDIS_URL": redis_server_url,
         "BOT_ID_SECRET": ID_SECRET,
         "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
-    })
+    }
+
+
+@pytest.fixture
+def bot(fake_line, bot_env, redis_client):
+    app = create_app({"TESTING": True, **bot_env})
     runtime = runtime_of(app)
     runtime.start_workers(2, lease_ms=2000, block_ms=200, backoff_base_ms=50, backoff_cap_ms=200)
     try:

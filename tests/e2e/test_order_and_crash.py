@@ -14,7 +14,7 @@ import pytest
 from bot.service import ConsultationService
 from bot.storage import MemoryStorage
 from dialogs.engine import Event
-from tests.e2e.conftest import ID_SECRET, SECRET, Bot
+from tests.e2e.conftest import Bot
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Each answer's first text depends on the one before: processed out of order,
@@ -60,20 +60,12 @@ def test_two_workers_200_users_10_messages_each(bot, monkeypatch):
 
 
 @pytest.fixture
-def webhook_only(fake_line, redis_server_url, tmp_path):
+def webhook_only(fake_line, bot_env):
     """The web app without worker threads: workers are separate processes here."""
     from bot.web import create_app, runtime_of
 
-    env = {
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.access_token,
-        "LINE_API_BASE_URL": fake_line.base_url,
-        "REDIS_URL": redis_server_url,
-        "BOT_ID_SECRET": ID_SECRET,
-        "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
-    }
-    app = create_app({"TESTING": True, **env})
-    yield Bot(app, app.test_client(), fake_line), env
+    app = create_app({"TESTING": True, **bot_env})
+    yield Bot(app, app.test_client(), fake_line), bot_env
     runtime_of(app).stop()
 
 

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.e2e.conftest import ID_SECRET, SECRET, sign
+from tests.e2e.conftest import sign
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "U" + "c" * 32
@@ -46,18 +46,13 @@ def post(port: int, events: list[dict]) -> int:
         return exc.code
 
 
-def test_procfile_processes_hold_a_conversation(fake_line, redis_server_url, tmp_path):
+def test_procfile_processes_hold_a_conversation(fake_line, bot_env, tmp_path):
     port = free_port()
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PORT": str(port),
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.access_token,
-        "LINE_API_BASE_URL": fake_line.base_url,
-        "REDIS_URL": redis_server_url,
-        "BOT_ID_SECRET": ID_SECRET,
-        "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
+        **bot_env,
     }
     processes = {}
     logs = {}
