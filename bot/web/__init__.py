@@ -59,7 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
         if runtime.config.embedded_redis:
             runtime.start_workers(runtime.config.worker_threads)
 
-    app = Flask(__name__)
+    # No app-wide /static: the chat page's files are served by its blueprint, in local mode only.
+    app = Flask(__name__, static_folder=None)
     app.config.update({k: v for k, v in settings.items() if k not in ENV_SETTINGS})
     app.config["BOT_PROFILE"] = runtime.dialogue.directory.profile.id
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

@@ -390,6 +390,7 @@ def test_none_of_it_exists_with_line_credentials(tmp_path):
         assert client.post("/local/event", json={"user": GOOD_USER, "kind": "follow"}).status_code == 404
         assert client.get(f"/local/messages?user={GOOD_USER}&since=0").status_code == 404
         assert client.get("/local/static/localchat.js").status_code == 404
+        assert client.get("/static/localchat.js").status_code == 404
         assert client.get(f"/_line/v2/bot/profile/{GOOD_USER}").status_code == 404
         assert client.post("/callback", data=b"{}").status_code == 400  # the webhook is there
     finally:
