@@ -133,6 +133,73 @@ class KeyBuilder:
         """The partition count every producer and worker must agree on."""
         return f"{self._prefix}:{{pipeline}}:partitions"
 
+    # --- Handoff queue (bot.handoff): one hash tag for the whole queue ------------------
+    # Layout: ``<prefix>:{handoff}:<part>``. Claiming must read and change a handoff and
+    # the queue indexes in one Lua script, so they share one cluster slot. Handoff ids
+    # are random; the user index maps pseudonyms (never LINE ids) to handoff ids.
+
+    def handoff(self, part: str) -> str:
+        """Key for one ``part`` of the handoff queue. Prefer a named method below."""
+        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
+            raise ValueError(
+                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
+            )
+        return f"{self._prefix}:{{handoff}}:{part}"
+
+    def handoff_doc(self, handoff_id: str) -> str:
+        """Hash: one handoff's fields (status, role, severity, timestamps, ...)."""
+        return self.handoff(f"h:{self._event_part(handoff_id)}")
+
+    def handoff_transcript(self, handoff_id: str) -> str:
+        """List of JSON entries: what the user, the bot and the counsellors said."""
+        return self.handoff(f"h:{self._event_part(handoff_id)}:log")
+
+    def handoff_image(self, handoff_id: str, number: int) -> str:
+        """Hash (content_type, data): an image the user sent, kept with the handoff."""
+        return self.handoff(f"h:{self._event_part(handoff_id)}:img:{int(number)}")
+
+    def handoff_waiting(self) -> str:
+        """Sorted set of waiting handoff ids; score orders by priority, then waiting time."""
+        return self.handoff("waiting")
+
+    def handoff_claimed(self) -> str:
+        """Sorted set of claimed handoff ids; score: last counsellor activity (ms)."""
+        return self.handoff("claimed")
+
+    def handoff_closed(self) -> str:
+        """Sorted set of closed (or returned to the bot) handoff ids; score: closed at (ms)."""
+        return self.handoff("closed")
+
+    def handoff_by_user(self) -> str:
+        """Hash: user pseudonym -> id of the user's open (waiting or claimed) handoff."""
+        return self.handoff("by_user")
+
+    def handoff_version(self) -> str:
+        """Counter bumped on every change of the queue, so the console polls cheaply."""
+        return self.handoff("version")
+
+    # --- Console accounts (bot.console): ``<prefix>:{console}:<part>`` -------------------
+
+    def console(self, part: str) -> str:
+        """Key for one ``part`` of the console's accounts. Prefer a named method below."""
+        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
+            raise ValueError(
+                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
+            )
+        return f"{self._prefix}:{{console}}:{part}"
+
+    def console_user(self, name: str) -> str:
+        """Hash: one console account (role, argon2 hash, disabled flag, created at)."""
+        return self.console(f"user:{self._event_part(name)}")
+
+    def console_users(self) -> str:
+        """Set of account names."""
+        return self.console("users")
+
+    def console_token(self, token_digest: str) -> str:
+        """String: account name for a personal API token, by the token's SHA-256 (never the token)."""
+        return self.console(f"token:{self._event_part(token_digest)}")
+
     @staticmethod
     def _event_part(event_id: str) -> str:
         # webhookEventId is a ULID today; anything else is hashed rather than trusted in a key.
