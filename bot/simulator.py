@@ -41,6 +41,7 @@ def reply_to_json(user: str, reply: Reply) -> dict[str, Any]:
         "reasons": list(reply.reasons),
         "handoff": reply.handoff,
         "lang": reply.lang,
+        **({"extra": dict(reply.extra)} if reply.extra else {}),
     }
 
 

@@ -31,6 +31,8 @@ from dialogs.session import Session
 from dialogs.triage import LEXICON_PATH, Lexicon, Triage, load_lexicon, triage
 
 SEVERITY_ORDER = {None: 0, "medium": 1, "high": 2, "critical": 3}
+#: How many state ids a session keeps for the counsellor's view of the bot's part.
+TRAIL_LENGTH = 8
 CATEGORY_ORDER = ("self_harm", "threat", "extortion")
 
 #: Message keys the engine itself says (the chart's own keys are checked by
@@ -68,6 +70,14 @@ ENGINE_KEYS = (
     "clarify.which",
     "clarify.offer_human",
     "clarify.offer_closed",
+    "clarify.to_human",
+    # said by the handoff bridge (bot.handoff.bridge), not by the dialogue itself
+    "human.position",
+    "human.position_update",
+    "human.connected",
+    "human.counsellor_says",
+    "human.ended",
+    "human.returned",
     "start.need_role",
     "system.chart_changed",
     "system.lang_changed",
@@ -215,6 +225,8 @@ class _Turn:
 
     def render(self, state: State) -> Reply:
         self.s.state = state.id
+        if not self.s.trail or self.s.trail[-1] != state.id:
+            self.s.trail = [*self.s.trail, state.id][-TRAIL_LENGTH:]
         if state.kind == "handoff":
             return self.render_handoff(state)
         texts = [self.t(item.key) for item in state.texts if item.when.matches(self.s.role, self.s.level)]
@@ -222,13 +234,17 @@ class _Turn:
             self.s.misses = 0
         return self.reply(state, texts, self.cards_for(state))
 
-    def render_handoff(self, state: State, waiting: bool = False) -> Reply:
+    def render_handoff(self, state: State, waiting: bool = False, identity: str | None = None) -> Reply:
         desk = self.d.directory.profile.desk.name_in(self.lang)
         if self.desk_open:
+            if self.s.role == "teacher" and not waiting and identity is None and not self.s.urgent:
+                # Seed 004: a teacher gives school and name before the handoff;
+                # the chat is queued once they have (see _on_text).
+                self.s.awaiting_identity = True
+                return self.reply(state, [self.t("human.teacher_identify")], [])
             texts = [self.t("human.waiting" if waiting else "human.staffed", desk=desk)]
-            if self.s.role == "teacher" and not waiting:
-                texts.append(self.t("human.teacher_identify"))
-            return self.reply(state, texts, [], handoff=True)
+            extra = {"identity": identity} if identity is not None else {}
+            return replace(self.reply(state, texts, [], handoff=True), extra=extra)
         nxt = self.desk_next_open()
         texts = [self.t("human.closed", desk=desk, when=self.when(nxt)) if nxt
                  else self.t("human.closed_unknown", desk=desk)]
@@ -343,6 +359,11 @@ def _on_text(turn: _Turn, text: str) -> Reply:
     route = d.router.route(text)
     if state.id in (d.chart.start, d.chart.ask_role, d.chart.ask_level) and (route.role or route.level):
         return _set_role(turn, route)
+    if state.kind == "handoff" and s.awaiting_identity and turn.desk_open and typed:
+        # The teacher's school and name: handed to the queue with this reply,
+        # never kept in the session.
+        s.awaiting_identity = False
+        return turn.render_handoff(state, identity=typed[:200])
     if route.command:
         return _fire(turn, route.command)
     if route.branch:
@@ -432,7 +453,10 @@ def _clarify(turn: _Turn, branches: tuple[str, ...]) -> Reply:
     texts = [turn.t("clarify.unsure")]
     if s.misses >= 2:
         if turn.desk_open:
-            texts.append(turn.t("clarify.offer_human"))
+            # Two clarifying questions did not help: a person takes over (issue 4).
+            s.misses = 0
+            turn.notes.append(turn.t("clarify.to_human"))
+            return turn.render(d.chart.state(d.chart.human))
         else:
             nxt = turn.desk_next_open()
             if nxt:

@@ -34,6 +34,12 @@ class Session:
     urgent: bool = False
     severity: str | None = None
     reasons: list[str] = field(default_factory=list)
+    #: A teacher was asked for school and name before the handoff (seed 004);
+    #: what they write next goes to the handoff, never into the session.
+    awaiting_identity: bool = False
+    #: The last states shown (ids only, no text), so a counsellor taking the
+    #: chat can read the bot's part of the conversation.
+    trail: list[str] = field(default_factory=list)
     format: int = SESSION_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,4 +76,6 @@ class Session:
             and type(self.urgent) is bool
             and one_of(self.severity, SEVERITIES)
             and isinstance(self.reasons, list) and all(isinstance(r, str) for r in self.reasons)
+            and type(self.awaiting_identity) is bool
+            and isinstance(self.trail, list) and all(isinstance(t, str) for t in self.trail)
         )

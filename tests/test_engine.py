@@ -288,6 +288,19 @@ class TestHonestHours:
         chat.tap("教職員")
         out = chat.post("human")
         assert any("学校名とお名前" in t for t in out["texts"])
+        assert out["handoff"] is False, "queued only once the teacher has said who they are"
+        out = chat.say("県立○○高校の山田です")
+        assert out["state"] == "human" and out["handoff"] is True
+        assert out["extra"] == {"identity": "県立○○高校の山田です"}
+        stored = chat.sim.service.storage.load(chat.user)
+        assert "山田" not in str(stored), "the name goes to the handoff, never into the session"
+
+    def test_teacher_in_danger_is_not_asked_for_a_name_first(self, dialogue):
+        chat = Chat(dialogue, STAFFED)
+        chat.follow()
+        chat.tap("教職員")
+        out = chat.say("生徒が死にたいと書き込んでいる")
+        assert out["urgent"] is True or out["handoff"] is True
 
     def test_waiting_user_gets_an_acknowledgement_not_silence(self, dialogue):
         chat = Chat(dialogue, STAFFED)
@@ -331,7 +344,18 @@ class TestFreeText:
         out = chat.say("あのー")
         assert out["state"] == "menu" and len(out["options"]) >= 8
         out = chat.say("えっと")
-        assert any("相談員と話すこともできます" in t for t in out["texts"])
+        # Issue 4: two clarifying questions did not help -> a person takes over.
+        assert out["state"] == "human" and out["handoff"] is True
+        assert "相談員（人）につなぎます" in out["texts"][0]
+
+    def test_unclear_text_out_of_hours_says_when_people_are_back(self, dialogue):
+        chat = Chat(dialogue, NIGHT)
+        chat.follow()
+        chat.tap("保護者")
+        chat.say("あのー")
+        out = chat.say("えっと")
+        assert out["state"] == "menu" and out["handoff"] is False
+        assert any("相談員は明日 14:00からいます" in t for t in out["texts"])
 
     def test_typed_role_is_understood(self, dialogue):
         chat = Chat(dialogue, STAFFED)

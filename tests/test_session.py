@@ -28,6 +28,8 @@ FULL = Session(
     urgent=True,
     severity="high",
     reasons=["self_harm:lexicon_entry", "extortion:other"],
+    awaiting_identity=True,
+    trail=["start", "menu", "delete"],
 )
 
 
@@ -140,6 +142,8 @@ def test_unknown_extra_fields_are_ignored():
     {"severity": "extreme"},
     {"lang": "fr"},
     {"role": "admin"},
+    {"awaiting_identity": "yes"},
+    {"trail": ["menu", 3]},
 ], ids=lambda c: next(iter(c)))
 def test_malformed_values_are_refused(changes):
     assert Session.from_dict(with_(**changes)) is None
@@ -153,6 +157,9 @@ def test_the_stored_fields_are_exactly_these():
     assert set(FULL.to_dict()) == {
         "state", "chart_version", "role", "level", "lang", "profile_lang",
         "pending", "misses", "urgent", "severity", "reasons", "format",
+        # issue 4: state ids only (the bot's part for the counsellor), and a flag;
+        # a teacher's name goes to the handoff, never here
+        "awaiting_identity", "trail",
     }
 
 
