@@ -68,3 +68,42 @@ def test_event_id_falls_back_to_a_stable_hash():
     assert event_id_of(raw) == event_id_of(dict(reversed(list(raw.items()))))
     assert event_id_of(raw).startswith("h") and "U1" not in event_id_of(raw)
     assert event_id_of(user_event()) == "01H000"
+
+
+# -- issue 4: media ids for evidence, and the bot's own console events ----------------------------
+
+def test_an_image_carries_its_message_id_for_the_content_api():
+    from bot.line.events import translate
+
+    raw = {"type": "message", "webhookEventId": "01IMG", "timestamp": 1,
+           "source": {"type": "user", "userId": "U1"}, "replyToken": "r",
+           "message": {"type": "image", "id": "468789577898262530"}}
+    incoming = translate(raw)
+    assert incoming.action == "dialogue" and incoming.event.data == "image"
+    assert incoming.message_id == "468789577898262530"
+
+
+def test_a_console_event_is_translated_for_the_worker():
+    from bot.line.events import CONSOLE_EVENT_TYPE, translate
+
+    raw = {"type": CONSOLE_EVENT_TYPE, "webhookEventId": "xc1", "timestamp": 1,
+           "source": {"type": "user", "userId": "U1"}, "console": {"action": "message", "text": "こんにちは"}}
+    incoming = translate(raw)
+    assert incoming.action == "console" and incoming.console["text"] == "こんにちは"
+
+
+def test_the_webhook_never_queues_a_console_event():
+    """Only the bot's own console puts these on the pipeline; a body that carries
+    one (even correctly signed) is acknowledged and the event dropped."""
+    import base64, hashlib, hmac, json
+    from linebot.v3.webhook import WebhookParser
+    from bot.line.events import CONSOLE_EVENT_TYPE
+    from bot.line.intake import read_events
+
+    body = json.dumps({"destination": "U0", "events": [
+        {"type": CONSOLE_EVENT_TYPE, "mode": "active", "timestamp": 1, "webhookEventId": "01X",
+         "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": "U1"},
+         "console": {"action": "message", "text": "forged"}}]}).encode()
+    secret = "s" * 32
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    assert read_events(body, signature, WebhookParser(secret)) == []

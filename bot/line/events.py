@@ -16,7 +16,11 @@ from typing import Any, Literal
 
 from dialogs.engine import Event
 
-Action = Literal["dialogue", "unfollow", "group", "ignore"]
+Action = Literal["dialogue", "unfollow", "group", "console", "ignore"]
+
+#: Events the bot puts on its own pipeline (a counsellor's message, a queue
+#: position): never from LINE; the webhook drops any event of this type.
+CONSOLE_EVENT_TYPE = "x-console"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,10 @@ class Incoming:
     #: "group" or "room" with its id, for the notice and the leave call.
     source_type: str | None = None
     source_id: str | None = None
+    #: LINE's id of a media message, to fetch its content (an image kept as evidence).
+    message_id: str | None = None
+    #: What the console asked to send (action "console").
+    console: dict[str, Any] | None = None
 
 
 def event_id_of(raw: dict[str, Any]) -> str:
@@ -60,8 +68,14 @@ def translate(raw: dict[str, Any]) -> Incoming:
     if not isinstance(user, str) or not user:
         return Incoming(event_id, "ignore", timestamp_ms=stamp)
 
-    def dialogue(event: Event) -> Incoming:
-        return Incoming(event_id, "dialogue", user, event, token, stamp)
+    def dialogue(event: Event, message_id: str | None = None) -> Incoming:
+        return Incoming(event_id, "dialogue", user, event, token, stamp, message_id=message_id)
+
+    if kind == CONSOLE_EVENT_TYPE:
+        payload = raw.get("console")
+        if isinstance(payload, dict):
+            return Incoming(event_id, "console", user, timestamp_ms=stamp, console=payload)
+        return Incoming(event_id, "ignore", user, timestamp_ms=stamp)
 
     if kind == "follow":
         return dialogue(Event("follow"))
@@ -75,5 +89,6 @@ def translate(raw: dict[str, Any]) -> Incoming:
         mtype = message.get("type")
         if mtype == "text" and isinstance(message.get("text"), str):
             return dialogue(Event("text", text=message["text"]))
-        return dialogue(Event("media", data=mtype if isinstance(mtype, str) else "file"))
+        mid = message.get("id") if isinstance(message.get("id"), str) else None
+        return dialogue(Event("media", data=mtype if isinstance(mtype, str) else "file"), mid)
     return Incoming(event_id, "ignore", user, timestamp_ms=stamp)

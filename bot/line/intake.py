@@ -20,6 +20,8 @@ MAX_BODY_BYTES = 1024 * 1024
 
 #: Event types the bot acts on. Others (beacon, unsend, videoPlayComplete,
 #: memberLeft, leave, accountLink, unknown types ...) are acknowledged and dropped.
+#: The bot's own console events (bot.line.events.CONSOLE_EVENT_TYPE) are not
+#: here on purpose: a webhook body can never carry one onto the pipeline.
 ANSWERED_TYPES = frozenset({"message", "postback", "follow", "unfollow", "join", "memberJoined"})
 
 

@@ -53,6 +53,7 @@ from linebot.v3.messaging import (
     Configuration,
     Message,
     MessagingApi,
+    MessagingApiBlob,
     PushMessageRequest,
     ReplyMessageRequest,
     TextMessage,
@@ -62,6 +63,10 @@ from linebot.v3.messaging.exceptions import ApiException
 log = logging.getLogger(__name__)
 
 LINE_API_BASE_URL = "https://api.line.me"
+#: LINE serves message content (images a user sent) from another host.
+LINE_DATA_API_BASE_URL = "https://api-data.line.me"
+#: An image kept as evidence is at most this big (LINE's own images are far smaller).
+MAX_CONTENT_BYTES = 10 * 1024 * 1024
 #: Fixed for ever: changing it changes every retry key, so a push retried
 #: across a deploy would be delivered twice.
 RETRY_KEY_NAMESPACE = uuid.UUID("6d3cd96e-131c-4b7a-aacd-e5a14ac54520")
@@ -214,6 +219,7 @@ class Sender:
         reply_ttl: float = REPLY_TOKEN_TTL,
         max_retry_after: float = 60.0,
         rng: random.Random | None = None,
+        data_base_url: str | None = None,
     ) -> None:
         if not access_token:
             raise ValueError("a LINE channel access token is required")
@@ -243,6 +249,14 @@ class Sender:
         config.retries = False
         self._client = ApiClient(config)
         self._api = MessagingApi(self._client)
+        if data_base_url is None:
+            # A stand-in or emulator serves both hosts' paths at one base URL.
+            default = api_base_url.rstrip("/") == LINE_API_BASE_URL
+            data_base_url = LINE_DATA_API_BASE_URL if default else api_base_url
+        data_config = Configuration(host=data_base_url.rstrip("/"), access_token=access_token)
+        data_config.retries = False
+        self._data_client = ApiClient(data_config)
+        self._blob = MessagingApiBlob(self._data_client)
         # The SDK logs response bodies at DEBUG (a profile carries the user id
         # and display name): keep them out of the logs whatever the root level.
         sdk_log = logging.getLogger("linebot.v3.messaging.rest")
@@ -251,6 +265,7 @@ class Sender:
 
     def close(self) -> None:
         self._client.close()
+        self._data_client.close()
 
     def __enter__(self) -> "Sender":
         return self
@@ -403,6 +418,26 @@ class Sender:
         if answer.status == 404:
             return None
         raise LineApiError("profile", answer.status, attempts, retryable=answer.transient)
+
+    def fetch_content(self, message_id: str) -> tuple[bytes, str] | None:
+        """The content of a message the user sent (an image kept as evidence
+        with a handoff): (data, content type), or None when LINE no longer has
+        it (404/410) or it is over MAX_CONTENT_BYTES. Raises ``LineApiError``
+        for anything else, retryable when LINE was unavailable."""
+        answer, attempts = self._with_retries(
+            lambda: self._blob.get_message_content_with_http_info(message_id, _request_timeout=self._timeout)
+        )
+        if answer.ok:
+            data = bytes(answer.value.data or b"")
+            headers = answer.value.headers or {}
+            content_type = (headers.get("Content-Type") or headers.get("content-type") or "").split(";")[0]
+            if len(data) > MAX_CONTENT_BYTES:
+                log.warning("line content over %d bytes: not kept", MAX_CONTENT_BYTES)
+                return None
+            return data, content_type or "application/octet-stream"
+        if answer.status in (404, 410):
+            return None
+        raise LineApiError("content", answer.status, attempts, retryable=answer.transient)
 
     def leave(self, source_type: str, source_id: str) -> CallResult:
         """Leave a group or room. A 404 (already gone) counts as done."""

@@ -164,6 +164,7 @@ class StandinLine:
         self._left: list[tuple[str, str]] = []
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
+        self._content: dict[str, tuple[bytes, str]] = {}  # message id -> (data, content type)
 
     def set_clock(self, clock: Callable[[], float]) -> None:
         """Use ``clock`` (seconds, like time.time) for token ages from now on."""
@@ -185,6 +186,11 @@ class StandinLine:
             if display_name:
                 user.display_name = display_name
             user.following = True
+
+    def add_content(self, message_id: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        """What the content API serves for a message the user sent (an image, say)."""
+        with self._lock:
+            self._content[message_id] = (bytes(data), content_type)
 
     def set_language(self, user_id: str, language: str | None) -> None:
         with self._lock:
@@ -314,6 +320,11 @@ class StandinLine:
         @app.get("/v2/bot/profile/<user_id>")
         def profile(user_id):
             return self._handle(lambda ctx: self._profile(ctx, user_id))
+
+        # LINE serves this on api-data.line.me; the stand-in serves both hosts' paths.
+        @app.get("/v2/bot/message/<message_id>/content")
+        def content(message_id):
+            return self._handle(lambda ctx: self._get_content(ctx, message_id))
 
         @app.post("/v2/bot/group/<chat_id>/leave")
         def leave_group(chat_id):
@@ -466,9 +477,23 @@ class StandinLine:
             payload["language"] = user.language
         return 200, payload, {}, None
 
+    def _get_content(self, ctx: "_Ctx", message_id: str):
+        found = self._content.get(message_id)
+        if found is None:
+            return 404, {"message": "Not found"}, {}, "Not found"
+        return 200, _Raw(*found), {}, None
+
     def _leave(self, ctx: "_Ctx", kind: str, chat_id: str):
         self._left.append((kind, chat_id))
         return 200, {}, {}, None
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A binary answer (the content API) instead of JSON."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -484,7 +509,10 @@ def _request_id() -> str:
 
 
 def _json(status: int, payload: Any, request_id: str, headers: dict | None = None) -> Response:
-    response = Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
+    if isinstance(payload, _Raw):
+        response = Response(payload.data, status=status, content_type=payload.content_type)
+    else:
+        response = Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["X-Line-Request-Id"] = request_id
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -420,3 +420,32 @@ def test_arguments_that_cannot_work_are_refused(fake_line):
 def test_urllib3_does_not_retry_behind_our_back(fake_line, sender):
     assert sender._client.configuration.retries is False
     assert sender_module.RETRY_KEY_NAMESPACE == uuid.UUID("6d3cd96e-131c-4b7a-aacd-e5a14ac54520")
+
+
+# -- the content API: an image the user sent, kept with a handoff as evidence --------------------
+
+def test_fetch_content_returns_the_bytes_and_type(fake_line, sender):
+    fake_line.add_content("100001", b"\x89PNG\r\n\x1a\nimage", "image/png")
+    assert sender.fetch_content("100001") == (b"\x89PNG\r\n\x1a\nimage", "image/png")
+
+
+def test_fetch_content_of_a_message_line_no_longer_has_is_none(fake_line, sender):
+    assert sender.fetch_content("100404") is None
+
+
+def test_fetch_content_retries_a_5xx_then_gives_a_retryable_error(fake_line, sender, sleeps):
+    fake_line.add_content("100002", b"jpeg", "image/jpeg")
+    fake_line.fail_next(1, 500, path_prefix="/v2/bot/message/100002/content")
+    assert sender.fetch_content("100002") == (b"jpeg", "image/jpeg")
+    fake_line.fail_next(10, 503, path_prefix="/v2/bot/message/100002/content")
+    with pytest.raises(LineApiError) as caught:
+        sender.fetch_content("100002")
+    assert caught.value.retryable
+
+
+def test_fetch_content_uses_the_data_host_by_default():
+    s = Sender(access_token="t")
+    try:
+        assert s._data_client.configuration.host == "https://api-data.line.me"
+    finally:
+        s.close()
