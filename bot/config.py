@@ -23,11 +23,16 @@ from typing import Mapping
 from urllib.parse import urlparse
 
 LINE_API_DEFAULT = "https://api.line.me"
+#: LINE serves message content (images users send) from a host of its own.
+LINE_DATA_API_DEFAULT = "https://api-data.line.me"
 DEFAULT_PORT = 8000
 DEFAULT_PROFILE = "hyogo"
 #: Where the built-in stand-in for the Messaging API is mounted in local mode.
 STANDIN_PATH = "/_line"
 MIN_ID_SECRET_BYTES = 16
+#: Console sessions are signed (HMAC) with this; shorter would be guessable offline.
+MIN_CONSOLE_SECRET_CHARS = 32
+DEFAULT_IDLE_ALERT_SECONDS = 600
 GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_hex(32))"'
 
 
@@ -48,6 +53,12 @@ class Config:
     local_line: bool
     worker_threads: int
     catalog_cache: str | None = None
+    #: Signs the counsellor console's session cookies (Flask's secret_key).
+    console_secret: bytes = b""
+    #: LINE's content API (images a user sent), a separate host in production.
+    line_data_api_base_url: str = LINE_DATA_API_DEFAULT
+    #: A claimed chat with no counsellor activity for this long raises an alert in the console.
+    idle_alert_seconds: int = DEFAULT_IDLE_ALERT_SECONDS
 
     @property
     def embedded_redis(self) -> bool:
@@ -100,17 +111,37 @@ def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value.rstrip("/")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, what: str = "") -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    hint = f" ({what}; default {default})" if what else ""
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        raise ConfigError(f"{name}={raw!r} is not a whole number{hint}") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range {low}..{high}")
+        raise ConfigError(f"{name}={value} is out of range {low}..{high}{hint}")
     return value
+
+
+def _console_secret(env: Mapping[str, str], redis_url: str | None) -> bytes:
+    raw = env.get("BOT_CONSOLE_SECRET", "").strip()
+    if raw:
+        if len(raw) < MIN_CONSOLE_SECRET_CHARS:
+            raise ConfigError(
+                f"BOT_CONSOLE_SECRET is too short ({len(raw)} characters, at least "
+                f"{MIN_CONSOLE_SECRET_CHARS}); generate one with {GENERATE_SECRET}"
+            )
+        return raw.encode("utf-8")
+    if redis_url:
+        raise ConfigError(
+            "BOT_CONSOLE_SECRET is not set: with REDIS_URL several web processes serve the "
+            "counsellor console and must sign its login sessions with the same secret; generate "
+            f"one with {GENERATE_SECRET} and set it for every process (keep it apart from BOT_ID_SECRET)"
+        )
+    # In-process store: the accounts die with the process, so may the sessions.
+    return secrets.token_bytes(32)
 
 
 def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = False) -> Config:
@@ -155,6 +186,15 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
     else:
         id_secret = secrets.token_bytes(32)  # in-process store: nothing outlives the process
 
+    data_api = env.get("LINE_DATA_API_BASE_URL", "").strip()
+    if data_api:
+        data_api = _url("LINE_DATA_API_BASE_URL", data_api, ("http", "https"))
+    elif api != LINE_API_DEFAULT:
+        # A stand-in (tests, the local chat page) serves the content API beside the Messaging API.
+        data_api = api
+    else:
+        data_api = LINE_DATA_API_DEFAULT
+
     return Config(
         channel_secret=secret,
         access_token=token,
@@ -166,4 +206,10 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
         local_line=local,
         worker_threads=_int(env, "BOT_WORKER_THREADS", 2, 1, 64),
         catalog_cache=env.get("BOT_CATALOG_CACHE", "").strip() or None,
+        console_secret=_console_secret(env, redis_url),
+        line_data_api_base_url=data_api,
+        idle_alert_seconds=_int(
+            env, "BOT_IDLE_ALERT_SECONDS", DEFAULT_IDLE_ALERT_SECONDS, 30, 86400,
+            "seconds a claimed chat may go without a counsellor's action before the console alerts",
+        ),
     )

@@ -34,6 +34,7 @@ _RUNTIME = "netsoudan.runtime"
 ENV_SETTINGS = (
     "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_BASE_URL", "REDIS_URL", "PORT",
     "BOT_PROFILE", "BOT_ID_SECRET", "BOT_CATALOG_CACHE", "BOT_WORKER_THREADS",
+    "BOT_CONSOLE_SECRET", "LINE_DATA_API_BASE_URL", "BOT_IDLE_ALERT_SECONDS",
 )
 
 __all__ = ["create_app", "dialogue_of", "runtime_of", "StartupError", "rehearse"]

@@ -72,6 +72,7 @@ def bot_env(fake_line, redis_server_url, tmp_path) -> dict[str, str]:
         "LINE_API_BASE_URL": fake_line.base_url,
         "REDIS_URL": redis_server_url,
         "BOT_ID_SECRET": ID_SECRET,
+        "BOT_CONSOLE_SECRET": "e2e-console-session-secret-0123456789abcdef",
         "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
     }
 
