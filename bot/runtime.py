@@ -20,6 +20,8 @@ import redis
 from linebot.v3.webhook import WebhookParser
 
 from bot.config import Config
+from bot.handoff.bridge import HandoffBridge, send_to_user
+from bot.handoff.queue import Handoff, HandoffQueue
 from bot.line.handler import LineHandler
 from bot.line.sender import Sender
 from bot.line.standin import StandinLine
@@ -48,6 +50,7 @@ class Runtime:
     service: ConsultationService
     sender: Sender
     parser: WebhookParser
+    queue: HandoffQueue
     partitions: int = DEFAULT_PARTITIONS
     #: The built-in Messaging API stand-in (local mode only).
     standin: StandinLine | None = None
@@ -55,7 +58,18 @@ class Runtime:
     _threads: list[tuple[Worker, threading.Thread, threading.Event]] = field(default_factory=list)
 
     def handler(self) -> LineHandler:
-        return LineHandler(self.service, self.sender, self.client, self.keys, self.clock)
+        return LineHandler(self.service, self.sender, self.client, self.keys, self.clock, bridge=self.bridge())
+
+    def bridge(self) -> HandoffBridge:
+        return HandoffBridge(self.queue, self.dialogue, self.sender.fetch_content, self.clock,
+                             send=self.send_to_user)
+
+    def send_to_user(self, handoff: Handoff, action: str, payload: dict | None = None) -> str:
+        """Queue a console message for the handoff's user (the worker pushes it)."""
+        return send_to_user(self.client, self.keys, self.partitions, handoff, action, **(payload or {}))
+
+    def desk_open(self) -> bool:
+        return self.dialogue.directory.profile.desk.hours.is_open(self.clock())
 
     def worker(self, name: str | None = None, **options) -> Worker:
         return Worker(self.client, self.keys, self.handler(), name=name,
@@ -113,7 +127,9 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         client=client,
         keys=keys,
         service=ConsultationService(dialogue, storage),
-        sender=Sender(config.api_base_url, config.access_token),
+        queue=HandoffQueue(client, keys),
+        sender=Sender(config.api_base_url, config.access_token,
+                      data_base_url=getattr(config, "line_data_api_base_url", None)),
         parser=WebhookParser(config.channel_secret),
         partitions=partitions,
         standin=standin,

@@ -57,6 +57,8 @@ class ConsultationService:
         event: Event,
         render: Callable[[Reply], Any],
         now: datetime | None = None,
+        *,
+        prepare: Callable[[Session], None] | None = None,
     ) -> Any:
         """Answer one LINE event at most once, whatever happens after.
 
@@ -65,7 +67,9 @@ class ConsultationService:
         redelivered it, or a worker died before acknowledging it), the saved
         answer is returned instead of running the dialogue a second time, so
         the conversation never moves twice and the user gets the same words.
-        Call :meth:`delivered` once it is sent.
+        Call :meth:`delivered` once it is sent. ``prepare`` may change the
+        stored session before the event is handled (a counsellor closed the
+        chat: the urgency of that chat is over).
         """
         with self.storage.lock(user_id):
             stored = self.storage.load(user_id) or {}
@@ -73,6 +77,8 @@ class ConsultationService:
             if event_id in outbox:
                 return outbox[event_id]
             session = Session.from_dict(stored) if stored else None
+            if session is not None and prepare is not None:
+                prepare(session)
             session, reply = handle(self.dialogue, session, event, now or self.clock())
             rendered = render(reply)
             outbox[event_id] = rendered

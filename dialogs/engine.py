@@ -221,6 +221,9 @@ class _Turn:
             reasons=tuple(urgent.reasons) if urgent else (),
             handoff=handoff,
             branch=state.branch,
+            role=self.s.role,
+            level=self.s.level,
+            trail=tuple(self.s.trail),
         )
 
     def render(self, state: State) -> Reply:
@@ -366,11 +369,12 @@ def _on_text(turn: _Turn, text: str) -> Reply:
         return turn.render_handoff(state, identity=typed[:200])
     if route.command:
         return _fire(turn, route.command)
+    if state.kind == "handoff" and (turn.desk_open or s.urgent) and not s.awaiting_identity:
+        # Waiting for a person: what they write is for the counsellor (the
+        # handoff keeps it), so it is acknowledged, not taken as a new topic.
+        return turn.render_handoff(state, waiting=True)
     if route.branch:
         return _fire(turn, route.branch)
-    if state.kind == "handoff" and (turn.desk_open or s.urgent):
-        # Waiting for a person: acknowledge, never silence.
-        return turn.render_handoff(state, waiting=True)
     return _clarify(turn, route.branches)
 
 

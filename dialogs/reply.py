@@ -65,6 +65,11 @@ class Reply:
     handoff: bool = False
     branch: str | None = None
     extra: dict = field(default_factory=dict)
+    #: Who the user said they are, and the states they went through (ids):
+    #: what a handoff records, without any message text.
+    role: str | None = None
+    level: str | None = None
+    trail: tuple[str, ...] = ()
 
     @property
     def hotline_ids(self) -> tuple[str, ...]:

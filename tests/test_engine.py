@@ -448,3 +448,16 @@ class TestMedia:
     def test_location_points_to_110(self, dialogue):
         for lang in ("ja", "ja_easy", "en"):
             assert "110" in dialogue.catalogs.text(lang, "media.location")
+
+
+def test_a_waiting_user_describing_the_trouble_is_acknowledged_not_rerouted(dialogue):
+    """The staffed text invites them to write what happened: that is for the
+    counsellor, not a new topic for the bot."""
+    chat = Chat(dialogue, STAFFED)
+    chat.follow()
+    chat.tap("保護者")
+    chat.post("human")
+    out = chat.say("クラスのグループで悪口を言われています")
+    assert out["state"] == "human" and out["handoff"] is True
+    assert "相談員がお返事するまで" in out["texts"][0]
+    assert chat.post("menu")["state"] == "menu", "the menu is still one tap away"

@@ -24,14 +24,16 @@ from typing import Any, Callable, Mapping
 
 import redis
 
+from bot.handoff.bridge import HandoffBridge
 from bot.line.events import Incoming, translate
 from bot.line.render import CardLabels, render
 from bot.line.sender import LineApiError, Sender
 from bot.pipeline.worker import Entry, RetryLater
 from bot.service import ConsultationService
 from bot.storage.keys import KeyBuilder
-from dialogs.engine import Event
+from dialogs.engine import Event, postback_data
 from dialogs.reply import Reply
+from dialogs.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class LineHandler:
     client: redis.Redis
     keys: KeyBuilder
     clock: Callable[[], datetime]
+    #: The handoff queue's side of each event (None: no counsellors, tests of the pipeline alone).
+    bridge: HandoffBridge | None = None
 
     def __call__(self, entry: Entry) -> None:
         # The pipeline's event id names the entry everywhere (outbox, retry keys).
@@ -66,6 +70,8 @@ class LineHandler:
             self._unfollow(incoming)
         elif incoming.action == "group":
             self._group(incoming)
+        elif incoming.action == "console" and self.bridge is not None:
+            self._console(incoming)
 
     # ------------------------------------------------------------ users
 
@@ -79,7 +85,27 @@ class LineHandler:
             # The user blocked the bot: keep nothing, send nothing, until a follow.
             return
         event = Event(event.kind, event.text, event.data, lang=self._language(user))
-        messages = self.service.answer(user, incoming.event_id, event, self._render_json)
+        active = self.bridge.active(user) if self.bridge is not None else None
+        if self.bridge is not None and active is not None and active.status == "claimed":
+            # A counsellor has the chat: the dialogue stays quiet (triage does not).
+            texts = self.bridge.with_counsellor(active, incoming)
+            if texts:
+                self._send(incoming, [{"type": "text", "text": t} for t in texts])
+            return
+        render = self._render_json
+        if self.bridge is not None:
+            bridge = self.bridge
+
+            def render(reply: Reply) -> list[dict[str, Any]]:
+                return self._render_json(bridge.after_reply(user, incoming, reply, active))
+
+        messages = self.service.answer(user, incoming.event_id, event, render)
+        self._send(incoming, messages)
+        self.service.delivered(user, incoming.event_id)
+
+    def _send(self, incoming: Incoming, messages: list[dict[str, Any]]) -> None:
+        user = incoming.user_id
+        assert user is not None
         outcome = self.sender.deliver(
             user,
             messages,
@@ -91,7 +117,29 @@ class LineHandler:
             if outcome.retryable:
                 raise LineUnavailable(outcome.describe())
             raise DeliveryFailed(outcome.describe())
-        self.service.delivered(user, incoming.event_id)
+
+    def _console(self, incoming: Incoming) -> None:
+        """A counsellor's message, a hotline card, a place in line, the end of
+        the chat: pushed (retry key from the event), in order with the user's
+        own events."""
+        user = incoming.user_id
+        assert user is not None and incoming.console is not None and self.bridge is not None
+        if self.client.exists(self.keys.blocked(user)):
+            return
+        handoff, said = self.bridge.console_messages(incoming.console)
+        if incoming.console.get("action") in ("closed", "returned") and handoff is not None:
+            # The bot's menu comes back; the chat's urgency is over.
+            def calm(session: Session) -> None:
+                session.urgent, session.severity, session.reasons = False, None, []
+
+            event = Event("postback", data=postback_data("menu"))
+            messages = self.service.answer(
+                user, incoming.event_id, event, lambda reply: [*said, *self._render_json(reply)], prepare=calm)
+            self._send(incoming, messages)
+            self.service.delivered(user, incoming.event_id)
+            return
+        if said:
+            self._send(incoming, said)
 
     def _language(self, user: str) -> str | None:
         """The LINE profile language, asked of LINE once per user and cached."""
@@ -116,6 +164,8 @@ class LineHandler:
         user = incoming.user_id
         assert user is not None
         self.service.forget(user)
+        if self.bridge is not None:
+            self.bridge.unfollowed(user)
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.keys.profile_language(user))
         pipe.set(self.keys.blocked(user), "1", ex=BLOCKED_TTL)

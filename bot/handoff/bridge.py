@@ -1,0 +1,279 @@
+"""Between the LINE worker, the dialogue and the handoff queue.
+
+The worker asks the bridge, for each event of a user:
+
+- :meth:`HandoffBridge.with_counsellor`: is a counsellor on this chat? Then
+  the dialogue stays quiet: the message goes to the transcript (an image is
+  fetched from LINE and kept with the handoff), and crisis triage still runs,
+  so a new danger signal raises the priority, alerts the console, and gets
+  the 24-hour number at once, whoever is on the chat.
+- :meth:`HandoffBridge.after_reply`: the dialogue answered. If the answer
+  hands off (a danger signal, a request for a person), the chat is queued or
+  its queued entry updated, and the user is told their place in line while
+  counsellors are on duty. While a chat waits, what the user and the bot say
+  goes to its transcript.
+- :meth:`HandoffBridge.console_messages`: what a counsellor sent through the
+  console, as LINE messages.
+
+The console never calls LINE itself: :func:`send_to_user` puts a console
+event on the user's pipeline partition, so the worker pushes it in order with
+the user's own events, with a retry key, retried and dead-lettered like any
+other event.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Callable
+
+import redis
+
+from bot.handoff.queue import Handoff, HandoffQueue
+from bot.line.events import CONSOLE_EVENT_TYPE, Incoming
+from bot.line.render import CardLabels, render
+from bot.pipeline.enqueue import enqueue
+from bot.storage.keys import KeyBuilder
+from dialogs.cards import hotline_card
+from dialogs.engine import CATEGORY_ORDER, Dialogue, parse_postback
+from dialogs.reply import Reply
+from dialogs.triage import triage
+
+log = logging.getLogger(__name__)
+
+#: Console actions the worker knows how to say to the user.
+CONSOLE_ACTIONS = ("message", "card", "claimed", "position", "closed", "returned")
+#: How far back a re-run event looks for its own transcript entry.
+_DEDUPE_WINDOW = 20
+
+
+@dataclass
+class HandoffBridge:
+    queue: HandoffQueue
+    dialogue: Dialogue
+    #: Fetches an image's content from LINE: (bytes, content type) or None.
+    fetch_content: Callable[[str], tuple[bytes, str] | None]
+    #: Tokyo time, for the desk's staffed hours.
+    clock: Callable[[], datetime]
+    #: Puts one console event on the pipeline (see :func:`send_to_user`).
+    send: Callable[[Handoff, str, dict[str, Any]], str] | None = None
+
+    # ----------------------------------------------------------------- worker
+
+    def active(self, user: str) -> Handoff | None:
+        return self.queue.active_for(user)
+
+    def with_counsellor(self, handoff: Handoff, incoming: Incoming) -> list[str]:
+        """A message while a counsellor has the chat: record it; the texts to
+        send now (none, unless a danger signal needs the 24-hour number)."""
+        event = incoming.event
+        assert event is not None
+        self._record_user(handoff, incoming)
+        if event.kind != "text":
+            return []
+        result = triage(event.text or "", self.dialogue.lexicon)
+        if not result.urgent:
+            return []
+        self.queue.raise_priority(handoff.id, result.severity, result.reasons)
+        category = next((c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
+        text = self.dialogue.catalogs.text(handoff.lang, f"crisis.{category}")
+        self._append(handoff.id, incoming.event_id, {"from": "bot", "kind": "text", "text": text})
+        return [text]
+
+    def after_reply(self, user: str, incoming: Incoming, reply: Reply, active: Handoff | None) -> Reply:
+        """Queue or update the handoff the reply asks for; keep the transcript
+        of a waiting chat; tell the user their place in line."""
+        if not reply.handoff and active is None:
+            return reply
+        handoff = active
+        if reply.handoff:
+            opened = self.queue.open(
+                user,
+                role=reply.role,
+                level=reply.level,
+                lang=reply.lang,
+                category=self._category(reply, active),
+                urgent=reply.urgent,
+                severity=reply.severity,
+                reasons=list(reply.reasons),
+                identity=reply.extra.get("identity") if reply.extra else None,
+            )
+            if active is None or active.id != opened.id:
+                self._bot_part(opened, reply)
+            handoff = opened
+        assert handoff is not None
+        self._record_user(handoff, incoming)
+        if reply.handoff and handoff.status == "waiting" and self._desk_open():
+            position = self.queue.position(handoff.id)
+            if position:
+                text = self.dialogue.catalogs.text(reply.lang, "human.position", n=position)
+                reply = replace(reply, texts=(*reply.texts, text))
+                self.queue.set_notified_position(handoff.id, position)
+            if self.send is not None:
+                # An urgent chat goes ahead of others: they hear their new place.
+                notify_positions(self.queue, self.send, True)
+        said = "\n".join([*reply.texts, *(c.name for c in reply.cards)])
+        if said:
+            self._append(handoff.id, incoming.event_id, {"from": "bot", "kind": "text", "text": said})
+        return reply
+
+    def console_messages(self, payload: dict[str, Any]) -> tuple[Handoff | None, list[Any]]:
+        """What the console asked to send, as LINE messages (may be none: a
+        stale position update, a chat that ended meanwhile)."""
+        action = payload.get("action")
+        handoff = self.queue.get(str(payload.get("handoff", "")))
+        if handoff is None or action not in CONSOLE_ACTIONS:
+            return handoff, []
+        t = self.dialogue.catalogs.text
+        lang = handoff.lang
+        if action == "message":
+            text = str(payload.get("text") or "").strip()
+            return handoff, [_text(t(lang, "human.counsellor_says", text=text))] if text else []
+        if action == "card":
+            hotline = self.dialogue.directory.get(str(payload.get("hotline")))
+            card = hotline_card(hotline, self.clock(), lang, self.dialogue.catalogs)
+            reply = Reply(texts=(), cards=(card,), choices=(), state="human", lang=lang)
+            labels = CardLabels.from_catalog(self.dialogue.catalogs, lang)
+            return handoff, [m.to_dict() for m in render(reply, labels)]
+        if action == "claimed":
+            return handoff, [_text(t(lang, "human.connected"))]
+        if action == "position":
+            # Sent only if it is still true when the worker gets to it.
+            n = payload.get("n")
+            if handoff.status != "waiting" or self.queue.position(handoff.id) != n:
+                return handoff, []
+            return handoff, [_text(t(lang, "human.position_update", n=n))]
+        # closed / returned: the caller adds the menu, so the bot is back.
+        return handoff, [_text(t(lang, "human.ended" if action == "closed" else "human.returned"))]
+
+    def unfollowed(self, user: str) -> None:
+        """The user blocked the bot: a waiting or claimed chat cannot go on."""
+        handoff = self.queue.active_for(user)
+        if handoff is None:
+            return
+        self.queue.append(handoff.id, {"from": "system", "kind": "event", "text": "user blocked the bot"})
+        self.queue.return_to_bot(handoff.id, "system", force=True)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _desk_open(self) -> bool:
+        return self.dialogue.directory.profile.desk.hours.is_open(self.clock())
+
+    def _category(self, reply: Reply, active: Handoff | None) -> str:
+        if reply.reasons:
+            first = reply.reasons[0].split(".")[0].split(":")[0]
+            if first:
+                return first
+        chart = self.dialogue.chart
+        for sid in reversed(reply.trail):
+            branch = chart.states[sid].branch if sid in chart.states else None
+            if branch and branch not in ("human", "crisis"):
+                return branch
+        return active.category if active and active.category else "other"
+
+    def _bot_part(self, handoff: Handoff, reply: Reply) -> None:
+        """What the bot had shown before the handoff, from the state ids the
+        session kept (the user's own earlier words were never stored)."""
+        chart, catalogs = self.dialogue.chart, self.dialogue.catalogs
+        for sid in reply.trail[:-1]:
+            state = chart.states.get(sid)
+            if state is None or not state.texts:
+                continue
+            text = catalogs.text(reply.lang, state.texts[0].key)
+            self.queue.append(handoff.id, {"from": "bot", "kind": "text", "text": text, "state": sid})
+
+    def _record_user(self, handoff: Handoff, incoming: Incoming) -> None:
+        event = incoming.event
+        if event is None or self._seen(handoff.id, incoming.event_id, "user"):
+            return
+        if event.kind == "text":
+            entry = {"from": "user", "kind": "text", "text": event.text or ""}
+        elif event.kind == "postback":
+            entry = {"from": "user", "kind": "event", "text": self._tap_label(event.data, handoff.lang)}
+        elif event.kind == "media" and event.data == "image" and incoming.message_id:
+            content = self.fetch_content(incoming.message_id)
+            if content is not None:
+                data, content_type = content
+                try:
+                    self.queue.add_image(handoff.id, data, content_type if content_type.startswith("image/")
+                                         else "image/jpeg")
+                    self._append(handoff.id, incoming.event_id, {"from": "system", "kind": "event",
+                                                                 "text": "image received", "mark": "user"})
+                    return
+                except ValueError:
+                    log.warning("handoff image not kept (type or size)")
+            entry = {"from": "user", "kind": "event", "text": "[image: LINE no longer has it]"}
+        elif event.kind == "media":
+            entry = {"from": "user", "kind": "event", "text": f"[{event.data}]"}
+        elif event.kind == "follow":
+            entry = {"from": "user", "kind": "event", "text": "[followed the bot again]"}
+        else:
+            return
+        self._append(handoff.id, incoming.event_id, {**entry, "mark": "user"})
+
+    def _tap_label(self, data: str | None, lang: str) -> str:
+        trigger = parse_postback(data)
+        for state in self.dialogue.chart.states.values():
+            option = state.option(trigger) if trigger else None
+            if option is not None:
+                return f"[{self.dialogue.catalogs.text(lang, option.label)}]"
+        return "[tap]"
+
+    def _seen(self, hid: str, event_id: str, mark: str) -> bool:
+        """A re-run event (a worker died before acknowledging it) finds its own
+        entry among the last ones and does not write it twice."""
+        recent = self.queue.transcript(hid)[-_DEDUPE_WINDOW:]
+        return any(e.get("event") == event_id and e.get("mark", e.get("from")) == mark for e in recent)
+
+    def _append(self, hid: str, event_id: str, entry: dict[str, Any]) -> None:
+        mark = entry.get("mark", entry.get("from"))
+        if mark != "user" and self._seen(hid, event_id, mark):
+            return
+        self.queue.append(hid, {**entry, "event": event_id})
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text[:5000]}
+
+
+def send_to_user(client: redis.Redis, keys: KeyBuilder, partitions: int, handoff: Handoff,
+                 action: str, **payload: Any) -> str:
+    """Queue a console message for ``handoff``'s user; returns its event id.
+
+    The event goes to the user's own partition of the pipeline (same source
+    id), so it reaches the user in order with their own events and is pushed
+    with a retry key derived from the event id: delivered once.
+    """
+    if action not in CONSOLE_ACTIONS:
+        raise ValueError(f"unknown console action {action!r}; one of {CONSOLE_ACTIONS}")
+    event_id = "xc" + secrets.token_hex(12)
+    event = {
+        "type": CONSOLE_EVENT_TYPE,
+        "mode": "active",
+        "timestamp": int(time.time() * 1000),
+        "webhookEventId": event_id,
+        "source": {"type": "user", "userId": handoff.line_user},
+        "console": {"action": action, "handoff": handoff.id, **payload},
+    }
+    enqueue(client, keys, [event], partitions=partitions)
+    return event_id
+
+
+def notify_positions(queue: HandoffQueue, send: Callable[[Handoff, str, dict[str, Any]], str],
+                     desk_open: bool) -> int:
+    """Tell each waiting user whose place in line changed their new place
+    (only while counsellors are on duty: out of hours they were told when
+    the desk opens). Returns how many were told."""
+    if not desk_open:
+        return 0
+    told = 0
+    for position, handoff in enumerate(queue.list("waiting"), start=1):
+        if queue.notified_position(handoff.id) == position:
+            continue
+        queue.set_notified_position(handoff.id, position)
+        send(handoff, "position", {"n": position})
+        told += 1
+    return told
