@@ -1,0 +1,301 @@
+"""Counsellor console accounts, stored in Redis.
+
+One hash per account (``keys.console_user(name)``): role, the argon2 hash of
+the password, a disabled flag, ``not_before`` (sessions that logged in earlier
+are refused: set when an account is disabled or its password changes) and the
+SHA-256 of its personal API token. ``keys.console_users()`` lists the names;
+``keys.console_token(sha256)`` maps a token's digest to its account. A token
+is shown once, when issued, and never stored.
+
+Every request re-reads the account (bot.console.auth), so disabling one takes
+effect at its next request, whether it comes with a session or a token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from bot.storage.keys import KeyBuilder
+
+ROLES = ("counsellor", "supervisor")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+NAME_RULE = "1-32 characters: lower-case letters, digits, '_', '.', '-', starting with a letter or digit"
+MIN_PASSWORD_CHARS = 12
+#: argon2 takes any length, but a megabyte "password" would only be a way to burn CPU.
+MAX_PASSWORD_CHARS = 256
+PASSWORD_RULE = (
+    f"at least {MIN_PASSWORD_CHARS} characters mixing at least two kinds (lower-case, upper-case, "
+    "digits, symbols or other scripts such as kana), with at least 4 different characters, "
+    "not containing the account name"
+)
+#: A token is secrets.token_urlsafe(32) (43 characters); anything far longer is not one.
+MAX_TOKEN_CHARS = 256
+
+
+class AccountError(ValueError):
+    """A request the operator can fix (bad name, weak password, unknown account); the message says how."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role: str
+    disabled: bool
+    #: Sessions that logged in before this instant (epoch seconds) are no longer valid.
+    not_before: float = 0.0
+    has_token: bool = False
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise AccountError(f"account name {name!r} is not valid: {NAME_RULE}")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str, name: str = "") -> str:
+    """Raise AccountError with the whole rule if ``password`` is too weak."""
+    if not isinstance(password, str) or not password:
+        raise AccountError(f"the password is empty; it must be {PASSWORD_RULE}")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"the password is too short ({len(password)} characters); it must be {PASSWORD_RULE}")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountError(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
+    classes = {
+        "lower" if c.isascii() and c.islower() else
+        "upper" if c.isascii() and c.isupper() else
+        "digit" if c.isascii() and c.isdigit() else
+        "other"
+        for c in password
+    }
+    if len(classes) < 2:
+        raise AccountError(f"the password uses only one kind of character; it must be {PASSWORD_RULE}")
+    if len(set(password)) < 4:
+        raise AccountError(f"the password repeats too few different characters; it must be {PASSWORD_RULE}")
+    if name and name.lower() in password.lower():
+        raise AccountError(f"the password contains the account name; it must be {PASSWORD_RULE}")
+    return password
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Accounts:
+    """Console accounts in Redis. ``clock``: epoch seconds (tests pass a manual one)."""
+
+    def __init__(self, client: redis.Redis, keys: KeyBuilder, clock: Callable[[], float] = time.time,
+                 hasher: PasswordHasher | None = None) -> None:
+        self._client = client
+        self._keys = keys
+        self.clock = clock
+        self._hasher = hasher or PasswordHasher()
+        self._dummy_hash: str | None = None
+
+    # --- reading ---------------------------------------------------------------------
+
+    def get(self, name: str) -> Account | None:
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+            return None
+        return self._account(name, self._doc(name))
+
+    def list(self) -> list[Account]:
+        names = sorted(_text(n) for n in self._client.smembers(self._keys.console_users()))
+        accounts = (self.get(name) for name in names)
+        return [account for account in accounts if account is not None]
+
+    def verify(self, name: str, password: str) -> Account | None:
+        """The account if ``password`` is right and the account enabled, else None.
+
+        An unknown name costs one argon2 verification too, and a disabled account
+        is refused only after its hash was checked, so the answer's timing does not
+        tell which names exist or are disabled.
+        """
+        if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS:
+            password = ""  # never a valid password; still hashed below, like any other failure
+        doc = self._doc(name) if isinstance(name, str) and NAME_RE.fullmatch(name) else {}
+        stored = doc.get("hash", "")
+        if not stored or not password:
+            self._burn(password)
+            return None
+        try:
+            self._hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if self._hasher.check_needs_rehash(stored):
+            self._rehash(name, stored, password)
+        account = self._account(name, doc)
+        if account is None or account.disabled:
+            return None
+        return account
+
+    def account_for_token(self, token: str) -> Account | None:
+        """The enabled account whose current personal API token this is, else None."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+            return None
+        digest = token_digest(token)
+        name = self._client.get(self._keys.console_token(digest))
+        if name is None:
+            return None
+        name = _text(name)
+        doc = self._doc(name)
+        account = self._account(name, doc)
+        # The account's own record must name this token too: a mapping left behind
+        # by an interrupted re-issue is not a way in.
+        if account is None or account.disabled or doc.get("token") != digest:
+            return None
+        return account
+
+    # --- changing --------------------------------------------------------------------
+
+    def add(self, name: str, role: str, password: str) -> Account:
+        check_name(name)
+        check_role(role)
+        check_password(password, name)
+        hashed = self._hasher.hash(password)  # slow on purpose: before the transaction
+        key = self._keys.console_user(name)
+        fields = {"role": role, "hash": hashed, "disabled": "0", "not_before": "0",
+                  "created_at": repr(self.clock())}
+        try:
+            with self._client.pipeline() as pipe:
+                pipe.watch(key)
+                if pipe.exists(key):
+                    raise AccountError(f"account {name!r} already exists")
+                pipe.multi()
+                pipe.hset(key, mapping=fields)
+                pipe.sadd(self._keys.console_users(), name)
+                pipe.execute()
+        except redis.WatchError:
+            raise AccountError(f"account {name!r} already exists") from None
+        return Account(name, role, False)
+
+    def set_password(self, name: str, password: str) -> None:
+        """New password; sessions opened with the old one end."""
+        self._require(name)
+        check_password(password, name)
+        self._client.hset(self._keys.console_user(name),
+                          mapping={"hash": self._hasher.hash(password), "not_before": repr(self.clock())})
+
+    def set_role(self, name: str, role: str) -> None:
+        self._require(name)
+        self._client.hset(self._keys.console_user(name), "role", check_role(role))
+
+    def disable(self, name: str) -> None:
+        """Refuse the account at once: its sessions, its token, its password."""
+        self._require(name)
+        key = self._keys.console_user(name)
+        digest = self._doc(name).get("token")
+        with self._client.pipeline() as pipe:  # MULTI: all or nothing
+            pipe.hset(key, mapping={"disabled": "1", "not_before": repr(self.clock())})
+            pipe.hdel(key, "token")
+            if digest:
+                pipe.delete(self._keys.console_token(digest))
+            pipe.execute()
+
+    def enable(self, name: str) -> None:
+        """Allow logging in again. Old sessions and the old token stay refused."""
+        self._require(name)
+        self._client.hset(self._keys.console_user(name), "disabled", "0")
+
+    def issue_token(self, name: str) -> str:
+        """A new personal API token for ``name``, returned once; the previous one stops working."""
+        account = self._require(name)
+        if account.disabled:
+            raise AccountError(f"account {name!r} is disabled; enable it before issuing a token")
+        token = secrets.token_urlsafe(32)
+        digest = token_digest(token)
+        key = self._keys.console_user(name)
+        try:
+            with self._client.pipeline() as pipe:
+                pipe.watch(key)
+                old = pipe.hget(key, "token")
+                pipe.multi()
+                if old:
+                    pipe.delete(self._keys.console_token(_text(old)))
+                pipe.set(self._keys.console_token(digest), name)
+                pipe.hset(key, "token", digest)
+                pipe.execute()
+        except redis.WatchError:
+            raise AccountError(f"account {name!r} changed while its token was issued; try again") from None
+        return token
+
+    def revoke_token(self, name: str) -> None:
+        self._require(name)
+        key = self._keys.console_user(name)
+        digest = self._doc(name).get("token")
+        with self._client.pipeline() as pipe:
+            pipe.hdel(key, "token")
+            if digest:
+                pipe.delete(self._keys.console_token(digest))
+            pipe.execute()
+
+    # --- inside ----------------------------------------------------------------------
+
+    def _doc(self, name: str) -> dict[str, str]:
+        raw = self._client.hgetall(self._keys.console_user(name))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    @staticmethod
+    def _account(name: str, doc: dict[str, str]) -> Account | None:
+        if not doc.get("role"):
+            return None
+        try:
+            not_before = float(doc.get("not_before") or 0)
+        except ValueError:
+            not_before = float("inf")  # unreadable: refuse every session rather than none
+        return Account(name=name, role=doc["role"], disabled=doc.get("disabled") != "0",
+                       not_before=not_before, has_token=bool(doc.get("token")))
+
+    def _require(self, name: str) -> Account:
+        check_name(name)
+        account = self.get(name)
+        if account is None:
+            raise AccountError(f"there is no account {name!r}")
+        return account
+
+    def _rehash(self, name: str, stored: str, password: str) -> None:
+        """The hasher's parameters were raised since ``stored`` was made: store a hash
+        with today's, unless the password was changed meanwhile."""
+        key = self._keys.console_user(name)
+        fresh = self._hasher.hash(password)
+        try:
+            with self._client.pipeline() as pipe:
+                pipe.watch(key)
+                if _text(pipe.hget(key, "hash") or b"") != stored:
+                    return
+                pipe.multi()
+                pipe.hset(key, "hash", fresh)
+                pipe.execute()
+        except redis.WatchError:
+            pass  # changed meanwhile: the newer hash wins
+
+    def _burn(self, password: str) -> None:
+        """Spend what a real verification costs, for names that do not exist."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        try:
+            self._hasher.verify(self._dummy_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            pass
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
