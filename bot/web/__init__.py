@@ -71,6 +71,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
 
     app.register_blueprint(webhook)
 
+    from bot.console.auth import init_app as init_console_auth
+
+    # Counsellor console: secret key, session cookie settings, accounts, /console/login.
+    init_console_auth(app, runtime)
+
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):
         log.warning("webhook: 413, body over %d bytes", MAX_BODY_BYTES)

@@ -1,0 +1,351 @@
+"""Who is asking: login, logout, sessions, CSRF and the decorators of the console.
+
+Two ways in, both checked again on every request (so a disabled account is
+refused at its next request, whichever it uses):
+
+- a session: Flask's signed cookie holding only the account name, the login
+  time and a CSRF token. HttpOnly, SameSite=Lax, Secure outside local mode and
+  tests, and 8 hours at most from login (enforced here, not only by the
+  cookie's expiry). Every POST/PUT/PATCH/DELETE under /console/ and /api/ made
+  with a session must carry its CSRF token (form field ``csrf_token`` or header
+  ``X-CSRF-Token``); the login form too, with the token of the pre-login session.
+- ``Authorization: Bearer <personal token>`` (``python -m bot users token``):
+  the session is then ignored, and no CSRF token is needed, because a
+  cross-site page can make a browser send cookies but not this header.
+
+Routes call ``login_required`` or ``role_required("supervisor")``. Under /api/
+a refusal is JSON (401 or 403); a page is redirected to the login form (a
+non-GET gets 401). Templates get ``csrf_token()``, ``current_account()`` and
+``role_label()``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from datetime import timedelta
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from bot.console.accounts import ROLES, Account, Accounts
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SESSION_LIFETIME = timedelta(hours=8)
+COOKIE_NAME = "console_session"
+DEFAULT_HOME = "/console/"
+API_PREFIX = "/api/"
+#: Paths whose unsafe requests need the CSRF token when they come with a session.
+GUARDED_PREFIXES = ("/console/", API_PREFIX)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ROLE_LABELS = {"counsellor": "相談員", "supervisor": "スーパーバイザー"}
+#: The console's pages load nothing but their own files and run no inline script.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "connect-src 'self'; media-src 'self' data:; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+
+# What counsellors read (Japanese). The login failure never says which part was wrong.
+MSG_LOGIN_FAILED = "ユーザー名またはパスワードが違います。"
+MSG_FORM_EXPIRED = "画面の有効期限が切れました。もう一度入力してください。"
+MSG_LOGGED_OUT = "ログアウトしました。"
+MSG_LOGIN_NEEDED = "ログインが必要です。もう一度ログインしてください。"
+MSG_CSRF = "画面の有効期限が切れたため、操作を受け付けられませんでした。画面を読み込み直してから、もう一度操作してください。"
+MSG_FORBIDDEN = "この操作は{role}だけが行えます。"
+
+#: app.extensions key of the Accounts store (tests may put one with a cheaper hasher there).
+ACCOUNTS_EXTENSION = "netsoudan.console.accounts"
+_AUTH = "_console_auth"
+_CSRF_CHECKED = "_console_csrf_checked"
+# Session fields: the account name, the login time (epoch seconds), the CSRF token.
+_S_ACCOUNT, _S_LOGIN_AT, _S_CSRF = "account", "login_at", "csrf"
+
+bp = Blueprint("auth", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/console/static")
+
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+
+
+def init_app(app: Flask, runtime: "Runtime") -> None:
+    """Sessions, cookie settings, the accounts store and the login pages."""
+    config = runtime.config
+    local = config.local_line or config.embedded_redis
+    app.secret_key = config.console_secret
+    app.config.update(
+        SESSION_COOKIE_NAME=COOKIE_NAME,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Local mode is served over plain http on 127.0.0.1; a Secure cookie would never come back.
+        SESSION_COOKIE_SECURE=not (local or app.config.get("TESTING")),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+    )
+    app.config.setdefault("CONSOLE_HOME", DEFAULT_HOME)
+    app.extensions[ACCOUNTS_EXTENSION] = Accounts(runtime.client, runtime.keys)
+    app.register_blueprint(bp)
+
+
+def accounts_of(app: Flask | None = None) -> Accounts:
+    return (app or current_app).extensions[ACCOUNTS_EXTENSION]
+
+
+# --- who is asking ---------------------------------------------------------------------
+
+def current_account() -> Account | None:
+    """The enabled account behind this request (session or bearer token), else None."""
+    if _AUTH not in g:
+        setattr(g, _AUTH, _authenticate())
+    return getattr(g, _AUTH)[0]
+
+
+def authenticated_by() -> str | None:
+    """"session" or "token" for an authenticated request, else None."""
+    current_account()
+    account, how = getattr(g, _AUTH)
+    return how if account is not None else None
+
+
+def _bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header; None without one.
+
+    Other schemes (a proxy's Basic auth in front of the console) are not ours
+    and are ignored, so they do not lock out session users.
+    """
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip()
+
+
+def _authenticate() -> tuple[Account | None, str | None]:
+    accounts = accounts_of()
+    token = _bearer_token()
+    if token is not None:
+        return accounts.account_for_token(token), "token"
+    name = session.get(_S_ACCOUNT)
+    if not isinstance(name, str):
+        return None, None
+    account = accounts.get(name)
+    login_at = session.get(_S_LOGIN_AT)
+    if account is None or account.disabled or not isinstance(login_at, (int, float)):
+        return None, "session"
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if login_at < account.not_before or accounts.clock() - login_at > lifetime:
+        return None, "session"  # disabled or password changed since, or too old
+    return account, "session"
+
+
+# --- CSRF ------------------------------------------------------------------------------
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use, also before login)."""
+    token = session.get(_S_CSRF)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session[_S_CSRF] = token
+    return token
+
+
+def _csrf_valid() -> bool:
+    expected = session.get(_S_CSRF)
+    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
+    if not isinstance(expected, str) or not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+def _csrf_refusal() -> ResponseReturnValue | None:
+    """A 400 answer if this unsafe, cookie-borne request lacks its CSRF token."""
+    if request.method not in UNSAFE_METHODS or getattr(g, _CSRF_CHECKED, False):
+        return None
+    if _bearer_token() is not None:
+        return None  # no cookie authenticates it, so there is nothing to forge
+    is_login = request.endpoint == "auth.login"
+    if not is_login and not isinstance(session.get(_S_ACCOUNT), str):
+        return None  # anonymous: the route's decorator refuses it with 401
+    if _csrf_valid():
+        setattr(g, _CSRF_CHECKED, True)
+        return None
+    log.warning("console: %s %s refused, CSRF token missing or wrong", request.method, request.path)
+    if is_login:
+        return _login_page(error=MSG_FORM_EXPIRED, status=400)
+    if _is_api():
+        return jsonify(error="csrf", message=MSG_CSRF), 400
+    return _message_page(MSG_CSRF, 400)
+
+
+@bp.before_app_request
+def _guard_csrf() -> ResponseReturnValue | None:
+    # Every console and API route, decorated or not; the webhook and the local chat are not ours.
+    if _guarded(request.path):
+        return _csrf_refusal()
+    return None
+
+
+# --- decorators ------------------------------------------------------------------------
+
+def login_required(view: View) -> View:
+    """Any enabled account, by session or bearer token."""
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if current_account() is None:
+            return _unauthenticated()
+        refusal = _csrf_refusal()  # also for routes outside the guarded prefixes
+        if refusal is not None:
+            return refusal
+        return view(*args, **kwargs)
+    return wrapped  # type: ignore[return-value]
+
+
+def role_required(role: str) -> Callable[[View], View]:
+    """At least ``role``: a supervisor may do whatever a counsellor may."""
+    if role not in ROLES:
+        raise ValueError(f"role_required({role!r}): the roles are {', '.join(ROLES)}")
+    needed = ROLES.index(role)
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            account = current_account()
+            if account is None:
+                return _unauthenticated()
+            refusal = _csrf_refusal()
+            if refusal is not None:
+                return refusal
+            if account.role not in ROLES or ROLES.index(account.role) < needed:
+                return _forbidden(role)
+            return view(*args, **kwargs)
+        return wrapped  # type: ignore[return-value]
+    return decorator
+
+
+def _unauthenticated() -> ResponseReturnValue:
+    if _is_api():
+        response = jsonify(error="unauthorized", message=MSG_LOGIN_NEEDED)
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="console"'
+        return response
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("auth.login", next=_here()))
+    return _message_page(MSG_LOGIN_NEEDED, 401, link=url_for("auth.login"), link_label="ログイン画面へ")
+
+
+def _forbidden(role: str) -> ResponseReturnValue:
+    message = MSG_FORBIDDEN.format(role=ROLE_LABELS.get(role, role))
+    if _is_api():
+        return jsonify(error="forbidden", message=message), 403
+    return _message_page(message, 403, link=current_app.config["CONSOLE_HOME"], link_label="キューに戻る")
+
+
+# --- pages -----------------------------------------------------------------------------
+
+@bp.route("/console/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    target = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_account() is not None:
+            return redirect(target)
+        return _login_page(next_url=target, info=MSG_LOGGED_OUT if request.args.get("bye") else None)
+    # (the CSRF token was checked before this view: see _guard_csrf)
+    name = (request.form.get("name") or "").strip().lower()
+    accounts = accounts_of()
+    account = accounts.verify(name, request.form.get("password") or "")
+    if account is None:
+        # No name in the log: people type their password into the name field.
+        log.warning("console: a login failed")
+        return _login_page(error=MSG_LOGIN_FAILED, name=name, next_url=target, status=401)
+    session.clear()  # a new session on login: nothing planted before it survives
+    session.permanent = True
+    session[_S_ACCOUNT] = account.name
+    session[_S_LOGIN_AT] = accounts.clock()
+    session[_S_CSRF] = secrets.token_urlsafe(32)
+    log.info("console: %s logged in", account.name)
+    return redirect(target)
+
+
+@bp.post("/console/logout")
+def logout() -> ResponseReturnValue:
+    name = session.get(_S_ACCOUNT)
+    session.clear()
+    if isinstance(name, str):
+        log.info("console: %s logged out", name)
+    return redirect(url_for("auth.login", bye=1))
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "current_account": current_account,
+            "role_label": lambda role: ROLE_LABELS.get(role, role)}
+
+
+@bp.after_app_request
+def _console_headers(response):  # type: ignore[no-untyped-def]
+    if not _guarded(request.path):
+        return response
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if not request.path.startswith("/console/static/"):
+        # Pages and API answers hold chats with children: no copies in caches.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _login_page(*, error: str | None = None, info: str | None = None, name: str = "",
+                next_url: str | None = None, status: int = 200) -> ResponseReturnValue:
+    next_url = next_url or _safe_next(request.values.get("next"))
+    return render_template("console/login.html", error=error, info=info, name=name,
+                           next_url=next_url), status
+
+
+def _message_page(message: str, status: int, *, link: str | None = None,
+                  link_label: str | None = None) -> ResponseReturnValue:
+    return render_template("console/base.html", message=message, link=link,
+                           link_label=link_label), status
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def _guarded(path: str) -> bool:
+    return path in ("/console", "/api") or path.startswith(GUARDED_PREFIXES)
+
+
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith(API_PREFIX)
+
+
+def _here() -> str:
+    query = request.query_string.decode("utf-8", "replace")
+    return request.path + (f"?{query}" if query else "")
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after login: a console page of this site, never elsewhere."""
+    home = current_app.config.get("CONSOLE_HOME", DEFAULT_HOME)
+    if not target or len(target) > 2000 or any(ord(c) < 32 or c == "\\" for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return home
+    if not parts.path.startswith("/console/") or parts.path.startswith(("/console/login", "/console/static/")):
+        return home
+    return target
