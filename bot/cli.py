@@ -7,6 +7,7 @@ diagram         print the chart as a Mermaid diagram (--readme: update README.md
 check           load and validate chart, directory, catalogs (what start-up does)
 serve           the whole bot in one process, for a newcomer: web, workers, local chat page
 worker          a queue worker (the Procfile's worker: line); needs REDIS_URL
+users           counsellor console accounts: add, passwd, disable, enable, token, list; needs REDIS_URL
 """
 
 from __future__ import annotations
@@ -186,6 +187,130 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- users: console accounts ------------------------------------------------------
+
+class UsersError(Exception):
+    """A user mistake in a `users` command: one line on stderr, exit code 2."""
+
+
+def _accounts():
+    """The accounts store of the Redis server the web processes use."""
+    import os
+
+    from bot.config import ConfigError, load_config
+    from bot.console.accounts import Accounts
+    from bot.storage.keys import KeyBuilder
+    from bot.storage.redis import make_redis_client
+
+    if not os.environ.get("REDIS_URL", "").strip():
+        raise UsersError(
+            "REDIS_URL is not set: accounts live in the Redis server the web processes use, and "
+            "without it this command would keep them in a store that vanishes when it exits. Run it "
+            "with the web processes' settings (REDIS_URL, BOT_ID_SECRET, BOT_CONSOLE_SECRET); a newcomer "
+            "on `python -m bot serve` without Redis has no lasting accounts"
+        )
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        raise UsersError(str(exc)) from None
+    client = make_redis_client(config.redis_url)
+    try:
+        client.ping()
+    except Exception as exc:
+        raise UsersError(f"Redis at REDIS_URL is not reachable: {exc}") from None
+    return Accounts(client, KeyBuilder(secret=config.id_secret))
+
+
+def _read_password(name: str) -> str:
+    """Without echo at a terminal (asked twice); otherwise the first line of stdin."""
+    import getpass
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        first = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != first:
+            raise UsersError("the two passwords differ; nothing was changed")
+        return first
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    password = line.rstrip("\r\n")
+    if not password:
+        raise UsersError("no password on stdin: give it as one line, e.g. from a password manager")
+    return password
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from redis.exceptions import RedisError
+
+    from bot.console.accounts import AccountError, check_name, check_password, check_role
+
+    try:
+        if args.users_command != "list":
+            check_name(args.name)
+        if args.users_command == "add":
+            check_role(args.role)
+        accounts = _accounts()
+        if args.users_command == "add":
+            if accounts.get(args.name) is not None:
+                raise UsersError(f"account {args.name!r} already exists; change its password with "
+                                 f"`python -m bot users passwd {args.name}`")
+            password = check_password(_read_password(args.name), args.name)
+            accounts.add(args.name, args.role, password)
+            print(f"added {args.name} ({args.role})", file=sys.stderr)
+        elif args.users_command == "passwd":
+            if accounts.get(args.name) is None:
+                raise UsersError(f"there is no account {args.name!r}")
+            accounts.set_password(args.name, _read_password(args.name))
+            print(f"changed the password of {args.name}; its open sessions have ended", file=sys.stderr)
+        elif args.users_command == "disable":
+            accounts.disable(args.name)
+            print(f"disabled {args.name}: its sessions and token are refused from the next request",
+                  file=sys.stderr)
+        elif args.users_command == "enable":
+            accounts.enable(args.name)
+            print(f"enabled {args.name}; it must log in again, and needs a new token for the API",
+                  file=sys.stderr)
+        elif args.users_command == "token":
+            token = accounts.issue_token(args.name)
+            print(f"personal API token of {args.name}, shown this once (any previous one no longer "
+                  "works); send it as 'Authorization: Bearer <token>':", file=sys.stderr)
+            print(token, flush=True)
+        elif args.users_command == "list":
+            for account in accounts.list():
+                state = "disabled" if account.disabled else "enabled"
+                token = "token" if account.has_token else "-"
+                print(f"{account.name:32} {account.role:11} {state:8} {token}")
+    except (UsersError, AccountError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RedisError as exc:
+        print(f"error: Redis at REDIS_URL failed: {exc}; nothing may have changed, try again", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_users_parser(sub: "argparse._SubParsersAction") -> None:
+    from bot.console.accounts import NAME_RULE, PASSWORD_RULE, ROLES
+
+    users = sub.add_parser(
+        "users", help="counsellor console accounts (needs REDIS_URL)",
+        description="Accounts of the counsellor console, in the Redis server of REDIS_URL. Passwords are "
+                    "asked without echo at a terminal, or read as one line from stdin. "
+                    f"Names: {NAME_RULE}. Passwords: {PASSWORD_RULE}.")
+    commands = users.add_subparsers(dest="users_command", required=True)
+    p = commands.add_parser("add", help="a new account; asks for its password")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p = commands.add_parser("passwd", help="a new password; the account's open sessions end")
+    p.add_argument("name")
+    p = commands.add_parser("disable", help="refuse the account's sessions, token and password at once")
+    p.add_argument("name")
+    p = commands.add_parser("enable", help="allow a disabled account to log in again")
+    p.add_argument("name")
+    p = commands.add_parser("token", help="a new personal API token, printed once; the old one stops working")
+    p.add_argument("name")
+    commands.add_parser("list", help="every account with its role and state")
+    users.set_defaults(func=cmd_users)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -223,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="consume the event queue (needs REDIS_URL)")
     p.set_defaults(func=cmd_worker)
+
+    _add_users_parser(sub)
     return parser
 
 
