@@ -177,6 +177,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     where = f"http://{shown}:{runtime.config.port}/"
     if runtime.config.local_line:
         print(f"\n  Open {where} in a browser and talk to the bot.\n", flush=True)
+        if runtime.config.embedded_redis:
+            # The in-process store is unreachable from `python -m bot users`: a
+            # throw-away supervisor lets a newcomer see the counsellors' side too.
+            import secrets
+
+            from bot.console.auth import accounts_of
+
+            password = "Local-" + secrets.token_urlsafe(12)
+            accounts_of(app).add("demo", "supervisor", password)
+            print(f"  Counsellor console: {where}console/  (user demo, password {password};"
+                  " gone when this process ends)\n", flush=True)
     else:
         print(f"\n  Serving LINE's webhook at {where}callback\n", flush=True)
     try:
