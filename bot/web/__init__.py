@@ -72,9 +72,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
     app.register_blueprint(webhook)
 
     from bot.console.auth import init_app as init_console_auth
+    from bot.console.views import init_app as init_console_views
 
     # Counsellor console: secret key, session cookie settings, accounts, /console/login.
     init_console_auth(app, runtime)
+    # Its pages (/console/, /console/h/<id>) and JSON API (/api/), after auth.
+    init_console_views(app, runtime)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):

@@ -1,0 +1,285 @@
+"""The console's JSON API under /api/ (the pages use it; so can scripts, with a token).
+
+Every route needs an enabled account, by session (plus the CSRF token on a POST)
+or ``Authorization: Bearer <personal token>`` (bot.console.auth). Answers are
+JSON; a refusal is ``{"error": code, "message": Japanese text, ...}`` with a 4xx
+status, never a 500 for bad input. The routes, their bodies and curl examples
+are in docs/console-api.md.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
+
+from bot.console import present
+from bot.console.actions import Console
+from bot.console.auth import current_account, login_required
+from bot.console.validate import (
+    MAX_NOTE_CHARS,
+    MAX_REPLY_CHARS,
+    ApiError,
+    close_record,
+    hotline_field,
+    json_body,
+    text_field,
+)
+
+bp = Blueprint("console_api", __name__, url_prefix="/api")
+
+CONSOLE_EXTENSION = "netsoudan.console"
+LIST_STATUSES = ("waiting", "claimed", "closed")
+MAX_LIST = 200
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def console() -> Console:
+    return current_app.extensions[CONSOLE_EXTENSION]
+
+
+def _account():
+    account = current_account()
+    assert account is not None  # login_required ran first
+    return account
+
+
+def _now() -> float:
+    # The queue stamps epoch seconds from the wall clock (time.time) unless a test
+    # gives it another clock; durations shown here are for people, so this is enough.
+    return time.time()
+
+
+def _hid(hid: str) -> str:
+    if not _ID_RE.fullmatch(hid):
+        raise ApiError(404, "missing", "この相談は見つかりません。")
+    return hid
+
+
+def _done(handoff, **extra: Any) -> ResponseReturnValue:
+    return jsonify(ok=True, handoff=present.handoff_json(handoff, _now()), **extra)
+
+
+# --- errors ------------------------------------------------------------------------
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> ResponseReturnValue:
+    return jsonify(exc.to_json()), exc.status
+
+
+@bp.errorhandler(RedisError)
+def _redis_down(_exc: RedisError) -> ResponseReturnValue:
+    return jsonify(error="unavailable",
+                   message="データベースに接続できませんでした。少し待ってから、もう一度操作してください。"), 503
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    """Under /api/ even a wrong path or method answers JSON; elsewhere nothing changes."""
+    if not (request.path == "/api" or request.path.startswith("/api/")):
+        return exc
+    messages = {404: "そのAPIはありません。", 405: "このAPIはその方法（メソッド）では使えません。",
+                400: "リクエストの形が正しくありません。"}
+    response = jsonify(error=exc.name.lower().replace(" ", "_"),
+                       message=messages.get(exc.code or 0, exc.description or exc.name))
+    response.status_code = exc.code or 500
+    if exc.code == 405 and exc.response is None:
+        allowed = getattr(exc, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+# --- reading -----------------------------------------------------------------------
+
+@bp.get("/handoffs")
+@login_required
+def list_handoffs() -> ResponseReturnValue:
+    status = request.args.get("status", "waiting")
+    if status not in LIST_STATUSES:
+        raise ApiError(400, "bad_value", f"status は {' / '.join(LIST_STATUSES)} のどれかです。",
+                       field="status", allowed=list(LIST_STATUSES))
+    limit_raw = request.args.get("limit", str(MAX_LIST))
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIST:
+        raise ApiError(400, "bad_value", f"limit は 1〜{MAX_LIST} の数です。", field="limit")
+    queue = console().runtime.queue
+    now = _now()
+    version = queue.version()
+    handoffs = queue.list(status, int(limit_raw))
+    return jsonify(status=status, version=version, now=now,
+                   handoffs=[present.handoff_json(h, now) for h in handoffs])
+
+
+@bp.get("/handoffs/<hid>")
+@login_required
+def show_handoff(hid: str) -> ResponseReturnValue:
+    since_raw = request.args.get("since", "0")
+    if not since_raw.isdigit():
+        raise ApiError(400, "bad_value", "since は 0 以上の数です。", field="since")
+    c = console()
+    handoff = c.handoff(_hid(hid))
+    directory = c.runtime.dialogue.directory
+    entries = c.runtime.queue.transcript(hid)
+    transcript = present.transcript_json(entries, hid, directory, start=int(since_raw))
+    account = _account()
+    return jsonify(
+        handoff=present.handoff_json(handoff, _now()),
+        version=c.runtime.queue.version(),
+        transcript=transcript,
+        transcript_length=len(entries),
+        notes=[e for e in transcript if e["from"] == "note"],
+        images=[{"n": e["image"], "url": e["image_url"], "at": e["at"]}
+                for e in present.transcript_json(entries, hid, directory) if "image_url" in e],
+        record=present.record_json(handoff.record, directory),
+        identity=handoff.identity,
+        can_act=handoff.status in ("waiting", "claimed")
+        and (handoff.claimed_by == account.name and handoff.status == "claimed" or account.is_supervisor),
+    )
+
+
+@bp.get("/handoffs/<hid>/images/<int:n>")
+@login_required
+def handoff_image(hid: str, n: int) -> ResponseReturnValue:
+    c = console()
+    c.handoff(_hid(hid))
+    found = c.runtime.queue.image(hid, n) if n >= 1 else None
+    if found is None:
+        raise ApiError(404, "missing", "この画像は見つかりません。")
+    data, content_type = found
+    if not content_type.startswith("image/"):
+        content_type = "application/octet-stream"  # never let a stored type make this a page
+    response = Response(data, mimetype=content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = f'inline; filename="evidence-{hid}-{n}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/queue/version")
+@login_required
+def queue_version() -> ResponseReturnValue:
+    """The cheap poll: the pages ask every ~2 s and refetch only when it changed.
+    Idle claimed chats are marked here, so some open console raises the alert."""
+    runtime = console().runtime
+    queue = runtime.queue
+    idle = queue.idle_claims(runtime.config.idle_alert_seconds)
+    waiting = queue.list("waiting")
+    claimed = queue.list("claimed")
+    account = _account()
+    return jsonify(
+        version=queue.version(),
+        counts={"waiting": len(waiting), "claimed": len(claimed)},
+        urgent_waiting=sum(1 for h in waiting if h.urgent),
+        urgent_ids=[h.id for h in waiting if h.urgent],
+        alerts=[{"id": h.id, "alert": h.alert, "claimed_by": h.claimed_by, "status": h.status}
+                for h in (*waiting, *claimed) if h.alert],
+        idle=[h.id for h in idle],
+        mine=[h.id for h in claimed if h.claimed_by == account.name],
+        desk_open=runtime.desk_open(),
+    )
+
+
+@bp.get("/hotlines")
+@login_required
+def hotlines() -> ResponseReturnValue:
+    runtime = console().runtime
+    dialogue = runtime.dialogue
+    return jsonify(hotlines=present.hotlines_json(dialogue.directory, runtime.clock(), dialogue.catalogs))
+
+
+@bp.get("/canned")
+@login_required
+def canned() -> ResponseReturnValue:
+    data = console().canned
+    return jsonify(replies=[r.to_api() for r in data.replies], escalation=data.escalation.to_api())
+
+
+@bp.get("/accounts")
+@login_required
+def accounts() -> ResponseReturnValue:
+    """Who a chat can be handed to: the enabled accounts (no other detail)."""
+    return jsonify(accounts=[{"name": a.name, "role": a.role} for a in console().accounts.list()
+                             if not a.disabled])
+
+
+# --- acting ------------------------------------------------------------------------
+
+@bp.post("/handoffs/<hid>/claim")
+@login_required
+def claim(hid: str) -> ResponseReturnValue:
+    json_body(request)
+    return _done(console().claim(_hid(hid), _account()))
+
+
+@bp.post("/handoffs/<hid>/reply")
+@login_required
+def reply(hid: str) -> ResponseReturnValue:
+    text = text_field(json_body(request), "text", MAX_REPLY_CHARS, label="返信")
+    return _done(console().reply(_hid(hid), _account(), text))
+
+
+@bp.post("/handoffs/<hid>/card")
+@login_required
+def card(hid: str) -> ResponseReturnValue:
+    c = console()
+    hotline = hotline_field(json_body(request), c.runtime.dialogue.directory)
+    return _done(c.card(_hid(hid), _account(), hotline))
+
+
+@bp.post("/handoffs/<hid>/note")
+@login_required
+def note(hid: str) -> ResponseReturnValue:
+    text = text_field(json_body(request), "text", MAX_NOTE_CHARS, label="メモ")
+    return _done(console().note(_hid(hid), _account(), text))
+
+
+@bp.post("/handoffs/<hid>/transfer")
+@login_required
+def transfer(hid: str) -> ResponseReturnValue:
+    body = json_body(request)
+    to = body.get("to")
+    if not isinstance(to, str) or not to.strip():
+        raise ApiError(400, "missing", "引き継ぎ先（to）を選んでください。", field="to")
+    return _done(console().transfer(_hid(hid), _account(), to.strip()))
+
+
+@bp.post("/handoffs/<hid>/requeue")
+@login_required
+def requeue(hid: str) -> ResponseReturnValue:
+    json_body(request)
+    return _done(console().requeue(_hid(hid), _account()))
+
+
+@bp.post("/handoffs/<hid>/return")
+@login_required
+def return_to_bot(hid: str) -> ResponseReturnValue:
+    json_body(request)
+    return _done(console().return_to_bot(_hid(hid), _account()))
+
+
+@bp.post("/handoffs/<hid>/escalate")
+@login_required
+def escalate(hid: str) -> ResponseReturnValue:
+    json_body(request)
+    c = console()
+    return _done(c.escalate(_hid(hid), _account()), escalation=c.canned.escalation.to_api())
+
+
+@bp.post("/handoffs/<hid>/alert/clear")
+@login_required
+def clear_alert(hid: str) -> ResponseReturnValue:
+    json_body(request)
+    return _done(console().clear_alert(_hid(hid), _account()))
+
+
+@bp.post("/handoffs/<hid>/close")
+@login_required
+def close(hid: str) -> ResponseReturnValue:
+    c = console()
+    record = close_record(json_body(request), c.runtime.dialogue.directory)
+    return _done(c.close(_hid(hid), _account(), record))

@@ -1,0 +1,121 @@
+"""What counsellors read for the queue's codes: roles, categories, severities,
+statuses and transcript events, in Japanese.
+
+The queue and the dialogue keep short English codes (``self_harm``,
+``guardian``, ``claimed``); the console shows these words instead, in the
+pages and next to the codes in the JSON API, so a script using the API and a
+counsellor reading the page see the same thing.
+"""
+
+from __future__ import annotations
+
+ROLE_LABELS: dict[str, str] = {
+    "child": "児童生徒",
+    "guardian": "保護者",
+    "teacher": "教職員",
+    "unknown": "不明",
+}
+
+#: The chart's branches (dialogs.directory.BRANCHES), triage's crisis
+#: categories and the handoff's own ("human", "other").
+CATEGORY_LABELS: dict[str, str] = {
+    "self_harm": "自殺・自傷のおそれ",
+    "threat": "命や身体への脅し",
+    "extortion": "脅迫・性的画像の脅し",
+    "crisis": "緊急",
+    "talk": "悩みを話したい",
+    "expert": "専門家に相談したい",
+    "delete": "書き込み・画像の削除",
+    "damages": "損害賠償",
+    "danger": "身の危険・脅迫",
+    "report": "違法・有害情報の通報",
+    "mail": "いやがらせメール",
+    "bill": "身に覚えのない請求",
+    "security": "ウイルス・不正アクセス",
+    "human": "相談員と話したい",
+    "other": "その他",
+}
+
+SEVERITY_LABELS: dict[str | None, str] = {
+    "critical": "最重要（命の危険）",
+    "high": "緊急",
+    "medium": "要注意",
+    None: "通常",
+}
+
+STATUS_LABELS: dict[str, str] = {
+    "waiting": "待機中",
+    "claimed": "対応中",
+    "closed": "終了",
+    "bot": "ボットに戻した",
+}
+
+ALERT_LABELS: dict[str, str] = {
+    "danger": "新たな危険のサイン",
+    "idle": "対応が止まっています",
+}
+
+#: The record's answer to "may the school be contacted?" (取扱要領 I-1 (7)).
+SCHOOL_CONTACT_LABELS: dict[str, str] = {
+    "yes": "了解を得た",
+    "no": "了解は得られなかった",
+    "not_asked": "確認していない",
+}
+
+LANG_LABELS: dict[str, str] = {"ja": "日本語", "ja_easy": "やさしい日本語", "en": "英語"}
+
+#: System entries of the transcript (bot.handoff.queue transitions, bridge notes).
+EVENT_LABELS: dict[str, str] = {
+    "claimed": "{by} さんが担当しました",
+    "transferred": "{by} さんが {to} さんに引き継ぎました",
+    "requeued": "{by} さんが待機列に戻しました",
+    "returned_to_bot": "{by} さんがボットに戻しました",
+    "closed": "{by} さんが相談を終了しました",
+    "escalated": "{by} さんが緊急対応（エスカレーション）を開始しました",
+}
+
+#: The few English notes the worker writes into transcripts (bot.handoff.bridge).
+SYSTEM_TEXT_LABELS: dict[str, str] = {
+    "image received": "画像を受け取りました",
+    "user blocked the bot": "利用者がボットをブロックしました（この相談は続けられません）",
+    "[image: LINE no longer has it]": "［画像：LINEに残っていなかったため保存できませんでした］",
+    "[followed the bot again]": "［友だち追加し直しました］",
+    "[sticker]": "［スタンプ］",
+    "[image]": "［画像］",
+    "[video]": "［動画］",
+    "[audio]": "［音声］",
+    "[file]": "［ファイル］",
+    "[location]": "［位置情報］",
+    "[tap]": "［ボタンを押しました］",
+}
+
+
+def role_label(role: str | None) -> str:
+    return ROLE_LABELS.get(role or "unknown", role or "不明")
+
+
+def category_label(category: str | None) -> str:
+    return CATEGORY_LABELS.get(category or "other", category or "その他")
+
+
+def severity_label(severity: str | None) -> str:
+    return SEVERITY_LABELS.get(severity, severity or "通常")
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def alert_label(alert: str | None) -> str | None:
+    return None if alert is None else ALERT_LABELS.get(alert, alert)
+
+
+def event_label(event: str, by: str | None, to: str | None = None) -> str:
+    template = EVENT_LABELS.get(event)
+    if template is None:
+        return event
+    return template.format(by=by or "システム", to=to or "?")
+
+
+def system_text(text: str) -> str:
+    return SYSTEM_TEXT_LABELS.get(text, text)

@@ -1,0 +1,115 @@
+"""How handoffs, transcripts and hotlines look in the console's JSON.
+
+One place decides what leaves the server: a handoff is ``Handoff.to_api()``
+(which already lists only what may be shown: the short pseudonym, never the
+LINE id) plus Japanese labels; a transcript entry is rebuilt field by field,
+so whatever the worker stores for its own bookkeeping (webhook event ids,
+dedupe marks) stays inside.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.console import labels
+from bot.handoff.queue import Handoff
+from dialogs.cards import hotline_card
+from dialogs.directory import Directory
+from dialogs.i18n import Catalogs
+
+#: The console reads hotline cards in Japanese: counsellors are Japanese-speaking.
+CONSOLE_LANG = "ja"
+_KINDS = ("text", "image", "card", "event")
+_SENDERS = ("user", "bot", "counsellor", "note", "system")
+
+
+def handoff_json(handoff: Handoff, now: float) -> dict[str, Any]:
+    """The queue's view of one chat, with labels and how long it has waited (seconds)."""
+    data = handoff.to_api()
+    end = handoff.claimed_at if handoff.status != "waiting" and handoff.claimed_at else now
+    if handoff.status in ("closed", "bot") and handoff.claimed_at is None:
+        end = handoff.closed_at or now
+    data.update(
+        waiting_seconds=max(0, int(end - handoff.queued_at)),
+        idle_seconds=(max(0, int(now - handoff.last_activity))
+                      if handoff.status == "claimed" and handoff.last_activity else None),
+        role_label=labels.role_label(handoff.role),
+        category_label=labels.category_label(handoff.category),
+        severity_label=labels.severity_label(handoff.severity),
+        status_label=labels.status_label(handoff.status),
+        alert_label=labels.alert_label(handoff.alert),
+        lang_label=labels.LANG_LABELS.get(handoff.lang, handoff.lang),
+        closed_by=handoff.closed_by,
+    )
+    return data
+
+
+def record_json(record: dict[str, Any] | None, directory: Directory) -> dict[str, Any] | None:
+    """The closing record (記録簿) with labels for its codes."""
+    if record is None:
+        return None
+    referred = [h for h in record.get("referred", []) if isinstance(h, str)]
+    return {
+        **record,
+        "role_label": labels.role_label(record.get("role")),
+        "category_label": labels.category_label(record.get("category")),
+        "school_contact_label": labels.SCHOOL_CONTACT_LABELS.get(str(record.get("school_contact_agreed")), ""),
+        "referred_names": [directory.get(h).name_in(CONSOLE_LANG) if h in directory else h for h in referred],
+    }
+
+
+def transcript_json(entries: list[dict[str, Any]], hid: str, directory: Directory,
+                    start: int = 0) -> list[dict[str, Any]]:
+    """Entries from index ``start`` on, each with its index ``n`` (for polling with since=)."""
+    return [_entry(n, entry, hid, directory) for n, entry in enumerate(entries[start:], start=start)]
+
+
+def _entry(n: int, entry: dict[str, Any], hid: str, directory: Directory) -> dict[str, Any]:
+    sender = entry.get("from") if entry.get("from") in _SENDERS else "system"
+    kind = entry.get("kind") if entry.get("kind") in _KINDS else "text"
+    text = entry.get("text") if isinstance(entry.get("text"), str) else ""
+    by = entry.get("by") if isinstance(entry.get("by"), str) else None
+    out: dict[str, Any] = {"n": n, "at": entry.get("at"), "from": sender, "by": by, "kind": kind, "text": text}
+    if kind == "image" and isinstance(entry.get("image"), int):
+        out["image"] = entry["image"]
+        out["image_url"] = f"/api/handoffs/{hid}/images/{entry['image']}"
+    elif kind == "card":
+        hotline = entry.get("hotline")
+        if isinstance(hotline, str):
+            out["hotline"] = hotline
+            if hotline in directory:
+                out["text"] = directory.get(hotline).name_in(CONSOLE_LANG)
+    elif sender == "system" and kind == "event":
+        event = entry.get("event")
+        # The queue's transitions name what happened in "event"; the worker's own
+        # notes carry a webhook event id there instead, and their text says it.
+        if isinstance(event, str) and event in labels.EVENT_LABELS:
+            out["event"] = event
+            to = entry.get("to") if isinstance(entry.get("to"), str) else None
+            out["text"] = labels.event_label(event, by, to)
+        else:
+            out["text"] = labels.system_text(text)
+    elif sender == "user" and kind == "event":
+        out["text"] = labels.system_text(text)
+    return out
+
+
+def hotlines_json(directory: Directory, now: datetime, catalogs: Catalogs) -> list[dict[str, Any]]:
+    """Every window of the directory, national then local, with whether it is open now."""
+    result = []
+    for hotline in directory.all():
+        card = hotline_card(hotline, now, CONSOLE_LANG, catalogs)
+        result.append({
+            "id": hotline.id,
+            "name": card.name,
+            "summary": card.summary,
+            "phones": [{"number": p.number, "tel": p.tel} for p in card.phones],
+            "url": card.url,
+            "line_id": card.line_id,
+            "status": card.status,
+            "open_now": card.open_now,
+            "audience": list(hotline.audience),
+            "local": hotline.local,
+        })
+    return result

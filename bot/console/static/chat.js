@@ -1,0 +1,243 @@
+/* The chat page: draws the transcript and keeps it current (asks
+   /api/queue/version every ~2 s, then only the new entries with ?since=),
+   and wires the buttons to the JSON API: take, reply, canned replies, cards,
+   notes, escalation, transfer, back to the queue or the bot, close with the
+   record. What may be done is decided by the server; the page only hides
+   what would be refused. */
+"use strict";
+
+(function () {
+  const K = window.ConsoleKit;
+  const app = document.getElementById("chat-app");
+  if (!app) return;
+
+  const hid = app.dataset.hid;
+  const me = app.dataset.me;
+  const supervisor = app.dataset.supervisor === "1";
+  const pollMs = parseInt(app.dataset.pollMs, 10) || 2000;
+  const base = "/api/handoffs/" + encodeURIComponent(hid);
+  const status = document.getElementById("status");
+  const connection = document.getElementById("connection");
+  const transcript = document.getElementById("transcript");
+
+  let version = null;
+  let length = 0; // transcript entries drawn so far
+  let handoff = null;
+  let busy = false;
+
+  const WHO = { user: "相談者", bot: "ボット", counsellor: "相談員", note: "メモ", system: "記録" };
+
+  function entryNode(e) {
+    const who = WHO[e.from] || e.from;
+    const head = K.el("p", { class: "entry-head" },
+      K.el("span", { class: "who who-" + e.from, text: who + (e.by && e.from !== "system" ? "（" + e.by + "）" : "") }),
+      K.el("time", { text: K.clock(e.at) }));
+    let body;
+    if (e.kind === "image" && e.image_url) {
+      body = K.el("a", { href: e.image_url, target: "_blank", rel: "noopener", class: "evidence" },
+        K.el("img", { src: e.image_url, alt: "相談者が送った画像 " + e.image, loading: "lazy" }));
+    } else if (e.kind === "card") {
+      body = K.el("p", { class: "bubble" }, "窓口カードを送りました：", K.el("strong", { text: e.text }));
+    } else {
+      body = K.el("p", { class: "bubble", text: e.text });
+    }
+    return K.el("li", { class: "entry from-" + e.from + " kind-" + e.kind, dataset: { n: e.n } }, head, body);
+  }
+
+  function isMine(h) {
+    return h.status === "claimed" && h.claimed_by === me;
+  }
+
+  /* Show what fits the chat's state; the server refuses anything else anyway. */
+  function applyState(h) {
+    handoff = h;
+    app.dataset.status = h.status;
+    const open = h.status === "waiting" || h.status === "claimed";
+    const canTalk = h.status === "claimed" && (isMine(h) || supervisor);
+    const canManage = open && (isMine(h) || supervisor);
+    document.getElementById("h-status").textContent = h.status_label;
+    document.getElementById("h-severity").textContent = h.severity_label;
+    document.getElementById("h-holder").textContent = "担当：" + (h.claimed_by || "なし");
+    const head = document.getElementById("chat-head");
+    head.className = "chat-head item severity-" + (h.severity || "none");
+
+    K.show(document.getElementById("btn-claim"), h.status === "waiting");
+    K.show(document.getElementById("btn-escalate"), canManage);
+    K.show(document.getElementById("reply-form"), canTalk);
+    K.show(document.getElementById("reply-closed"), !open);
+    K.show(document.getElementById("reply-not-mine"), open && !canTalk);
+    K.show(document.getElementById("note-form"), canManage || (!open && (supervisor || h.closed_by === me)));
+    K.show(document.getElementById("manage"), canManage);
+    document.getElementById("btn-close-open").hidden = h.status !== "claimed";
+    for (const b of document.querySelectorAll(".card-button")) b.disabled = !canTalk;
+    if (!open) K.show(document.getElementById("close-panel"), false);
+
+    const banner = document.getElementById("alert-banner");
+    if (h.alert && open) {
+      document.getElementById("alert-text").textContent = "⚠ " + h.alert_label +
+        (h.alert === "danger" ? "：相談者のメッセージに新たな危険のサインがありました。やりとりを確認してください。"
+                              : "：しばらく操作がありません。相談者が待っていないか確認してください。");
+      K.show(document.getElementById("btn-clear-alert"), canManage);
+      K.show(banner, true);
+    } else {
+      K.show(banner, false);
+    }
+  }
+
+  async function load() {
+    const result = await K.api("GET", base + "?since=" + length);
+    if (!result.ok) {
+      if (result.status === 404) K.message(status, result.data.message, true);
+      return false;
+    }
+    const data = result.data;
+    const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+    if (data.transcript_length < length) {
+      transcript.replaceChildren(); // never expected, but never show a mixed-up transcript
+      length = 0;
+      return load();
+    }
+    for (const e of data.transcript) transcript.append(entryNode(e));
+    length = data.transcript_length;
+    const wasStatus = handoff && handoff.status;
+    applyState(data.handoff);
+    if (wasStatus && wasStatus !== data.handoff.status && data.handoff.status !== "claimed") {
+      // Closed or returned elsewhere: reload to show the final state and the record.
+      if (data.handoff.status === "closed" || data.handoff.status === "bot") window.location.reload();
+    }
+    if (data.transcript.length && atBottom) transcript.lastElementChild.scrollIntoView({ block: "nearest" });
+    version = data.version;
+    return true;
+  }
+
+  async function poll() {
+    if (!busy) {
+      busy = true;
+      try {
+        const v = await K.api("GET", "/api/queue/version");
+        K.show(connection, v.status === 0 || v.status >= 500);
+        if (v.ok && v.data.version !== version) await load();
+      } finally {
+        busy = false;
+      }
+    }
+    setTimeout(poll, pollMs);
+  }
+
+  /* POST an action; on success redraw, on refusal say why (e.g. who has the chat). */
+  async function act(path, body, button, done) {
+    if (button) button.disabled = true;
+    K.message(status, "");
+    const result = await K.api("POST", base + path, body);
+    if (button) button.disabled = false;
+    if (!result.ok) {
+      K.message(status, result.data.message || "操作できませんでした。", true);
+      await load();
+      return null;
+    }
+    if (done) done(result.data);
+    await load();
+    return result.data;
+  }
+
+  document.getElementById("btn-claim").addEventListener("click", (event) => {
+    act("/claim", {}, event.currentTarget, () => K.message(status, "担当しました。相談者に「相談員がつながりました」と送られます。"));
+  });
+
+  const replyText = document.getElementById("reply-text");
+  const replyCount = document.getElementById("reply-count");
+  replyText.addEventListener("input", () => { replyCount.textContent = replyText.value.length; });
+  document.getElementById("reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = replyText.value.trim();
+    if (!text) return;
+    const sent = await act("/reply", { text: text }, document.getElementById("btn-reply"));
+    if (sent) {
+      replyText.value = "";
+      replyCount.textContent = "0";
+      transcript.lastElementChild && transcript.lastElementChild.scrollIntoView({ block: "nearest" });
+    }
+  });
+  for (const button of document.querySelectorAll(".canned-button")) {
+    button.addEventListener("click", () => {
+      const text = button.dataset.canned;
+      replyText.value = replyText.value ? replyText.value.replace(/\s*$/, "\n") + text : text;
+      replyCount.textContent = replyText.value.length;
+      replyText.focus();
+    });
+  }
+
+  for (const button of document.querySelectorAll(".card-button")) {
+    button.addEventListener("click", () => {
+      act("/card", { hotline: button.dataset.hotline }, button,
+          () => K.message(status, "窓口カードを送りました。"));
+    });
+  }
+
+  const noteText = document.getElementById("note-text");
+  document.getElementById("note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = noteText.value.trim();
+    if (!text) return;
+    if (await act("/note", { text: text }, document.getElementById("btn-note"))) noteText.value = "";
+  });
+
+  document.getElementById("btn-escalate").addEventListener("click", (event) => {
+    if (!window.confirm("命に関わる相談として緊急対応を始めます。操作は記録されます。よろしいですか？")) return;
+    act("/escalate", {}, event.currentTarget, () => {
+      const panel = document.getElementById("escalation");
+      K.show(panel, true);
+      panel.scrollIntoView({ block: "start" });
+    });
+  });
+
+  document.getElementById("btn-clear-alert").addEventListener("click", (event) => {
+    act("/alert/clear", {}, event.currentTarget);
+  });
+
+  document.getElementById("transfer-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const to = document.getElementById("transfer-to").value;
+    if (!to) return;
+    act("/transfer", { to: to }, document.getElementById("btn-transfer"),
+        () => K.message(status, to + " さんに引き継ぎました。"));
+  });
+
+  document.getElementById("btn-requeue").addEventListener("click", (event) => {
+    if (!window.confirm("この相談を待機列に戻します（元の順番に戻ります）。よろしいですか？")) return;
+    act("/requeue", {}, event.currentTarget, () => window.location.assign(app.dataset.home));
+  });
+
+  document.getElementById("btn-return").addEventListener("click", (event) => {
+    if (!window.confirm("この相談をボットに戻します。相談者にはボットのメニューが届きます。よろしいですか？")) return;
+    act("/return", {}, event.currentTarget, () => window.location.reload());
+  });
+
+  const closePanel = document.getElementById("close-panel");
+  document.getElementById("btn-close-open").addEventListener("click", () => {
+    K.show(closePanel, true);
+    closePanel.scrollIntoView({ block: "start" });
+    document.getElementById("rec-advice").focus();
+  });
+  document.getElementById("btn-close-cancel").addEventListener("click", () => K.show(closePanel, false));
+
+  document.getElementById("close-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const checked = form.querySelector('input[name="school_contact_agreed"]:checked');
+    const record = {
+      role: form.elements.role.value,
+      category: form.elements.category.value,
+      advice: form.elements.advice.value,
+      referred: [...form.querySelectorAll('input[name="referred"]:checked')].map((i) => i.value),
+      school_contact_agreed: checked ? checked.value : "",
+      follow_up: {
+        needed: document.getElementById("rec-follow").checked,
+        text: document.getElementById("rec-follow-text").value,
+      },
+    };
+    act("/close", { record: record }, document.getElementById("btn-close"), () => window.location.reload());
+  });
+
+  poll();
+})();

@@ -1,0 +1,196 @@
+/* The queue page: asks /api/queue/version every ~2 s and redraws the lists
+   only when it changed. A new urgent chat beeps, shows a browser notification
+   (if the counsellor allowed them) and puts the number of urgent waiting chats
+   in the tab's title, so it is seen from another tab too. */
+"use strict";
+
+(function () {
+  const K = window.ConsoleKit;
+  const app = document.getElementById("queue-app");
+  if (!app) return;
+
+  const pollMs = parseInt(app.dataset.pollMs, 10) || 2000;
+  const me = app.dataset.me;
+  const chatUrl = (id) => app.dataset.chatUrl.replace("__ID__", encodeURIComponent(id));
+  const status = document.getElementById("status");
+  const connection = document.getElementById("connection");
+  const baseTitle = document.title;
+
+  let version = null;
+  let knownUrgent = null; // ids of urgent waiting chats already announced (null: first load)
+  let knownDanger = null; // ids with a danger alert already announced
+  let busy = false;
+
+  function tags(h) {
+    const list = [
+      K.el("span", { class: "tag severity", text: h.severity_label }),
+      K.el("span", { class: "tag", text: h.role_label }),
+      K.el("span", { class: "tag", text: h.category_label }),
+    ];
+    if (h.lang !== "ja") list.push(K.el("span", { class: "tag muted", text: h.lang_label }));
+    if (h.alert) list.push(K.el("span", { class: "tag alert-tag", text: "⚠ " + h.alert_label }));
+    if (h.escalated) list.push(K.el("span", { class: "tag danger-tag", text: "緊急対応済み" }));
+    return K.el("p", { class: "item-tags" }, ...list);
+  }
+
+  function reasons(h) {
+    if (!h.reasons || !h.reasons.length) return null;
+    const items = [];
+    h.reasons.forEach((r, i) => {
+      if (i) items.push("、");
+      items.push(K.el("code", { text: r }));
+    });
+    return K.el("p", { class: "reasons" }, "検知したサイン：", ...items);
+  }
+
+  function waitingItem(h) {
+    const claimButton = K.el("button", {
+      type: "button", class: "button primary claim", dataset: { id: h.id }, text: "担当する",
+    });
+    return K.el("article", {
+      class: "item severity-" + (h.severity || "none") + (h.urgent ? " urgent" : ""),
+      dataset: { id: h.id },
+    },
+      K.el("div", { class: "item-position", text: h.position ? h.position + "番" : "" }),
+      K.el("div", { class: "item-main" },
+        tags(h),
+        K.el("p", { class: "meta" },
+          K.el("a", { href: chatUrl(h.id), class: "pseudonym", text: "相談者 " + h.user }),
+          "　待ち時間 ",
+          K.el("strong", { class: "since", dataset: { since: h.queued_at }, text: K.duration(h.waiting_seconds) }),
+          "（" + K.clock(h.queued_at) + " 受付）"),
+        reasons(h)),
+      K.el("div", { class: "item-actions" },
+        claimButton,
+        K.el("a", { href: chatUrl(h.id), class: "button secondary", text: "見る" })));
+  }
+
+  function claimedItem(h) {
+    const mine = h.claimed_by === me;
+    return K.el("article", {
+      class: "item severity-" + (h.severity || "none") + (mine ? " mine" : ""),
+      dataset: { id: h.id },
+    },
+      K.el("div", { class: "item-main" },
+        tags(h),
+        K.el("p", { class: "meta" },
+          K.el("a", { href: chatUrl(h.id), class: "pseudonym", text: "相談者 " + h.user }),
+          "　担当：", K.el("strong", { class: "holder", text: h.claimed_by + (mine ? "（あなた）" : "") }),
+          "　担当から ",
+          K.el("span", { class: "since", dataset: { since: h.claimed_at }, text: "" })),
+        reasons(h)),
+      K.el("div", { class: "item-actions" },
+        K.el("a", { href: chatUrl(h.id), class: mine ? "button primary" : "button secondary",
+                    text: mine ? "開く" : "見る" })));
+  }
+
+  function closedItem(h) {
+    return K.el("article", { class: "item severity-" + (h.severity || "none"), dataset: { id: h.id } },
+      K.el("div", { class: "item-main" },
+        K.el("p", { class: "meta" },
+          K.el("a", { href: chatUrl(h.id), class: "pseudonym", text: "相談者 " + h.user }),
+          "　" + h.status_label + "　" + K.clock(h.closed_at) + "　" + (h.closed_by || ""),
+          "　" + h.role_label + "／" + h.category_label)));
+  }
+
+  function fill(containerId, emptyId, items, make) {
+    const container = document.getElementById(containerId);
+    container.replaceChildren(...items.map(make));
+    K.show(document.getElementById(emptyId), items.length === 0);
+  }
+
+  function announce(waiting, alerts) {
+    const urgent = waiting.filter((h) => h.urgent);
+    const danger = alerts.filter((a) => a.alert === "danger").map((a) => a.id);
+    const count = urgent.length;
+    document.title = count > 0 ? "(" + count + ") " + baseTitle : baseTitle;
+    const urgentBadge = document.getElementById("count-urgent");
+    urgentBadge.textContent = "うち緊急 " + count;
+    K.show(urgentBadge, count > 0);
+
+    const fresh = knownUrgent === null ? [] : urgent.filter((h) => !knownUrgent.has(h.id));
+    const freshDanger = knownDanger === null ? [] : danger.filter((id) => !knownDanger.has(id));
+    knownUrgent = new Set(urgent.map((h) => h.id));
+    knownDanger = new Set(danger);
+    for (const h of fresh) {
+      const node = document.querySelector('#waiting [data-id="' + CSS.escape(h.id) + '"]');
+      if (node) node.classList.add("new");
+    }
+    if (fresh.length || freshDanger.length) {
+      K.beep();
+      const h = fresh[0];
+      const body = h ? h.severity_label + "：" + h.category_label + "（" + h.role_label + "）"
+                     : "対応中または待機中の相談に、新たな危険のサインがあります。";
+      K.notify("緊急の相談があります", body, h ? chatUrl(h.id) : null);
+    }
+  }
+
+  async function refresh() {
+    const [w, c, d] = await Promise.all([
+      K.api("GET", "/api/handoffs?status=waiting"),
+      K.api("GET", "/api/handoffs?status=claimed"),
+      K.api("GET", "/api/handoffs?status=closed&limit=10"),
+    ]);
+    if (!w.ok || !c.ok || !d.ok) return false;
+    K.setServerNow(w.data.now);
+    fill("waiting", "waiting-empty", w.data.handoffs, waitingItem);
+    fill("claimed", "claimed-empty", c.data.handoffs, claimedItem);
+    fill("closed", "closed-empty", d.data.handoffs, closedItem);
+    document.getElementById("count-waiting").textContent = w.data.handoffs.length + "件";
+    document.getElementById("count-claimed").textContent = c.data.handoffs.length + "件";
+    const alerts = [...w.data.handoffs, ...c.data.handoffs].filter((h) => h.alert)
+      .map((h) => ({ id: h.id, alert: h.alert }));
+    announce(w.data.handoffs, alerts);
+    K.tickDurations();
+    return true;
+  }
+
+  async function poll() {
+    if (!busy) {
+      busy = true;
+      try {
+        const v = await K.api("GET", "/api/queue/version");
+        K.show(connection, v.status === 0 || v.status >= 500);
+        if (v.ok && v.data.version !== version) {
+          if (await refresh()) version = v.data.version;
+        }
+      } finally {
+        busy = false;
+      }
+    }
+    setTimeout(poll, pollMs);
+  }
+
+  async function claim(button) {
+    const id = button.dataset.id;
+    button.disabled = true;
+    const result = await K.api("POST", "/api/handoffs/" + encodeURIComponent(id) + "/claim");
+    if (result.ok) {
+      window.location.assign(chatUrl(id));
+      return;
+    }
+    button.disabled = false;
+    // 409 taken: someone else was quicker; the message names who has it.
+    K.message(status, result.data.message || "担当できませんでした。", true);
+    version = null; // redraw at the next poll
+  }
+
+  app.addEventListener("click", (event) => {
+    const button = event.target.closest("button.claim");
+    if (button) claim(button);
+  });
+
+  document.getElementById("enable-alerts").addEventListener("click", async () => {
+    const state = await K.enableAlerts();
+    const words = [];
+    words.push(state.sound ? "音：有効" : "音：このブラウザでは使えません");
+    if (state.permission === "granted") words.push("通知：有効");
+    else if (state.permission === "denied") words.push("通知：ブラウザの設定で拒否されています");
+    else if (state.permission === "unsupported") words.push("通知：このブラウザでは使えません");
+    else words.push("通知：未許可");
+    document.getElementById("alert-state").textContent = words.join("／");
+    K.beep();
+  });
+
+  poll();
+})();

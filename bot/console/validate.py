@@ -1,0 +1,127 @@
+"""Checking what the console's JSON API is sent.
+
+Anything a client can get wrong (not JSON, a number where a string belongs, a
+missing field, a text too long, an unknown hotline) becomes an :class:`ApiError`
+with a status and a message a counsellor can act on, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import Any
+
+from flask import Request
+
+from bot.console.labels import CATEGORY_LABELS, ROLE_LABELS, SCHOOL_CONTACT_LABELS
+
+MAX_REPLY_CHARS = 2000
+MAX_NOTE_CHARS = 4000
+MAX_ADVICE_CHARS = 4000
+MAX_FOLLOW_UP_CHARS = 2000
+MAX_REFERRED = 20
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status, a short code, a Japanese message."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object; an empty body counts as ``{}`` (claim, requeue...)."""
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "JSON のオブジェクト（{...}）を送ってください。")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str, limit: int, *, label: str) -> str:
+    """A required, non-blank string of at most ``limit`` characters (trimmed)."""
+    value = body.get(name)
+    if value is None:
+        raise ApiError(400, "missing", f"{label}（{name}）がありません。", field=name)
+    if not isinstance(value, str):
+        raise ApiError(400, "bad_type", f"{label}（{name}）は文字列で送ってください。", field=name)
+    value = value.strip()
+    if not value:
+        raise ApiError(400, "empty", f"{label}が空です。", field=name)
+    if len(value) > limit:
+        raise ApiError(400, "too_long", f"{label}は{limit}文字までです（いま{len(value)}文字）。",
+                       field=name, limit=limit)
+    return value
+
+
+def hotline_field(body: dict[str, Any], hotline_ids: Container[str]) -> str:
+    hotline = body.get("hotline")
+    if not isinstance(hotline, str) or not hotline:
+        raise ApiError(400, "missing", "送る窓口（hotline）を選んでください。", field="hotline")
+    if hotline not in hotline_ids:
+        raise ApiError(400, "unknown_hotline", f"窓口「{hotline}」は窓口一覧にありません。", field="hotline")
+    return hotline
+
+
+def close_record(body: dict[str, Any], hotline_ids: Container[str]) -> dict[str, Any]:
+    """The 記録簿 (seed 004 ⑥) from ``{"record": {...}}``, checked field by field.
+
+    role, category: codes (labels in bot.console.labels); advice: what was advised;
+    referred: hotline ids the user was pointed to; school_contact_agreed: yes / no /
+    not_asked; follow_up: {"needed": bool, "text": what, required when needed}.
+    """
+    record = body.get("record")
+    if not isinstance(record, dict):
+        raise ApiError(400, "missing", "記録簿（record）を入力してください。", field="record")
+    role = record.get("role")
+    if role not in ROLE_LABELS:
+        raise ApiError(400, "bad_value", "相談者（role）を選んでください。", field="role",
+                       allowed=list(ROLE_LABELS))
+    category = record.get("category")
+    if category not in CATEGORY_LABELS:
+        raise ApiError(400, "bad_value", "相談の種類（category）を選んでください。", field="category",
+                       allowed=list(CATEGORY_LABELS))
+    advice = text_field(record, "advice", MAX_ADVICE_CHARS, label="助言した内容")
+    referred = record.get("referred", [])
+    if not isinstance(referred, list) or not all(isinstance(h, str) for h in referred):
+        raise ApiError(400, "bad_type", "紹介した窓口（referred）は窓口IDのリストで送ってください。",
+                       field="referred")
+    if len(referred) > MAX_REFERRED:
+        raise ApiError(400, "too_long", f"紹介した窓口は{MAX_REFERRED}件までです。", field="referred")
+    unknown = [h for h in referred if h not in hotline_ids]
+    if unknown:
+        raise ApiError(400, "unknown_hotline", f"窓口一覧にない窓口があります：{', '.join(unknown)}",
+                       field="referred")
+    school = record.get("school_contact_agreed")
+    if school not in SCHOOL_CONTACT_LABELS:
+        raise ApiError(400, "bad_value", "学校への連絡の了解（school_contact_agreed）を選んでください。",
+                       field="school_contact_agreed", allowed=list(SCHOOL_CONTACT_LABELS))
+    follow = record.get("follow_up")
+    if not isinstance(follow, dict) or not isinstance(follow.get("needed"), bool):
+        raise ApiError(400, "bad_value",
+                       "フォローアップの要否（follow_up.needed: true/false）を選んでください。",
+                       field="follow_up")
+    follow_text = follow.get("text") or ""
+    if not isinstance(follow_text, str):
+        raise ApiError(400, "bad_type", "フォローアップの内容は文字列で送ってください。", field="follow_up")
+    follow_text = follow_text.strip()
+    if follow["needed"] and not follow_text:
+        raise ApiError(400, "empty", "フォローアップが必要なときは、その内容を書いてください。", field="follow_up")
+    if len(follow_text) > MAX_FOLLOW_UP_CHARS:
+        raise ApiError(400, "too_long", f"フォローアップの内容は{MAX_FOLLOW_UP_CHARS}文字までです。",
+                       field="follow_up")
+    return {
+        "role": role,
+        "category": category,
+        "advice": advice,
+        "referred": list(dict.fromkeys(referred)),
+        "school_contact_agreed": school,
+        "follow_up": {"needed": follow["needed"], "text": follow_text},
+    }
