@@ -75,7 +75,8 @@ def close_record(body: dict[str, Any], hotline_ids: Container[str]) -> dict[str,
 
     role, category: codes (labels in bot.console.labels); advice: what was advised;
     referred: hotline ids the user was pointed to; school_contact_agreed: yes / no /
-    not_asked; follow_up: {"needed": bool, "text": what, required when needed}.
+    not_asked; follow_up: {"needed": bool, "text": what, required when needed}, or
+    the short form ``"follow_up": bool`` with ``"follow_up_text"`` beside it.
     """
     record = body.get("record")
     if not isinstance(record, dict):
@@ -104,6 +105,9 @@ def close_record(body: dict[str, Any], hotline_ids: Container[str]) -> dict[str,
         raise ApiError(400, "bad_value", "学校への連絡の了解（school_contact_agreed）を選んでください。",
                        field="school_contact_agreed", allowed=list(SCHOOL_CONTACT_LABELS))
     follow = record.get("follow_up")
+    if isinstance(follow, bool):
+        # The short form a script may send: "follow_up": false (text beside it, if needed).
+        follow = {"needed": follow, "text": record.get("follow_up_text")}
     if not isinstance(follow, dict) or not isinstance(follow.get("needed"), bool):
         raise ApiError(400, "bad_value",
                        "フォローアップの要否（follow_up.needed: true/false）を選んでください。",

@@ -444,6 +444,7 @@ def test_close_stores_the_record_and_tells_the_user(runtime, sato):
     (good_record(referred=["no_such_window"]), "referred"),
     (good_record(school_contact_agreed=True), "school_contact_agreed"),
     (good_record(follow_up=True), "follow_up"),
+    (good_record(follow_up="no"), "follow_up"),
     (good_record(follow_up={"needed": "yes"}), "follow_up"),
     (good_record(follow_up={"needed": True, "text": ""}), "follow_up"),
     (good_record(follow_up={"needed": False, "text": 5}), "follow_up"),
@@ -639,3 +640,12 @@ def test_a_supervisor_role_change_is_seen_at_the_next_request(app, runtime, sato
     assert session.post(f"/api/handoffs/{handoff.id}/requeue").status_code == 403
     accounts_of(app).set_role("suzuki", "supervisor")
     assert session.post(f"/api/handoffs/{handoff.id}/requeue").status_code == 200
+
+
+def test_close_takes_the_short_form_of_follow_up(runtime, sato):
+    handoff = open_chat(runtime)
+    sato.post(f"/api/handoffs/{handoff.id}/claim")
+    record = good_record(follow_up=False)
+    response = sato.post(f"/api/handoffs/{handoff.id}/close", {"record": record})
+    assert response.status_code == 200
+    assert runtime.queue.get(handoff.id).record["follow_up"] == {"needed": False, "text": ""}
