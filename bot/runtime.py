@@ -64,9 +64,11 @@ class Runtime:
         return HandoffBridge(self.queue, self.dialogue, self.sender.fetch_content, self.clock,
                              send=self.send_to_user)
 
-    def send_to_user(self, handoff: Handoff, action: str, payload: dict | None = None) -> str:
+    def send_to_user(self, handoff: Handoff, action: str, payload: dict | None = None, *,
+                     event_id: str | None = None) -> str:
         """Queue a console message for the handoff's user (the worker pushes it)."""
-        return send_to_user(self.client, self.keys, self.partitions, handoff, action, **(payload or {}))
+        return send_to_user(self.client, self.keys, self.partitions, handoff, action,
+                            event_id=event_id, **(payload or {}))
 
     def desk_open(self) -> bool:
         return self.dialogue.directory.profile.desk.hours.is_open(self.clock())

@@ -63,7 +63,10 @@ class Console:
         handoff = self._result(result)
         if before.status == "waiting":
             # A new claim (not the holder's second click): the user hears a person joined.
-            self.runtime.send_to_user(handoff, "claimed")
+            # Two clicks at one instant both saw "waiting": the event id names this claim,
+            # so the pipeline keeps one of the two notices.
+            claim_id = f"xcclaim-{handoff.id}-{int((handoff.claimed_at or 0) * 1000)}"
+            self.runtime.send_to_user(handoff, "claimed", event_id=claim_id)
             self._positions_changed()
         log.info("console: %s claimed a chat", account.name)
         return handoff

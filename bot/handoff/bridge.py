@@ -129,6 +129,13 @@ class HandoffBridge:
             return handoff, []
         t = self.dialogue.catalogs.text
         lang = handoff.lang
+        if action in ("message", "card") and handoff.status in ("closed", "bot"):
+            # Written while someone else was ending the chat: it would arrive after
+            # the user was told the chat had ended. (Sent before that, it goes.)
+            sent_at = payload.get("sent_at")
+            if isinstance(sent_at, (int, float)) and handoff.closed_at and sent_at > handoff.closed_at:
+                log.info("console %s after the chat ended: not sent", action)
+                return handoff, []
         if action == "message":
             text = str(payload.get("text") or "").strip()
             return handoff, [_text(t(lang, "human.counsellor_says", text=text))] if text else []
@@ -240,16 +247,20 @@ def _text(text: str) -> dict[str, Any]:
 
 
 def send_to_user(client: redis.Redis, keys: KeyBuilder, partitions: int, handoff: Handoff,
-                 action: str, **payload: Any) -> str:
+                 action: str, *, event_id: str | None = None, **payload: Any) -> str:
     """Queue a console message for ``handoff``'s user; returns its event id.
 
     The event goes to the user's own partition of the pipeline (same source
     id), so it reaches the user in order with their own events and is pushed
-    with a retry key derived from the event id: delivered once.
+    with a retry key derived from the event id: delivered once. A caller that
+    may say the same thing twice (two clicks on 'take' at one instant) passes
+    an ``event_id`` derived from what happened: the pipeline's de-duplication
+    then keeps one.
     """
     if action not in CONSOLE_ACTIONS:
         raise ValueError(f"unknown console action {action!r}; one of {CONSOLE_ACTIONS}")
-    event_id = "xc" + secrets.token_hex(12)
+    event_id = event_id or "xc" + secrets.token_hex(12)
+    payload.setdefault("sent_at", time.time())
     event = {
         "type": CONSOLE_EVENT_TYPE,
         "mode": "active",

@@ -104,6 +104,8 @@ def console_events(runtime) -> list[dict]:
         for _, fields in runtime.client.xrange(runtime.keys.partition_events(index)):
             event = json.loads(fields[b"event"])
             if event.get("type") == CONSOLE_EVENT_TYPE:
+                # when it was written (the worker drops a message written after the chat ended)
+                assert isinstance(event["console"].pop("sent_at"), float)
                 found.append(event)
     return found
 

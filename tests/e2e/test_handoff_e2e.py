@@ -205,3 +205,37 @@ def test_a_user_who_blocks_the_bot_leaves_the_queue_and_gets_no_push(staffed):
     runtime.send_to_user(handoff, "message", {"text": "まだいますか"})
     time.sleep(0.5)
     assert len(bot.line.deliveries(A)) == 1
+
+
+def test_one_claim_told_once_even_if_said_twice(staffed):
+    """Two clicks on 'take' at the same instant both succeed (the second is the
+    holder's no-op): the notice carries an id derived from the claim, so the
+    pipeline keeps one."""
+    bot, runtime = staffed
+    bot.post(bot.tap(A, "t=human"))
+    bot.answers(A, 1)
+    [handoff] = wait_for(lambda: runtime.queue.list("waiting"))
+    claimed = runtime.queue.claim(handoff.id, "sato").handoff
+    claim_id = f"xcclaim-{claimed.id}-{int(claimed.claimed_at * 1000)}"
+    runtime.send_to_user(claimed, "claimed", event_id=claim_id)
+    runtime.send_to_user(claimed, "claimed", event_id=claim_id)
+    bot.answers(A, 2)
+    time.sleep(0.5)
+    assert len(bot.line.deliveries(A)) == 2
+
+
+def test_a_message_written_after_the_chat_ended_is_not_sent_one_written_before_is(staffed):
+    bot, runtime = staffed
+    bot.post(bot.tap(A, "t=human"))
+    bot.answers(A, 1)
+    [handoff] = wait_for(lambda: runtime.queue.list("waiting"))
+    runtime.queue.claim(handoff.id, "sato")
+    before = time.time()
+    time.sleep(0.01)
+    runtime.queue.close(handoff.id, "sato", {"advice": "x"})
+    runtime.send_to_user(handoff, "message", {"text": "書いている間に終わった"})  # sent_at: now, after closing
+    runtime.send_to_user(handoff, "message", {"text": "終わる前に書いた", "sent_at": before})
+    [late] = bot.answers(A, 2)[1:]
+    assert texts(late) == ["【相談員】終わる前に書いた"]
+    time.sleep(0.5)
+    assert len(bot.line.deliveries(A)) == 2

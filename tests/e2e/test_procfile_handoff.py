@@ -1,0 +1,115 @@
+"""Issue 4's demonstration, with the Procfile's processes as they are and a real
+redis-server: a crisis message arrives over the signed webhook; within one second a
+waiting handoff with its severity and reasons is visible at
+``GET /api/handoffs?status=waiting`` (a counsellor's personal token, made with
+``python -m bot users``), and the user's first reply already holds 0120-0-78310.
+
+Whether counsellors are on duty right now does not matter: an urgent chat is
+queued at any hour (to be seen first at opening).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.test_procfile import ROOT, free_port, post, procfile
+
+USER = "U" + "d" * 32
+CONSOLE_SECRET = "procfile-console-secret-0123456789abcdef"
+
+
+def api(port: int, path: str, token: str) -> tuple[int, object]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def cli(env: dict, *args: str, stdin: str = "") -> str:
+    done = subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_crisis_webhook_is_a_waiting_handoff_within_a_second(fake_line, bot_env, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PORT": str(port),
+        "BOT_CONSOLE_SECRET": CONSOLE_SECRET,
+        **bot_env,
+    }
+    cli(env, "users", "add", "sato", "--role", "counsellor", stdin="correct horse battery staple\n")
+    token = cli(env, "users", "token", "sato").strip().splitlines()[-1].strip()
+
+    processes, logs = {}, {}
+    try:
+        for name, command in procfile().items():
+            logs[name] = tmp_path / f"{name}.log"
+            with logs[name].open("wb") as out:
+                processes[name] = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
+                                                   stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            for name, process in processes.items():
+                assert process.poll() is None, f"{name} exited:\n{logs[name].read_text(errors='replace')}"
+            try:
+                if post(port, []) == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, logs["web"].read_text(errors="replace")
+            time.sleep(0.2)
+        # The worker is up once it answers a first event (a follow from someone else).
+        other = "U" + "e" * 32
+        post(port, [_event(fake_line, other, "follow")])
+        fake_line.wait_for_deliveries(1, user_id=other, timeout=30)
+
+        started = time.monotonic()
+        crisis = _event(fake_line, USER, "message", message={"type": "text", "id": "1", "text": "もう死にたい"})
+        assert post(port, [crisis]) == 200
+        while True:
+            status, listed = api(port, "/api/handoffs?status=waiting", token)
+            assert status == 200, status
+            waiting = [h for h in listed["handoffs"] if h["urgent"]]
+            if waiting:
+                break
+            assert time.monotonic() - started < 1.0, "no waiting handoff within one second"
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        [handoff] = waiting
+        assert handoff["severity"] in ("high", "critical") and "self_harm.wish_to_die" in handoff["reasons"]
+        assert USER not in json.dumps(listed), "the API never shows a LINE user id"
+        [first] = fake_line.wait_for_deliveries(1, user_id=USER, timeout=10)
+        assert "0120-0-78310" in first.messages[0]["text"]
+        print(f"\nwaiting handoff visible at the API {elapsed * 1000:.0f} ms after the webhook; "
+              f"severity {handoff['severity']}, reasons {handoff['reasons']}")
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _event(fake_line, user: str, kind: str, **fields) -> dict:
+    return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": user}, "webhookEventId": f"01PH{time.time_ns()}",
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": fake_line.issue_reply_token(user), **fields}
