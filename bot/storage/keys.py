@@ -200,6 +200,48 @@ class KeyBuilder:
         """String: account name for a personal API token, by the token's SHA-256 (never the token)."""
         return self.console(f"token:{self._event_part(token_digest)}")
 
+    # --- Consultation records (bot.records): ``<prefix>:{records}:<part>`` ---------------
+    # No message text: counts and codes per consultation, kept for the monthly report.
+
+    def records(self, part: str) -> str:
+        """Key for one ``part`` of the records. Prefer a named method below."""
+        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
+            raise ValueError(
+                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
+            )
+        return f"{self._prefix}:{{records}}:{part}"
+
+    def record_doc(self, record_id: str) -> str:
+        """Hash: one consultation's record."""
+        return self.records(f"r:{self._event_part(record_id)}")
+
+    def records_month(self, month: str) -> str:
+        """Sorted set of record ids started in ``month`` (YYYY-MM, Tokyo); score: started at."""
+        if not re.fullmatch(r"\d{4}-\d{2}", month or ""):
+            raise ValueError(f"month must be YYYY-MM, got {month!r}")
+        return self.records(f"month:{month}")
+
+    def records_open(self) -> str:
+        """Hash: user pseudonym -> id of the user's consultation still going on."""
+        return self.records("open")
+
+    def records_purges(self) -> str:
+        """Stream: one entry per purge run (when, cut-off, what was removed)."""
+        return self.records("purges")
+
+    # --- Audit log (bot.console.audit): ``<prefix>:{audit}:<part>`` ----------------------
+
+    def audit_log(self) -> str:
+        """Stream of console actions (who, what, which handoff); supervisors read it."""
+        return f"{self._prefix}:{{audit}}:log"
+
+    # --- Login throttling (bot.console.auth), in the console's slot ---------------------
+
+    def console_login_failures(self, subject_digest: str) -> str:
+        """Counter (with a TTL) of failed logins for one account name or client address,
+        by a SHA-256 of it, so the keyspace does not list who tried."""
+        return self.console(f"fail:{self._event_part(subject_digest)}")
+
     @staticmethod
     def _event_part(event_id: str) -> str:
         # webhookEventId is a ULID today; anything else is hashed rather than trusted in a key.
