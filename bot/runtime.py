@@ -27,6 +27,7 @@ from bot.line.sender import Sender
 from bot.line.standin import StandinLine
 from bot.pipeline.enqueue import DEFAULT_PARTITIONS, ensure_partition_count
 from bot.pipeline.worker import Worker
+from bot.records.book import RecordBook
 from bot.service import ConsultationService, tokyo_now
 from bot.storage.keys import KeyBuilder
 from bot.storage.redis import RedisStorage, make_redis_client
@@ -51,6 +52,7 @@ class Runtime:
     sender: Sender
     parser: WebhookParser
     queue: HandoffQueue
+    records: RecordBook
     partitions: int = DEFAULT_PARTITIONS
     #: The built-in Messaging API stand-in (local mode only).
     standin: StandinLine | None = None
@@ -58,7 +60,8 @@ class Runtime:
     _threads: list[tuple[Worker, threading.Thread, threading.Event]] = field(default_factory=list)
 
     def handler(self) -> LineHandler:
-        return LineHandler(self.service, self.sender, self.client, self.keys, self.clock, bridge=self.bridge())
+        return LineHandler(self.service, self.sender, self.client, self.keys, self.clock, bridge=self.bridge(),
+                           records=self.records)
 
     def bridge(self) -> HandoffBridge:
         return HandoffBridge(self.queue, self.dialogue, self.sender.fetch_content, self.clock,
@@ -130,6 +133,7 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         keys=keys,
         service=ConsultationService(dialogue, storage),
         queue=HandoffQueue(client, keys),
+        records=RecordBook(client, keys),
         sender=Sender(config.api_base_url, config.access_token,
                       data_base_url=getattr(config, "line_data_api_base_url", None)),
         parser=WebhookParser(config.channel_secret),

@@ -96,6 +96,7 @@ class Console:
     def return_to_bot(self, hid: str, account: Account) -> Handoff:
         self.handoff(hid)
         handoff = self._result(self.runtime.queue.return_to_bot(hid, account.name, force=account.is_supervisor))
+        self.runtime.records.handoff_ended(handoff)  # the consultation's record: times, end
         self.runtime.send_to_user(handoff, "returned")
         self._positions_changed()
         return handoff
@@ -104,6 +105,7 @@ class Console:
         before = self.handoff(hid)
         self._may_act(before, account)
         handoff = self._result(self.runtime.queue.close(hid, account.name, record, force=account.is_supervisor))
+        self.runtime.records.handoff_ended(handoff)  # the consultation's record: times, 記録簿, end
         self.runtime.send_to_user(handoff, "closed")
         self._positions_changed()
         log.info("console: %s closed a chat with its record", account.name)

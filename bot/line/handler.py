@@ -29,6 +29,7 @@ from bot.line.events import Incoming, translate
 from bot.line.render import CardLabels, render
 from bot.line.sender import LineApiError, Sender
 from bot.pipeline.worker import Entry, RetryLater
+from bot.records.book import RecordBook
 from bot.service import ConsultationService
 from bot.storage.keys import KeyBuilder
 from dialogs.engine import Event, postback_data
@@ -60,6 +61,8 @@ class LineHandler:
     clock: Callable[[], datetime]
     #: The handoff queue's side of each event (None: no counsellors, tests of the pipeline alone).
     bridge: HandoffBridge | None = None
+    #: The consultation records (None: tests of the pipeline alone).
+    records: RecordBook | None = None
 
     def __call__(self, entry: Entry) -> None:
         # The pipeline's event id names the entry everywhere (outbox, retry keys).
@@ -99,9 +102,30 @@ class LineHandler:
             def render(reply: Reply) -> list[dict[str, Any]]:
                 return self._render_json(bridge.after_reply(user, incoming, reply, active))
 
+        if self.records is not None:
+            render = self._recording(user, incoming.event_id, render)
         messages = self.service.answer(user, incoming.event_id, event, render)
         self._send(incoming, messages)
         self.service.delivered(user, incoming.event_id)
+
+    def _recording(self, user: str, event_id: str,
+                   render: Callable[[Reply], list[dict[str, Any]]]) -> Callable[[Reply], list[dict[str, Any]]]:
+        """``render``, then the answer noted in the consultation's record. Only a new
+        answer is rendered (service.answer keeps it with the session), and the record
+        skips an event id it already holds, so a re-run event counts once."""
+        records = self.records
+        assert records is not None
+
+        def noted(reply: Reply) -> list[dict[str, Any]]:
+            messages = render(reply)
+            now = self.clock()
+            records.note_answer(user, reply, now, self.service.dialogue.directory.profile.desk.hours.is_open(now),
+                                event_id)
+            if reply.handoff and self.bridge is not None:
+                records.note_handoff(user, self.bridge.active(user))
+            return messages
+
+        return noted
 
     def _send(self, incoming: Incoming, messages: list[dict[str, Any]]) -> None:
         user = incoming.user_id
@@ -128,6 +152,9 @@ class LineHandler:
             return
         handoff, said = self.bridge.console_messages(incoming.console)
         if incoming.console.get("action") in ("closed", "returned") and handoff is not None:
+            if self.records is not None:
+                # The console noted it already; again here (idempotent) for any other closer.
+                self.records.handoff_ended(handoff)
             # The bot's menu comes back; the chat's urgency is over.
             def calm(session: Session) -> None:
                 session.urgent, session.severity, session.reasons = False, None, []
@@ -164,8 +191,14 @@ class LineHandler:
         user = incoming.user_id
         assert user is not None
         self.service.forget(user)
+        active = self.bridge.active(user) if self.bridge is not None else None
         if self.bridge is not None:
             self.bridge.unfollowed(user)
+        if self.records is not None:
+            ended = self.bridge.queue.get(active.id) if self.bridge is not None and active else None
+            if ended is not None:
+                self.records.handoff_ended(ended)  # its times, up to the block
+            self.records.user_left(user, self.clock())
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.keys.profile_language(user))
         pipe.set(self.keys.blocked(user), "1", ex=BLOCKED_TTL)

@@ -1,0 +1,279 @@
+"""The record book: one pseudonymous record per consultation (記録簿 for the report).
+
+A consultation opens at a user's first event, or the first after the previous
+one ended: a handoff closed or returned to the bot, an unfollow, or six hours
+without an event (while no handoff is open: a chat queued at night waits for
+the desk, and it is the same consultation when a counsellor takes it).
+
+What a record holds is codes and times only: never message text, never the
+LINE id (the user is a keyed pseudonym). The counsellor's closing record is
+copied in as the console validated it; its free-text fields (advice, follow-up)
+are masked when exported (bot.records.export).
+
+Layout (KeyBuilder, all under ``{records}``): ``record_doc(id)`` is a hash of
+JSON-encoded fields; ``records_month(YYYY-MM)`` a sorted set of ids by start
+time (Tokyo month); ``records_open()`` maps a pseudonym to the id of the
+consultation still going on.
+
+Exactly once: the pipeline may re-run a user's event (a worker died before its
+acknowledgement). The record keeps the ids of its last events, so a re-run
+answer does not count twice.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from bot.storage.keys import KeyBuilder
+from dialogs.hours import TOKYO
+
+#: Six hours without an event end a consultation (unless a handoff is still open).
+IDLE_SECONDS = 6 * 3600
+#: How many recent event ids a record keeps to recognise a re-run event.
+RECENT_EVENTS = 8
+#: Chart branches that are navigation, not a consultation topic.
+NOT_TOPICS = frozenset({"menu", "start", "human"})
+SEVERITY_RANK: dict[str | None, int] = {None: 0, "medium": 1, "high": 2, "critical": 3}
+
+
+@dataclass
+class Record:
+    """One consultation. Times are epoch seconds; date/hour/weekday are Tokyo's."""
+
+    id: str
+    user: str  # keyed pseudonym (KeyBuilder.pseudonym), never the LINE id
+    started_at: float
+    date: str  # YYYY-MM-DD
+    hour: int
+    weekday: int  # 0 = Monday
+    outside_hours: bool  # the desk was closed when the consultation started
+    role: str | None = None
+    level: str | None = None
+    lang: str | None = None
+    branches: list[str] = field(default_factory=list)
+    hotlines: list[str] = field(default_factory=list)
+    urgent: bool = False
+    severity: str | None = None
+    reasons: list[str] = field(default_factory=list)  # crisis categories (self_harm, ...)
+    answers: int = 0
+    handed_off: bool = False
+    handoff_id: str | None = None
+    queued_at: float | None = None
+    claimed_at: float | None = None
+    first_reply_at: float | None = None
+    closed_at: float | None = None
+    wait_seconds: float | None = None
+    first_response_seconds: float | None = None
+    closing: dict[str, Any] | None = None
+    ended_at: float | None = None
+    ended_by: str | None = None  # closed | returned | unfollow | idle
+    last_event_at: float | None = None
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def month(self) -> str:
+        return self.date[:7]
+
+    @property
+    def category(self) -> str:
+        """What the consultation was about, for the report: the counsellor's
+        category when closed with a record, else the crisis category, else the
+        first topic branch reached, else "other" (menu only)."""
+        if self.closing and self.closing.get("category"):
+            return str(self.closing["category"])
+        if self.reasons:
+            return self.reasons[0]
+        if self.branches:
+            return self.branches[0]
+        return "other"
+
+    def to_fields(self) -> dict[str, str]:
+        return {f.name: json.dumps(getattr(self, f.name), ensure_ascii=False) for f in fields(self)}
+
+    @classmethod
+    def from_fields(cls, raw: dict) -> "Record":
+        known = {f.name for f in fields(cls)}
+        values = {}
+        for key, value in raw.items():
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            if name in known:
+                values[name] = json.loads(value.decode() if isinstance(value, bytes) else value)
+        return cls(**values)
+
+
+class RecordBook:
+    """Consultation records in Redis. ``clock`` gives epoch seconds (for ends
+    noted without an instant of their own)."""
+
+    def __init__(self, client: redis.Redis, keys: KeyBuilder,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._keys = keys
+        self._clock = clock
+
+    # --- the worker's side ------------------------------------------------------------
+
+    def note_answer(self, line_user: str, reply: Any, now: datetime, desk_open: bool,
+                    event_id: str | None = None) -> Record | None:
+        """The dialogue answered one of the user's events. Returns the record, or
+        None when this event was already counted (a re-run)."""
+        at = now.timestamp()
+        record = self._current(line_user, at, now, desk_open)
+        if event_id is not None:
+            if event_id in record.events:
+                return None
+            record.events = [*record.events, event_id][-RECENT_EVENTS:]
+        record.answers += 1
+        record.last_event_at = at
+        record.role = reply.role or record.role
+        record.level = reply.level or record.level
+        record.lang = reply.lang or record.lang
+        if reply.branch and reply.branch not in NOT_TOPICS and reply.branch not in record.branches:
+            record.branches.append(reply.branch)
+        record.hotlines += [h for h in dict.fromkeys(reply.hotline_ids) if h not in record.hotlines]
+        record.urgent = record.urgent or bool(reply.urgent)
+        if SEVERITY_RANK.get(reply.severity, 0) > SEVERITY_RANK.get(record.severity, 0):
+            record.severity = reply.severity
+        record.reasons += [c for c in _categories(reply.reasons) if c not in record.reasons]
+        self._save(record)
+        return record
+
+    def note_handoff(self, line_user: str, handoff: Any) -> None:
+        """The answer handed the chat to a person: the record remembers which handoff."""
+        if handoff is None:
+            return
+        record = self._open_record(self._keys.pseudonym(line_user))
+        if record is None or record.handoff_id == handoff.id:
+            return
+        record.handed_off = True
+        record.handoff_id = handoff.id
+        record.queued_at = handoff.queued_at
+        self._save(record)
+
+    def handoff_ended(self, handoff: Any) -> Record | None:
+        """A handoff was closed (with its 記録簿) or returned to the bot: copy its
+        times and closing record, and end the consultation."""
+        record = self._for_handoff(handoff)
+        if record is None:
+            return None
+        record.handed_off = True
+        record.handoff_id = handoff.id
+        record.queued_at = handoff.queued_at
+        record.claimed_at = handoff.claimed_at
+        record.first_reply_at = handoff.first_reply_at
+        record.closed_at = handoff.closed_at
+        record.wait_seconds = _between(handoff.queued_at, handoff.claimed_at)
+        record.first_response_seconds = _between(handoff.queued_at, handoff.first_reply_at)
+        record.closing = dict(handoff.record) if handoff.record else None
+        if record.ended_at is None:
+            self._end(record, handoff.closed_at or self._clock(),
+                      "closed" if handoff.status == "closed" else "returned")
+        else:
+            self._save(record)
+        return record
+
+    def user_left(self, line_user: str, now: datetime | None = None) -> None:
+        """Unfollow: the consultation ends (the record stays, pseudonymous)."""
+        record = self._open_record(self._keys.pseudonym(line_user))
+        if record is not None:
+            self._end(record, now.timestamp() if now else self._clock(), "unfollow")
+
+    # --- reading ----------------------------------------------------------------------
+
+    def get(self, record_id: str) -> Record | None:
+        raw = self._client.hgetall(self._keys.record_doc(record_id))
+        return Record.from_fields(raw) if raw else None
+
+    def month(self, yyyy_mm: str) -> list[Record]:
+        """Every consultation started in ``yyyy_mm`` (Tokyo), oldest first."""
+        ids = self._client.zrange(self._keys.records_month(yyyy_mm), 0, -1)
+        return self._load(ids)
+
+    # --- internals --------------------------------------------------------------------
+
+    def _current(self, line_user: str, at: float, now: datetime, desk_open: bool) -> Record:
+        user = self._keys.pseudonym(line_user)
+        record = self._open_record(user)
+        if record is not None and _idle(record, at):
+            self._end(record, record.last_event_at or record.started_at, "idle")
+            record = None
+        if record is None:
+            record = self._start(user, now, desk_open)
+        return record
+
+    def _start(self, user: str, now: datetime, desk_open: bool) -> Record:
+        local = now.astimezone(TOKYO)
+        record = Record(
+            id=secrets.token_hex(8), user=user, started_at=now.timestamp(),
+            date=local.date().isoformat(), hour=local.hour, weekday=local.weekday(),
+            outside_hours=not desk_open,
+        )
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hset(self._keys.record_doc(record.id), mapping=record.to_fields())
+        pipe.zadd(self._keys.records_month(record.month), {record.id: record.started_at})
+        pipe.hset(self._keys.records_open(), user, record.id)
+        pipe.execute()
+        return record
+
+    def _open_record(self, user: str) -> Record | None:
+        rid = self._client.hget(self._keys.records_open(), user)
+        if rid is None:
+            return None
+        return self.get(rid.decode() if isinstance(rid, bytes) else str(rid))
+
+    def _for_handoff(self, handoff: Any) -> Record | None:
+        record = self._open_record(handoff.user)
+        if record is not None and record.handoff_id == handoff.id:
+            return record
+        # The consultation already ended (e.g. the user left): find it by its handoff
+        # in the month it was queued (a month holds hundreds of records, not millions).
+        month = datetime.fromtimestamp(handoff.queued_at, TOKYO).strftime("%Y-%m")
+        for candidate in reversed(self.month(month)):
+            if candidate.handoff_id == handoff.id:
+                return candidate
+        return record if record is not None and record.handoff_id is None else None
+
+    def _end(self, record: Record, at: float, why: str) -> None:
+        record.ended_at, record.ended_by = at, why
+        self._save(record)
+        # Only if it is still this record's slot: a newer consultation keeps its own.
+        open_key = self._keys.records_open()
+        current = self._client.hget(open_key, record.user)
+        if current is not None and (current.decode() if isinstance(current, bytes) else current) == record.id:
+            self._client.hdel(open_key, record.user)
+
+    def _save(self, record: Record) -> None:
+        self._client.hset(self._keys.record_doc(record.id), mapping=record.to_fields())
+
+    def _load(self, ids: Iterable[Any]) -> list[Record]:
+        pipe = self._client.pipeline(transaction=False)
+        for rid in ids:
+            pipe.hgetall(self._keys.record_doc(rid.decode() if isinstance(rid, bytes) else str(rid)))
+        return [Record.from_fields(raw) for raw in pipe.execute() if raw]
+
+
+def _idle(record: Record, at: float) -> bool:
+    if record.handoff_id and record.closed_at is None:
+        return False  # a queued or claimed chat is still this consultation
+    last = record.last_event_at or record.started_at
+    return at - last > IDLE_SECONDS
+
+
+def _categories(reasons: Iterable[str]) -> list[str]:
+    """self_harm.wish_to_die -> self_harm: the report counts categories, not phrases."""
+    found = [r.split(".")[0].split(":")[0] for r in reasons]
+    return [c for c in dict.fromkeys(found) if c]
+
+
+def _between(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, end - start)
