@@ -8,6 +8,9 @@ check           load and validate chart, directory, catalogs (what start-up does
 serve           the whole bot in one process, for a newcomer: web, workers, local chat page
 worker          a queue worker (the Procfile's worker: line); needs REDIS_URL
 users           counsellor console accounts: add, passwd, disable, enable, token, list; needs REDIS_URL
+purge           remove transcripts and images of handoffs past the profile's retention_days; needs REDIS_URL
+clock           the Procfile's clock: line: purge now and then daily; needs REDIS_URL
+report          the monthly report (report.html) and the month's records (records.csv)
 """
 
 from __future__ import annotations
@@ -127,6 +130,9 @@ def _startup(require_redis: bool = False):
     except (ConfigError, StartupError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return None
+    from bot.logs import configure_from_environment
+
+    configure_from_environment(config.id_secret)
     for line in config.describe():
         print(f"start-up: {line}", file=sys.stderr)
     return runtime
@@ -361,7 +367,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     _add_users_parser(sub)
+    _add_records_parsers(sub, with_profile)
     return parser
+
+
+def _add_records_parsers(sub: "argparse._SubParsersAction", with_profile) -> None:
+    from bot.records import commands
+
+    def guarded(run):
+        # An operator mistake (no REDIS_URL, bad settings) is one line, exit code 2.
+        def call(args: argparse.Namespace) -> int:
+            try:
+                return run(args)
+            except commands.CommandError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        return call
+
+    p = sub.add_parser("purge", help="remove what finished handoffs keep past retention_days (idempotent)")
+    p.add_argument("--now", type=instant, help="purge as of this instant (ISO 8601 with offset; default now)")
+    p.set_defaults(func=guarded(commands.cmd_purge))
+    p = sub.add_parser("clock", help="purge now and then once a day until SIGTERM")
+    p.set_defaults(func=guarded(lambda args: commands.cmd_clock(args, _stop_on_signals())))
+    p = with_profile(sub.add_parser("report", help="report.html and records.csv for one month"))
+    p.add_argument("--month", required=True, type=commands.month, help="YYYY-MM (Tokyo)")
+    p.add_argument("--out", default=".", help="folder to write report.html and records.csv into (default .)")
+    p.add_argument("--demo", action="store_true", help="report on a generated month (no Redis needed)")
+    p.set_defaults(func=guarded(commands.cmd_report))
 
 
 def _data_errors() -> tuple[type[Exception], ...]:

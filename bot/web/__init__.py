@@ -55,6 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
             raise StartupError(f"cannot start the web app: {exc}") from exc
         except StartupError as exc:
             raise StartupError(f"cannot start the web app: {exc}") from exc
+        from bot.logs import configure_from_environment
+
+        configure_from_environment(runtime.config.id_secret)  # gunicorn: the app's own lines, redacted
         for line in runtime.config.describe():
             log.warning("start-up: %s", line)
         if runtime.config.embedded_redis:
