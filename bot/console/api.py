@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.console import present
 from bot.console.actions import Console
+from bot.console.audit import record_action
 from bot.console.auth import current_account, login_required
 from bot.console.validate import (
     MAX_NOTE_CHARS,
@@ -127,6 +128,8 @@ def show_handoff(hid: str) -> ResponseReturnValue:
     entries = c.runtime.queue.transcript(hid)
     transcript = present.transcript_json(entries, hid, directory, start=int(since_raw))
     account = _account()
+    # Audited before anything is shown; no log, no transcript (strict: 503).
+    record_action("view_transcript", handoff_id=hid, strict=True, since=int(since_raw))
     return jsonify(
         handoff=present.handoff_json(handoff, _now()),
         version=c.runtime.queue.version(),
@@ -151,6 +154,7 @@ def handoff_image(hid: str, n: int) -> ResponseReturnValue:
     if found is None:
         raise ApiError(404, "missing", "この画像は見つかりません。")
     data, content_type = found
+    record_action("view_transcript", handoff_id=hid, strict=True, image=n)
     if not content_type.startswith("image/"):
         content_type = "application/octet-stream"  # never let a stored type make this a page
     response = Response(data, mimetype=content_type)
@@ -213,14 +217,18 @@ def accounts() -> ResponseReturnValue:
 @login_required
 def claim(hid: str) -> ResponseReturnValue:
     json_body(request)
-    return _done(console().claim(_hid(hid), _account()))
+    handoff = console().claim(_hid(hid), _account())
+    record_action("claim", handoff_id=hid)
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/reply")
 @login_required
 def reply(hid: str) -> ResponseReturnValue:
     text = text_field(json_body(request), "text", MAX_REPLY_CHARS, label="返信")
-    return _done(console().reply(_hid(hid), _account(), text))
+    handoff = console().reply(_hid(hid), _account(), text)
+    record_action("reply", handoff_id=hid, chars=len(text))  # how long, never what
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/card")
@@ -228,14 +236,18 @@ def reply(hid: str) -> ResponseReturnValue:
 def card(hid: str) -> ResponseReturnValue:
     c = console()
     hotline = hotline_field(json_body(request), c.runtime.dialogue.directory)
-    return _done(c.card(_hid(hid), _account(), hotline))
+    handoff = c.card(_hid(hid), _account(), hotline)
+    record_action("card", handoff_id=hid, hotline=hotline)
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/note")
 @login_required
 def note(hid: str) -> ResponseReturnValue:
     text = text_field(json_body(request), "text", MAX_NOTE_CHARS, label="メモ")
-    return _done(console().note(_hid(hid), _account(), text))
+    handoff = console().note(_hid(hid), _account(), text)
+    record_action("note", handoff_id=hid, chars=len(text))
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/transfer")
@@ -245,21 +257,27 @@ def transfer(hid: str) -> ResponseReturnValue:
     to = body.get("to")
     if not isinstance(to, str) or not to.strip():
         raise ApiError(400, "missing", "引き継ぎ先（to）を選んでください。", field="to")
-    return _done(console().transfer(_hid(hid), _account(), to.strip()))
+    handoff = console().transfer(_hid(hid), _account(), to.strip())
+    record_action("transfer", handoff_id=hid, to=handoff.claimed_by or to.strip())
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/requeue")
 @login_required
 def requeue(hid: str) -> ResponseReturnValue:
     json_body(request)
-    return _done(console().requeue(_hid(hid), _account()))
+    handoff = console().requeue(_hid(hid), _account())
+    record_action("requeue", handoff_id=hid)
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/return")
 @login_required
 def return_to_bot(hid: str) -> ResponseReturnValue:
     json_body(request)
-    return _done(console().return_to_bot(_hid(hid), _account()))
+    handoff = console().return_to_bot(_hid(hid), _account())
+    record_action("return", handoff_id=hid)
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/escalate")
@@ -267,14 +285,18 @@ def return_to_bot(hid: str) -> ResponseReturnValue:
 def escalate(hid: str) -> ResponseReturnValue:
     json_body(request)
     c = console()
-    return _done(c.escalate(_hid(hid), _account()), escalation=c.canned.escalation.to_api())
+    handoff = c.escalate(_hid(hid), _account())
+    record_action("escalate", handoff_id=hid)
+    return _done(handoff, escalation=c.canned.escalation.to_api())
 
 
 @bp.post("/handoffs/<hid>/alert/clear")
 @login_required
 def clear_alert(hid: str) -> ResponseReturnValue:
     json_body(request)
-    return _done(console().clear_alert(_hid(hid), _account()))
+    handoff = console().clear_alert(_hid(hid), _account())
+    record_action("alert_clear", handoff_id=hid)
+    return _done(handoff)
 
 
 @bp.post("/handoffs/<hid>/close")
@@ -282,4 +304,6 @@ def clear_alert(hid: str) -> ResponseReturnValue:
 def close(hid: str) -> ResponseReturnValue:
     c = console()
     record = close_record(json_body(request), c.runtime.dialogue.directory)
-    return _done(c.close(_hid(hid), _account(), record))
+    handoff = c.close(_hid(hid), _account(), record)
+    record_action("close", handoff_id=hid, category=record.get("category"), role=record.get("role"))
+    return _done(handoff)

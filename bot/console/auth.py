@@ -268,8 +268,11 @@ def login() -> ResponseReturnValue:
     accounts = accounts_of()
     account = accounts.verify(name, request.form.get("password") or "")
     if account is None:
-        # No name in the log: people type their password into the name field.
+        # No name in the log: people type their password into the name field. The
+        # audit log names the account only if one by that name exists.
         log.warning("console: a login failed")
+        _audit("login_failed", who=name if accounts.get(name) is not None else "",
+               address=request.remote_addr or "")
         return _login_page(error=MSG_LOGIN_FAILED, name=name, next_url=target, status=401)
     session.clear()  # a new session on login: nothing planted before it survives
     session.permanent = True
@@ -277,6 +280,7 @@ def login() -> ResponseReturnValue:
     session[_S_LOGIN_AT] = accounts.clock()
     session[_S_CSRF] = secrets.token_urlsafe(32)
     log.info("console: %s logged in", account.name)
+    _audit("login", who=account.name, address=request.remote_addr or "")
     return redirect(target)
 
 
@@ -286,6 +290,7 @@ def logout() -> ResponseReturnValue:
     session.clear()
     if isinstance(name, str):
         log.info("console: %s logged out", name)
+        _audit("logout", who=name)
     return redirect(url_for("auth.login", bye=1))
 
 
@@ -324,6 +329,13 @@ def _message_page(message: str, status: int, *, link: str | None = None,
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+def _audit(action: str, **kwargs: Any) -> None:
+    # Imported here: bot.console.audit uses this module's decorators.
+    from bot.console.audit import record_action
+
+    record_action(action, **kwargs)
+
 
 def _guarded(path: str) -> bool:
     return path in ("/console", "/api") or path.startswith(GUARDED_PREFIXES)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Flask, current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from bot.console import labels, present
+from bot.console import audit, labels, present
 from bot.console.actions import Console
 from bot.console.api import CONSOLE_EXTENSION
 from bot.console.api import bp as api_bp
@@ -42,6 +42,8 @@ def init_app(app: Flask, runtime: "Runtime") -> None:
     app.extensions[CONSOLE_EXTENSION] = Console(runtime, accounts_of(app), canned)
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
+    # Who did what: the log, and the supervisors' page and API that read it.
+    audit.init_app(app, runtime)
 
 
 def _console() -> Console:
@@ -69,6 +71,8 @@ def chat(hid: str) -> ResponseReturnValue:
     account = current_account()
     assert account is not None
     others = [a for a in c.accounts.list() if not a.disabled and a.name != account.name]
+    # The page shows who the user is (pseudonym, identity given) and loads the transcript.
+    audit.record_action("view_transcript", handoff_id=hid, strict=True, page="chat")
     return render_template(
         "console/chat.html",
         handoff=present.handoff_json(handoff, time.time()),
