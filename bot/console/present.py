@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.console import labels
+from bot.privacy import find_pii
 from bot.handoff.queue import Handoff
 from dialogs.cards import hotline_card
 from dialogs.directory import Directory
@@ -92,7 +93,24 @@ def _entry(n: int, entry: dict[str, Any], hid: str, directory: Directory) -> dic
             out["text"] = labels.system_text(text)
     elif sender == "user" and kind == "event":
         out["text"] = labels.system_text(text)
+    if sender == "user" and kind == "text" and out["text"]:
+        out["pii"] = pii_spans(out["text"])
     return out
+
+
+def pii_spans(text: str) -> list[dict[str, Any]]:
+    """Phone numbers, e-mail and street addresses in a user's message, for the chat view
+    to highlight (so the counsellor notices what must not be copied anywhere).
+
+    Offsets are in UTF-16 code units, as JavaScript strings count them: an emoji
+    before a phone number must not shift the highlight.
+    """
+    spans = []
+    for span in find_pii(text):
+        start = len(text[:span.start].encode("utf-16-le")) // 2
+        end = start + len(text[span.start:span.end].encode("utf-16-le")) // 2
+        spans.append({"start": start, "end": end, "kind": span.kind})
+    return spans
 
 
 def hotlines_json(directory: Directory, now: datetime, catalogs: Catalogs) -> list[dict[str, Any]]:

@@ -38,10 +38,31 @@
         K.el("img", { src: e.image_url, alt: "相談者が送った画像 " + e.image, loading: "lazy" }));
     } else if (e.kind === "card") {
       body = K.el("p", { class: "bubble" }, "窓口カードを送りました：", K.el("strong", { text: e.text }));
+    } else if (e.pii && e.pii.length) {
+      body = K.el("p", { class: "bubble" }, ...piiPieces(e.text, e.pii));
     } else {
       body = K.el("p", { class: "bubble", text: e.text });
     }
     return K.el("li", { class: "entry from-" + e.from + " kind-" + e.kind, dataset: { n: e.n } }, head, body);
+  }
+
+  const PII_LABELS = { phone: "電話番号", email: "メールアドレス", address: "住所" };
+
+  /* The user's text cut at the server's spans (UTF-16 offsets, as JS counts), the
+     personal data wrapped in <mark>. Every piece is a text node: the user's words
+     are never parsed as HTML. */
+  function piiPieces(text, spans) {
+    const pieces = [];
+    let at = 0;
+    for (const s of spans) {
+      if (!(s.start >= at && s.end > s.start && s.end <= text.length)) continue;
+      if (s.start > at) pieces.push(document.createTextNode(text.slice(at, s.start)));
+      const label = PII_LABELS[s.kind] || "個人情報";
+      pieces.push(K.el("mark", { class: "pii pii-" + s.kind, title: label + "（個人情報）", text: text.slice(s.start, s.end) }));
+      at = s.end;
+    }
+    if (at < text.length) pieces.push(document.createTextNode(text.slice(at)));
+    return pieces;
   }
 
   function isMine(h) {
