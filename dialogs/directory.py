@@ -204,6 +204,8 @@ class Profile:
     desk: Desk
     local_hotlines: tuple[Hotline, ...]
     path: Path
+    #: Days a finished handoff's transcript and images are kept (bot.records.purge).
+    retention_days: int = 365
 
 
 class Directory:
@@ -508,6 +510,7 @@ def _profile(raw: Mapping[str, Any], path: Path) -> Profile:
         desk=_desk(raw["desk"], path),
         local_hotlines=tuple(_hotline(h, path, local=True) for h in raw["local_hotlines"]),
         path=path,
+        retention_days=int(raw.get("retention_days", 365)),
     )
 
 

@@ -21,7 +21,8 @@ serialises them: of two counsellors taking one chat at once, exactly one gets it
 Closed and returned handoffs are kept without a TTL: the transcript, the evidence
 images and the closing record (記録簿) are the consultation record a supervisor
 reviews and a follow-up builds on, so they must not vanish on a timer chosen here.
-Removing them is the job of an explicit retention purge (a later issue).
+Removing them is the job of the retention purge (``purge_before``, run by
+``python -m bot purge``), after the profile's ``retention_days``.
 
 Nothing here logs: transcript text, a teacher's identity and LINE user ids are
 personal data, and ``line_user`` leaves this module only to be pushed to.
@@ -449,6 +450,36 @@ class HandoffQueue:
         if data is None or content_type is None:
             return None
         return bytes(data), _text(content_type)
+
+    # --- retention -----------------------------------------------------------------
+
+    def purge_before(self, cutoff: float) -> dict[str, int]:
+        """Remove what a finished handoff keeps beyond its record, for handoffs
+        closed (or returned to the bot) before ``cutoff`` (epoch seconds): the
+        transcript, the evidence images and the teacher's identity. The handoff's
+        codes, times and closing record stay (the consultation record and the audit
+        log refer to them). Idempotent: a purged handoff is marked and skipped.
+        Returns counts: handoffs, transcripts, images, identities."""
+        counts = {"handoffs": 0, "transcripts": 0, "images": 0, "identities": 0}
+        closed = self._keys.handoff_closed()
+        for raw_id in self._client.zrangebyscore(closed, "-inf", f"({_ms(cutoff)}"):
+            hid = _text(raw_id)
+            doc = self._keys.handoff_doc(hid)
+            purged, images, identity = self._client.hmget(doc, "purged", "images", "identity")
+            if purged is not None or not self._client.exists(doc):
+                continue
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(self._keys.handoff_transcript(hid))
+            for n in range(1, int(images or 0) + 1):
+                pipe.delete(self._keys.handoff_image(hid, n))
+            pipe.hdel(doc, "identity")
+            pipe.hset(doc, "purged", _encode(self._clock()))
+            results = pipe.execute()
+            counts["handoffs"] += 1
+            counts["transcripts"] += int(results[0])
+            counts["images"] += sum(int(r) for r in results[1:-2])
+            counts["identities"] += 1 if identity is not None else 0
+        return counts
 
     def _load(self, ids: Iterable[Any]) -> list[Handoff]:
         """Handoffs for ids, in order, skipping any whose document is gone."""
