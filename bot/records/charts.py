@@ -1,0 +1,90 @@
+"""The report's charts: matplotlib (Agg, no display), as inline SVG text.
+
+Japanese labels need a CJK font. Noto Sans CJK JP (Debian's fonts-noto-cjk) is
+used when installed; without it, labels fall back to the codes' romanised
+forms, since boxes instead of words would be worse than English.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in a web or CLI process
+
+from matplotlib import font_manager  # noqa: E402
+from matplotlib import pyplot as plt  # noqa: E402
+
+from bot.records.report import Count  # noqa: E402
+
+CJK_FAMILIES = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoPGothic")
+BAR = "#2f6f9f"
+ACCENT = "#c0504d"
+# One chart is at most half an A4 page wide when printed (inches).
+WIDTH, HEIGHT = 6.4, 2.8
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The first installed CJK family, or None (labels then use the codes)."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FAMILIES if name in installed), None)
+
+
+def _label(count: Count) -> str:
+    return count.label if cjk_font() else count.code
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    # Inline in HTML: drop the XML prolog and DOCTYPE; keep the <svg> element.
+    svg = svg[svg.index("<svg"):]
+    # Unique ids per chart would be needed if two charts shared clip-path ids; matplotlib
+    # derives them from a hash of the content, so prefixing keeps them apart regardless.
+    return svg
+
+
+def _figure(height: float = HEIGHT):
+    family = cjk_font()
+    params = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"],
+              "svg.fonttype": "none",  # text stays text: it prints sharp and can be searched
+              "axes.spines.top": False, "axes.spines.right": False}
+    with plt.rc_context(params):
+        fig, ax = plt.subplots(figsize=(WIDTH, height))
+    return fig, ax, params
+
+
+def bars(counts: Sequence[Count], title: str, horizontal: bool = True, highlight: set[str] | None = None) -> str:
+    """A bar chart of counts, labelled with the numbers themselves."""
+    fig, ax, params = _figure(max(1.6, 0.32 * len(counts) + 0.8) if horizontal else HEIGHT)
+    with plt.rc_context(params):
+        labels = [_label(c) for c in counts]
+        values = [c.count for c in counts]
+        colors = [ACCENT if highlight and c.code in highlight else BAR for c in counts]
+        if horizontal:
+            positions = list(range(len(counts)))[::-1]
+            ax.barh(positions, values, color=colors)
+            ax.set_yticks(positions, labels)
+            for y, v in zip(positions, values):
+                ax.text(v, y, f" {v}", va="center", fontsize=8)
+            ax.set_xlim(0, max(values + [1]) * 1.15)
+        else:
+            ax.bar(range(len(counts)), values, color=colors)
+            ax.set_xticks(range(len(counts)), labels, fontsize=8)
+            ax.set_ylim(0, max(values + [1]) * 1.15)
+        ax.set_title(title if cjk_font() else _romanised(title), fontsize=10, loc="left")
+        ax.tick_params(labelsize=8)
+    return _svg(fig)
+
+
+def _romanised(title: str) -> str:
+    # Without a CJK font the titles are English words kept in the parentheses, if any.
+    found = re.search(r"\(([^)]*)\)", title)
+    return found.group(1) if found else "chart"

@@ -1,0 +1,73 @@
+"""The month's records as CSV for Excel in Japan: UTF-8 with a BOM (without it
+Excel reads Shift_JIS and shows mojibake), CRLF line ends, one row per
+consultation, Japanese column names, codes kept beside their labels.
+
+No message text is in a record; the counsellor's free-text fields (advice,
+follow-up) may still hold a phone number or an address a child gave, so they
+are masked with bot.privacy.mask_pii before they leave the system.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.console.labels import CATEGORY_LABELS, LANG_LABELS, ROLE_LABELS, SCHOOL_CONTACT_LABELS
+from bot.privacy import mask_pii
+from bot.records.book import Record
+from bot.records.report import LEVEL_LABELS, WEEKDAYS_JA
+from dialogs.hours import TOKYO
+
+BOM = "\ufeff"
+COLUMNS = (
+    "記録ID", "利用者（仮名）", "開始日", "曜日", "時", "開始時刻", "受付時間外", "相談者", "学校種別", "言語",
+    "相談の種類", "到達した分岐", "表示した窓口", "緊急", "重大度", "危険のサイン", "相談員へ引き継ぎ",
+    "待機時間（秒）", "初回応答（秒）", "終了理由", "記録簿：相談者", "記録簿：種類", "記録簿：紹介した窓口",
+    "記録簿：学校連絡の了解", "記録簿：フォローアップ要", "記録簿：助言（マスク済）", "記録簿：フォローアップ内容（マスク済）",
+)
+
+
+def _time(epoch: float | None) -> str:
+    return datetime.fromtimestamp(epoch, TOKYO).strftime("%Y-%m-%d %H:%M:%S") if epoch else ""
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}"
+
+
+def _yes(value: bool) -> str:
+    return "はい" if value else "いいえ"
+
+
+def row(record: Record) -> list[str]:
+    closing = record.closing or {}
+    follow = closing.get("follow_up") or {}
+    return [
+        record.id, record.user[:8], record.date, WEEKDAYS_JA[record.weekday], str(record.hour),
+        _time(record.started_at), _yes(record.outside_hours),
+        ROLE_LABELS.get(record.role or "", "不明"), LEVEL_LABELS.get(record.level or "", ""),
+        LANG_LABELS.get(record.lang or "", record.lang or ""),
+        CATEGORY_LABELS.get(record.category, record.category), " ".join(record.branches),
+        " ".join(record.hotlines), _yes(record.urgent), record.severity or "", " ".join(record.reasons),
+        _yes(record.handed_off), _seconds(record.wait_seconds), _seconds(record.first_response_seconds),
+        record.ended_by or "",
+        ROLE_LABELS.get(closing.get("role") or "", "") if closing else "",
+        CATEGORY_LABELS.get(closing.get("category") or "", "") if closing else "",
+        " ".join(closing.get("referred") or []),
+        SCHOOL_CONTACT_LABELS.get(closing.get("school_contact_agreed") or "", ""),
+        (_yes(bool(follow.get("needed"))) if closing else ""),
+        mask_pii(str(closing.get("advice") or "")),
+        mask_pii(str(follow.get("text") or "")),
+    ]
+
+
+def to_csv(records: Sequence[Record]) -> str:
+    """The CSV text, BOM first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for record in records:
+        writer.writerow(row(record))
+    return BOM + buffer.getvalue()
