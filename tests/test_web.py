@@ -119,7 +119,7 @@ def test_callback_takes_only_post(client):
 def _procfile_web_command() -> str:
     lines = (ROOT / "Procfile").read_text(encoding="utf-8").splitlines()
     processes = dict(line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
-    assert set(processes) == {"web", "worker"}, "the Procfile names only processes that exist"
+    assert set(processes) == {"web", "worker", "clock"}, "the Procfile names only processes that exist"
     return processes["web"].strip()
 
 

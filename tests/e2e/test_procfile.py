@@ -62,7 +62,7 @@ def test_procfile_processes_hold_a_conversation(fake_line, bot_env, tmp_path):
             with logs[name].open("wb") as out:
                 processes[name] = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
                                                    stdout=out, stderr=subprocess.STDOUT)
-        assert set(processes) == {"web", "worker"}
+        assert set(processes) == {"web", "worker", "clock"}
 
         def event(kind: str, **fields) -> dict:
             return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),

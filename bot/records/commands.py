@@ -1,0 +1,113 @@
+"""``python -m bot purge | clock | report``: the records' commands (wired in bot.cli).
+
+They work on the Redis server the web and worker processes use (REDIS_URL):
+without it the newcomer's in-process store would be empty and vanish on exit,
+so they refuse with one line instead. ``report --demo`` needs no Redis: it
+reports on a generated month (bot.records.demo) in a throw-away store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """An operator mistake: one line on stderr, exit code 2."""
+
+
+def _store():
+    """(client, keys, directory) of the deployment named by the environment."""
+    from bot.config import ConfigError, load_config
+    from bot.storage.keys import KeyBuilder
+    from bot.storage.redis import make_redis_client
+    from dialogs.directory import load_directory
+
+    if not os.environ.get("REDIS_URL", "").strip():
+        raise CommandError("REDIS_URL is not set: records live in the Redis server the web and worker "
+                           "processes use; run this with their settings (REDIS_URL, BOT_ID_SECRET, BOT_PROFILE)")
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    client = make_redis_client(config.redis_url)
+    try:
+        client.ping()
+    except Exception as exc:
+        raise CommandError(f"Redis at REDIS_URL is not reachable: {exc}") from None
+    return client, KeyBuilder(secret=config.id_secret), load_directory(config.profile)
+
+
+def _purge_once(client, keys, retention_days: int, now: float | None = None) -> int:
+    from bot.records.purge import purge
+
+    run = purge(client, keys, retention_days, now)
+    cutoff = datetime.fromtimestamp(run.cutoff).astimezone().isoformat(timespec="seconds")
+    print(f"purge: handoffs closed before {cutoff} ({retention_days} days): {run.handoffs} purged, "
+          f"{run.transcripts} transcripts, {run.images} images, {run.identities} identities removed",
+          file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    client, keys, directory = _store()
+    now = args.now.timestamp() if args.now else None
+    return _purge_once(client, keys, directory.profile.retention_days, now)
+
+
+def cmd_clock(args: argparse.Namespace, stop) -> int:
+    """The Procfile's clock: process: the purge now, then daily, until SIGTERM."""
+    from bot.records.purge import run_daily
+
+    client, keys, directory = _store()
+    days = directory.profile.retention_days
+    print(f"clock: purging daily, retention {days} days", file=sys.stderr, flush=True)
+
+    def job() -> None:
+        try:
+            _purge_once(client, keys, days)
+        except Exception as exc:  # a Redis blip must not end the clock; tomorrow tries again
+            print(f"clock: purge failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+    run_daily(job, stop)
+    print("clock: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.records.book import RecordBook
+    from bot.records.output import write_report
+
+    if args.demo:
+        import fakeredis
+
+        from bot.records.demo import generate
+        from bot.storage.keys import KeyBuilder
+        from dialogs.directory import load_directory
+
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        keys = KeyBuilder(secret=b"demo-report-pseudonyms-0123456789")
+        directory = load_directory(args.profile)
+        generate(client, keys, directory, month=args.month)
+    else:
+        client, keys, directory = _store()
+    records = RecordBook(client, keys).month(args.month)
+    out = Path(args.out)
+    html_path, csv_path = write_report(out, args.month, records, directory)
+    print(f"report: {len(records)} consultations in {args.month}: {html_path} {csv_path}")
+    return 0
+
+
+def month(value: str) -> str:
+    """argparse type for --month: YYYY-MM."""
+    try:
+        datetime.strptime(value, "%Y-%m")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month; write e.g. 2026-11") from None
+    return value
