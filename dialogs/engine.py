@@ -74,6 +74,7 @@ ENGINE_KEYS = (
     # said by the handoff bridge (bot.handoff.bridge), not by the dialogue itself
     "human.position",
     "human.position_update",
+    "human.requeued",
     "human.connected",
     "human.counsellor_says",
     "human.ended",

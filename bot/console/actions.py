@@ -90,6 +90,8 @@ class Console:
     def requeue(self, hid: str, account: Account) -> Handoff:
         self.handoff(hid)
         handoff = self._result(self.runtime.queue.requeue(hid, account.name, force=account.is_supervisor))
+        # The user was told a person had joined: say truthfully what happens now.
+        self.runtime.send_to_user(handoff, "requeued")
         self._positions_changed()
         return handoff
 

@@ -45,7 +45,9 @@ from dialogs.triage import triage
 log = logging.getLogger(__name__)
 
 #: Console actions the worker knows how to say to the user.
-CONSOLE_ACTIONS = ("message", "card", "claimed", "position", "closed", "returned")
+CONSOLE_ACTIONS = ("message", "card", "claimed", "requeued", "position", "closed", "returned")
+#: Evidence images kept with a handoff: raster only (an SVG can carry script).
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 #: How far back a re-run event looks for its own transcript entry.
 _DEDUPE_WINDOW = 20
 
@@ -147,6 +149,22 @@ class HandoffBridge:
             return handoff, [m.to_dict() for m in render(reply, labels)]
         if action == "claimed":
             return handoff, [_text(t(lang, "human.connected"))]
+        if action == "requeued":
+            # The user had been told a person joined; now they are back in line.
+            if handoff.status != "waiting":
+                return handoff, []
+            if self._desk_open():
+                position = self.queue.position(handoff.id) or 1
+                self.queue.set_notified_position(handoff.id, position)
+                return handoff, [_text(t(lang, "human.requeued", n=position))]
+            desk = self.dialogue.directory.profile.desk
+            status = desk.hours.status(self.clock())
+            from dialogs.hours import format_when
+
+            closed = (t(lang, "human.closed", desk=desk.name_in(lang),
+                        when=format_when(status.next_open, lang, self.clock()))
+                      if status.next_open else t(lang, "human.closed_unknown", desk=desk.name_in(lang)))
+            return handoff, [_text(closed), _text(t(lang, "human.closed_24h"))]
         if action == "position":
             # Sent only if it is still true when the worker gets to it.
             n = payload.get("n")
@@ -154,6 +172,7 @@ class HandoffBridge:
                 return handoff, []
             return handoff, [_text(t(lang, "human.position_update", n=n))]
         # closed / returned: the caller adds the menu, so the bot is back.
+        self._drop_ghost(handoff)
         return handoff, [_text(t(lang, "human.ended" if action == "closed" else "human.returned"))]
 
     def unfollowed(self, user: str) -> None:
@@ -165,6 +184,19 @@ class HandoffBridge:
         self.queue.return_to_bot(handoff.id, "system", force=True)
 
     # ----------------------------------------------------------------- helpers
+
+    def _drop_ghost(self, ended: Handoff) -> None:
+        """A message the user sent while the counsellor was closing was answered
+        from the old "waiting" state and queued a new chat just before the user
+        hears it has ended. Unless that message was a danger signal, the new chat
+        is returned to the bot: the menu coming back is the true answer."""
+        ghost = self.queue.active_for(ended.line_user)
+        if (ghost is None or ghost.id == ended.id or ghost.urgent or ghost.status != "waiting"
+                or ended.closed_at is None or ghost.queued_at < ended.closed_at):
+            return
+        self.queue.append(ghost.id, {"from": "system", "kind": "event",
+                                     "text": "opened while the previous chat was closing; returned to the bot"})
+        self.queue.return_to_bot(ghost.id, "system", force=True)
 
     def _desk_open(self) -> bool:
         return self.dialogue.directory.profile.desk.hours.is_open(self.clock())
@@ -204,9 +236,13 @@ class HandoffBridge:
             content = self.fetch_content(incoming.message_id)
             if content is not None:
                 data, content_type = content
+                if content_type not in IMAGE_TYPES:
+                    # LINE sends JPEG; anything else is not shown to a counsellor inline.
+                    self._append(handoff.id, incoming.event_id, {"from": "user", "kind": "event",
+                                                                 "text": "[image of an unsupported type]"})
+                    return
                 try:
-                    self.queue.add_image(handoff.id, data, content_type if content_type.startswith("image/")
-                                         else "image/jpeg")
+                    self.queue.add_image(handoff.id, data, content_type)
                     self._append(handoff.id, incoming.event_id, {"from": "system", "kind": "event",
                                                                  "text": "image received", "mark": "user"})
                     return

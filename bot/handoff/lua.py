@@ -98,7 +98,12 @@ if cur then
       if status == 'waiting' then redis.call('ZADD', KEYS[2], score(sev, f[3]), cur) end
       changed = true
     end
-    if union_reasons(doc, reasons) then changed = true end
+    if union_reasons(doc, reasons) then
+      changed = true
+      -- A new kind of danger at the same severity (extortion after self-harm, say)
+      -- is news for the counsellor too, as in RAISE.
+      if urgent == '1' then redis.call('HSET', doc, 'alert', 'danger') end
+    end
     if urgent == '1' and f[4] ~= '1' then
       redis.call('HSET', doc, 'urgent', '1')
       changed = true

@@ -525,3 +525,14 @@ def test_every_change_bumps_the_version(queue) -> None:
     assert bumps(lambda: queue.close(a.id, "bob", {}))
     assert not bumps(lambda: queue.close(a.id, "bob", {}))
     assert not bumps(lambda: (queue.get(a.id), queue.list("closed"), queue.transcript(a.id)))
+
+
+def test_a_new_kind_of_danger_at_the_same_severity_alerts_through_open(queue):
+    """The worker merges a waiting chat's new danger through open(): a new reason at
+    the same severity is news for the counsellor, as through raise_priority()."""
+    first = queue.open("U" + "1" * 32, role="child", level=None, lang="ja", category="self_harm",
+                       urgent=True, severity="high", reasons=["self_harm.wish_to_die"])
+    assert queue.get(first.id).alert is None
+    queue.open("U" + "1" * 32, role="child", level=None, lang="ja", category="extortion",
+               urgent=True, severity="high", reasons=["extortion.sextortion"])
+    assert queue.get(first.id).alert == "danger"
