@@ -10,6 +10,8 @@ LINE itself).
 
 from __future__ import annotations
 
+import time
+
 import json
 
 import pytest
@@ -539,6 +541,7 @@ def test_the_list_shows_what_the_queue_needs_and_never_the_line_id(runtime, sato
     child = open_chat(runtime, CHILD)
     guardian = open_chat(runtime, GUARDIAN, role="guardian", category="delete", urgent=False, severity=None,
                          reasons=[])
+    time.sleep(0.005)  # equal severity is ordered by waiting time, in ms: not the same ms
     teacher = open_chat(runtime, TEACHER, role="teacher", category="human", urgent=False, severity=None,
                         reasons=[], identity="県立○○高校の山田です")
     response = sato.get("/api/handoffs?status=waiting")
