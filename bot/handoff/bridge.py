@@ -61,7 +61,7 @@ class HandoffBridge:
     #: Tokyo time, for the desk's staffed hours.
     clock: Callable[[], datetime]
     #: Puts one console event on the pipeline (see :func:`send_to_user`).
-    send: Callable[[Handoff, str, dict[str, Any]], str] | None = None
+    send: Callable[..., str] | None = None
 
     # ----------------------------------------------------------------- worker
 
@@ -309,18 +309,20 @@ def send_to_user(client: redis.Redis, keys: KeyBuilder, partitions: int, handoff
     return event_id
 
 
-def notify_positions(queue: HandoffQueue, send: Callable[[Handoff, str, dict[str, Any]], str],
-                     desk_open: bool) -> int:
+def notify_positions(queue: HandoffQueue, send: Callable[..., str], desk_open: bool) -> int:
     """Tell each waiting user whose place in line changed their new place
     (only while counsellors are on duty: out of hours they were told when
     the desk opens). Returns how many were told."""
     if not desk_open:
         return 0
     told = 0
+    # The worker and the console may both notice the same change at once: the
+    # event id names the queue's state, so the pipeline keeps one notice.
+    version = queue.version()
     for position, handoff in enumerate(queue.list("waiting"), start=1):
         if queue.notified_position(handoff.id) == position:
             continue
         queue.set_notified_position(handoff.id, position)
-        send(handoff, "position", {"n": position})
+        send(handoff, "position", {"n": position}, event_id=f"xcpos-{handoff.id}-{position}-{version}")
         told += 1
     return told

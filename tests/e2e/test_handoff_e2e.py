@@ -214,10 +214,10 @@ def test_a_user_who_blocks_the_bot_leaves_the_queue_and_gets_no_push(staffed):
     assert len(bot.line.deliveries(A)) == 1
 
 
-def test_one_claim_told_once_even_if_said_twice(staffed):
+def test_a_claim_notice_queued_twice_reaches_the_user_once(staffed):
     """Two clicks on 'take' at the same instant both succeed (the second is the
-    holder's no-op): the notice carries an id derived from the claim, so the
-    pipeline keeps one."""
+    holder's no-op) and both queue the notice (bot.console.actions derives its
+    event id from the claim): the pipeline's de-duplication keeps one."""
     bot, runtime = staffed
     bot.post(bot.tap(A, "t=human"))
     bot.answers(A, 1)
