@@ -81,6 +81,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
     init_console_auth(app, runtime)
     # Its pages (/console/, /console/h/<id>) and JSON API (/api/), after auth.
     init_console_views(app, runtime)
+    from bot.console.reports import init_app as init_console_reports
+    init_console_reports(app)  # the supervisors' monthly report and CSV export
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):

@@ -1,0 +1,75 @@
+"""Supervisors' monthly report in the console: ``/console/report?month=YYYY-MM``
+(the same report as ``python -m bot report``) and ``/console/report.csv`` (the
+month's records, masked, for Excel). Counsellors get 403: the export holds
+every consultation of the month, which is a supervisor's to share.
+
+Both are audit-logged (bot.console.audit): who looked at or took out which month.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Flask, Response, render_template, request
+from flask.typing import ResponseReturnValue
+
+from bot.console.audit import record_action
+from bot.console.auth import role_required
+from bot.records import export, html
+from bot.records.output import build
+from bot.records.report import minutes
+from dialogs.hours import TOKYO
+
+bp = Blueprint("reports", __name__, template_folder="../records/templates",
+               static_folder="../records/static", static_url_path="/console/report-static")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.add_template_filter(minutes, "minutes")  # the report body's times, as in the standalone file
+
+
+def _month() -> str | None:
+    """?month=YYYY-MM, this month when absent; None when malformed."""
+    value = request.args.get("month") or datetime.now(TOKYO).strftime("%Y-%m")
+    try:
+        datetime.strptime(value, "%Y-%m")
+    except ValueError:
+        return None
+    return value if len(value) == 7 else None
+
+
+def _records(month: str):
+    from bot.web import runtime_of
+
+    runtime = runtime_of()
+    return runtime, runtime.records.month(month)
+
+
+@bp.get("/console/report")
+@role_required("supervisor")
+def page() -> ResponseReturnValue:
+    month = _month()
+    if month is None:
+        return render_template("console/base.html", message="月は 2026-11 のように指定してください。"), 400
+    runtime, records = _records(month)
+    made = build(month, records, runtime.dialogue.directory)
+    record_action("view_report", strict=True, month=month)
+    return render_template("records/console_report.html", report=made, month=month,
+                           desk_name=runtime.dialogue.directory.desk.name_in("ja"),
+                           generated_at=datetime.now(TOKYO).strftime("%Y-%m-%d %H:%M"), **html.context(made))
+
+
+@bp.get("/console/report.csv")
+@role_required("supervisor")
+def csv_export() -> ResponseReturnValue:
+    month = _month()
+    if month is None:
+        return Response("month must be YYYY-MM\n", status=400, mimetype="text/plain")
+    _, records = _records(month)
+    record_action("export", strict=True, month=month, rows=len(records))
+    response = Response(export.to_csv(records), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="records-{month}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
