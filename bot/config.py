@@ -33,6 +33,8 @@ MIN_ID_SECRET_BYTES = 16
 #: Console sessions are signed (HMAC) with this; shorter would be guessable offline.
 MIN_CONSOLE_SECRET_CHARS = 32
 DEFAULT_IDLE_ALERT_SECONDS = 600
+#: A console session with no action for this long ends (the 8-hour limit from login stays).
+DEFAULT_CONSOLE_IDLE_MINUTES = 30
 GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_hex(32))"'
 
 
@@ -59,6 +61,11 @@ class Config:
     line_data_api_base_url: str = LINE_DATA_API_DEFAULT
     #: A claimed chat with no counsellor activity for this long raises an alert in the console.
     idle_alert_seconds: int = DEFAULT_IDLE_ALERT_SECONDS
+    #: Minutes without a counsellor's own action after which a console session ends.
+    console_idle_minutes: int = DEFAULT_CONSOLE_IDLE_MINUTES
+    #: Behind a reverse proxy / load balancer (Heroku, nginx): trust one hop of
+    #: X-Forwarded-For and X-Forwarded-Proto (client address for the login limit, https for HSTS).
+    behind_proxy: bool = False
 
     @property
     def embedded_redis(self) -> bool:
@@ -74,6 +81,8 @@ class Config:
             )
         else:
             lines.append(f"Redis {_redact(self.redis_url)}")
+        if self.behind_proxy:
+            lines.append("BOT_BEHIND_PROXY: trusting one proxy's X-Forwarded-For / X-Forwarded-Proto")
         if self.local_line:
             lines.append(
                 "LINE credentials are not set: local chat page at / and a built-in stand-in "
@@ -212,4 +221,18 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
             env, "BOT_IDLE_ALERT_SECONDS", DEFAULT_IDLE_ALERT_SECONDS, 30, 86400,
             "seconds a claimed chat may go without a counsellor's action before the console alerts",
         ),
+        console_idle_minutes=_int(
+            env, "BOT_CONSOLE_IDLE_MINUTES", DEFAULT_CONSOLE_IDLE_MINUTES, 5, 480,
+            "minutes without a counsellor's action before a console session ends",
+        ),
+        behind_proxy=_flag(env, "BOT_BEHIND_PROXY"),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1 or 0)")

@@ -4,14 +4,25 @@ Two ways in, both checked again on every request (so a disabled account is
 refused at its next request, whichever it uses):
 
 - a session: Flask's signed cookie holding only the account name, the login
-  time and a CSRF token. HttpOnly, SameSite=Lax, Secure outside local mode and
-  tests, and 8 hours at most from login (enforced here, not only by the
-  cookie's expiry). Every POST/PUT/PATCH/DELETE under /console/ and /api/ made
+  time, the time of the last action and a CSRF token. HttpOnly, SameSite=Lax,
+  Secure outside local mode and tests, and 8 hours at most from login (enforced
+  here, not only by the cookie's expiry). It also ends after
+  ``BOT_CONSOLE_IDLE_MINUTES`` (30) without an action of the counsellor's own:
+  the pages' background polls send ``X-Console-Background: 1`` and do not count,
+  so a console left open on an empty desk does not stay signed in all day. Every POST/PUT/PATCH/DELETE under /console/ and /api/ made
   with a session must carry its CSRF token (form field ``csrf_token`` or header
   ``X-CSRF-Token``); the login form too, with the token of the pre-login session.
 - ``Authorization: Bearer <personal token>`` (``python -m bot users token``):
   the session is then ignored, and no CSRF token is needed, because a
   cross-site page can make a browser send cookies but not this header.
+
+Logins are throttled in Redis (bot.console.throttle): 5 failures for one name or
+20 from one address within 15 minutes lock that name or address for 15 minutes.
+
+Every console response carries the CSP below (no inline script), frame-ancestors
+'none', nosniff; every response over TLS carries HSTS. ``BOT_BEHIND_PROXY=1``
+makes the app trust one proxy's X-Forwarded-For/-Proto (ProxyFix), so the
+client's own address is throttled and https is recognised behind a load balancer.
 
 Routes call ``login_required`` or ``role_required("supervisor")``. Under /api/
 a refusal is JSON (401 or 403); a page is redirected to the login form (a
@@ -43,7 +54,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 from bot.console.accounts import ROLES, Account, Accounts
+from bot.console.throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -70,13 +84,22 @@ MSG_LOGGED_OUT = "ログアウトしました。"
 MSG_LOGIN_NEEDED = "ログインが必要です。もう一度ログインしてください。"
 MSG_CSRF = "画面の有効期限が切れたため、操作を受け付けられませんでした。画面を読み込み直してから、もう一度操作してください。"
 MSG_FORBIDDEN = "この操作は{role}だけが行えます。"
+# The same words whether or not the name exists: the lock-out counts unknown names too.
+MSG_LOCKED = "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってから、もう一度お試しください。"
+#: Sent by the pages' background polls: such a request does not count as the counsellor's action.
+BACKGROUND_HEADER = "X-Console-Background"
+#: Browsers remember to use https only for this long (a year); sent only over TLS.
+HSTS = "max-age=31536000"
+#: Refresh the last-action time at most this often (seconds): fewer new cookies.
+_SEEN_RESOLUTION = 15
 
 #: app.extensions key of the Accounts store (tests may put one with a cheaper hasher there).
 ACCOUNTS_EXTENSION = "netsoudan.console.accounts"
+THROTTLE_EXTENSION = "netsoudan.console.throttle"
 _AUTH = "_console_auth"
 _CSRF_CHECKED = "_console_csrf_checked"
-# Session fields: the account name, the login time (epoch seconds), the CSRF token.
-_S_ACCOUNT, _S_LOGIN_AT, _S_CSRF = "account", "login_at", "csrf"
+# Session fields: the account name, the login time and last action (epoch seconds), the CSRF token.
+_S_ACCOUNT, _S_LOGIN_AT, _S_SEEN, _S_CSRF = "account", "login_at", "seen", "csrf"
 
 bp = Blueprint("auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
@@ -98,7 +121,13 @@ def init_app(app: Flask, runtime: "Runtime") -> None:
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.config.setdefault("CONSOLE_HOME", DEFAULT_HOME)
+    app.config.setdefault("CONSOLE_IDLE_SECONDS", config.console_idle_minutes * 60)
     app.extensions[ACCOUNTS_EXTENSION] = Accounts(runtime.client, runtime.keys)
+    app.extensions[THROTTLE_EXTENSION] = LoginThrottle(runtime.client, runtime.keys)
+    if config.behind_proxy:
+        # One hop: the proxy's own X-Forwarded-For entry is the client's address. Without
+        # this setting the headers are ignored, since anyone can send them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.register_blueprint(bp)
 
 
@@ -147,8 +176,14 @@ def _authenticate() -> tuple[Account | None, str | None]:
     if account is None or account.disabled or not isinstance(login_at, (int, float)):
         return None, "session"
     lifetime = current_app.permanent_session_lifetime.total_seconds()
-    if login_at < account.not_before or accounts.clock() - login_at > lifetime:
+    now = accounts.clock()
+    if login_at < account.not_before or now - login_at > lifetime:
         return None, "session"  # disabled or password changed since, or too old
+    seen = session.get(_S_SEEN, login_at)
+    if not isinstance(seen, (int, float)) or now - seen > current_app.config["CONSOLE_IDLE_SECONDS"]:
+        return None, "session"  # nobody has used it for too long
+    if request.headers.get(BACKGROUND_HEADER) != "1" and now - seen >= _SEEN_RESOLUTION:
+        session[_S_SEEN] = now
     return account, "session"
 
 
@@ -264,23 +299,32 @@ def login() -> ResponseReturnValue:
             return redirect(target)
         return _login_page(next_url=target, info=MSG_LOGGED_OUT if request.args.get("bye") else None)
     # (the CSRF token was checked before this view: see _guard_csrf)
-    name = (request.form.get("name") or "").strip().lower()
+    name = (request.form.get("name") or "").strip().lower()[:256]
     accounts = accounts_of()
+    throttle: LoginThrottle = current_app.extensions[THROTTLE_EXTENSION]
+    address = request.remote_addr or "-"
+    if throttle.locked(name, address):
+        # Refused before the password is looked at: a right guess now tells nothing.
+        log.warning("console: a login refused, too many failures")
+        _audit("login_locked", who=name if accounts.get(name) is not None else "", address=address)
+        return _login_page(error=MSG_LOCKED, name=name, next_url=target, status=429)
     account = accounts.verify(name, request.form.get("password") or "")
     if account is None:
+        throttle.failed(name, address)
         # No name in the log: people type their password into the name field. The
         # audit log names the account only if one by that name exists.
         log.warning("console: a login failed")
         _audit("login_failed", who=name if accounts.get(name) is not None else "",
-               address=request.remote_addr or "")
+               address=address)
         return _login_page(error=MSG_LOGIN_FAILED, name=name, next_url=target, status=401)
     session.clear()  # a new session on login: nothing planted before it survives
     session.permanent = True
     session[_S_ACCOUNT] = account.name
-    session[_S_LOGIN_AT] = accounts.clock()
+    session[_S_LOGIN_AT] = session[_S_SEEN] = accounts.clock()
+    throttle.succeeded(name)
     session[_S_CSRF] = secrets.token_urlsafe(32)
     log.info("console: %s logged in", account.name)
-    _audit("login", who=account.name, address=request.remote_addr or "")
+    _audit("login", who=account.name, address=address)
     return redirect(target)
 
 
@@ -302,9 +346,12 @@ def _template_helpers() -> dict[str, Any]:
 
 @bp.after_app_request
 def _console_headers(response):  # type: ignore[no-untyped-def]
+    headers = response.headers
+    if request.is_secure:
+        # Over TLS (directly, or behind a proxy with BOT_BEHIND_PROXY): never plain http again.
+        headers.setdefault("Strict-Transport-Security", HSTS)
     if not _guarded(request.path):
         return response
-    headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")

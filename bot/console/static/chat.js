@@ -106,7 +106,7 @@
   }
 
   async function load() {
-    const result = await K.api("GET", base + "?since=" + length);
+    const result = await K.api("GET", base + "?since=" + length, null, true);
     if (!result.ok) {
       if (result.status === 404) K.message(status, result.data.message, true);
       return false;
@@ -135,7 +135,7 @@
     if (!busy) {
       busy = true;
       try {
-        const v = await K.api("GET", "/api/queue/version");
+        const v = await K.api("GET", "/api/queue/version", null, true);
         K.show(connection, v.status === 0 || v.status >= 500);
         if (v.ok && v.data.version !== version) await load();
       } finally {

@@ -9,14 +9,17 @@ window.ConsoleKit = (function () {
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
 
-  /* One API call. Resolves to {ok, status, data}; a network failure gives
+  /* One API call (background: a poll, not the counsellor's action). Resolves to {ok, status, data}; a network failure gives
      status 0 so callers can show "reconnecting" instead of throwing. */
-  async function api(method, path, body) {
+  async function api(method, path, body, background) {
     const options = {
       method: method,
       credentials: "same-origin",
       headers: { "Accept": "application/json" },
     };
+    // A poll the page makes by itself: the server does not count it as the
+    // counsellor's action, so an unattended console still signs out when idle.
+    if (background) options.headers["X-Console-Background"] = "1";
     if (method !== "GET") {
       options.headers["X-CSRF-Token"] = csrf;
       options.headers["Content-Type"] = "application/json";

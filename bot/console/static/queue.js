@@ -127,9 +127,9 @@
 
   async function refresh() {
     const [w, c, d] = await Promise.all([
-      K.api("GET", "/api/handoffs?status=waiting"),
-      K.api("GET", "/api/handoffs?status=claimed"),
-      K.api("GET", "/api/handoffs?status=closed&limit=10"),
+      K.api("GET", "/api/handoffs?status=waiting", null, true),
+      K.api("GET", "/api/handoffs?status=claimed", null, true),
+      K.api("GET", "/api/handoffs?status=closed&limit=10", null, true),
     ]);
     if (!w.ok || !c.ok || !d.ok) return false;
     K.setServerNow(w.data.now);
@@ -149,7 +149,7 @@
     if (!busy) {
       busy = true;
       try {
-        const v = await K.api("GET", "/api/queue/version");
+        const v = await K.api("GET", "/api/queue/version", null, true);
         K.show(connection, v.status === 0 || v.status >= 500);
         if (v.ok && v.data.version !== version) {
           if (await refresh()) version = v.data.version;
