@@ -75,6 +75,7 @@ ENGINE_KEYS = (
     "human.position",
     "human.position_update",
     "human.requeued",
+    "human.kept",
     "human.connected",
     "human.counsellor_says",
     "human.ended",

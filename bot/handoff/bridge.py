@@ -39,13 +39,14 @@ from bot.pipeline.enqueue import enqueue
 from bot.storage.keys import KeyBuilder
 from dialogs.cards import hotline_card
 from dialogs.engine import CATEGORY_ORDER, Dialogue, parse_postback
+from dialogs.hours import format_when
 from dialogs.reply import Reply
 from dialogs.triage import triage
 
 log = logging.getLogger(__name__)
 
 #: Console actions the worker knows how to say to the user.
-CONSOLE_ACTIONS = ("message", "card", "claimed", "requeued", "position", "closed", "returned")
+CONSOLE_ACTIONS = ("message", "card", "claimed", "requeued", "position", "after_hours", "closed", "returned")
 #: Evidence images kept with a handoff: raster only (an SVG can carry script).
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 #: How far back a re-run event looks for its own transcript entry.
@@ -157,14 +158,11 @@ class HandoffBridge:
                 position = self.queue.position(handoff.id) or 1
                 self.queue.set_notified_position(handoff.id, position)
                 return handoff, [_text(t(lang, "human.requeued", n=position))]
-            desk = self.dialogue.directory.profile.desk
-            status = desk.hours.status(self.clock())
-            from dialogs.hours import format_when
-
-            closed = (t(lang, "human.closed", desk=desk.name_in(lang),
-                        when=format_when(status.next_open, lang, self.clock()))
-                      if status.next_open else t(lang, "human.closed_unknown", desk=desk.name_in(lang)))
-            return handoff, [_text(closed), _text(t(lang, "human.closed_24h"))]
+            return handoff, self._off_duty(lang)
+        if action == "after_hours":
+            if handoff.status != "waiting":
+                return handoff, []
+            return handoff, self._off_duty(lang)
         if action == "position":
             # Sent only if it is still true when the worker gets to it.
             n = payload.get("n")
@@ -184,6 +182,17 @@ class HandoffBridge:
         self.queue.return_to_bot(handoff.id, "system", force=True)
 
     # ----------------------------------------------------------------- helpers
+
+    def _off_duty(self, lang: str) -> list[dict[str, Any]]:
+        """Nobody is on duty: when they are back, the 24-hour numbers, and that
+        the message is kept for them."""
+        t = self.dialogue.catalogs.text
+        desk = self.dialogue.directory.profile.desk
+        now = self.clock()
+        status = desk.hours.status(now)
+        closed = (t(lang, "human.closed", desk=desk.name_in(lang), when=format_when(status.next_open, lang, now))
+                  if status.next_open else t(lang, "human.closed_unknown", desk=desk.name_in(lang)))
+        return [_text(closed), _text(t(lang, "human.closed_24h")), _text(t(lang, "human.kept"))]
 
     def _drop_ghost(self, ended: Handoff) -> None:
         """A message the user sent while the counsellor was closing was answered
@@ -325,4 +334,21 @@ def notify_positions(queue: HandoffQueue, send: Callable[..., str], desk_open: b
         queue.set_notified_position(handoff.id, position)
         send(handoff, "position", {"n": position}, event_id=f"xcpos-{handoff.id}-{position}-{version}")
         told += 1
+    return told
+
+
+def tell_off_duty(queue: HandoffQueue, send: Callable[..., str], desk_open: bool) -> int:
+    """Counsellors went off duty with chats still waiting: each user who was
+    given a place in line hears, once, when people are back and the 24-hour
+    numbers; the chat stays queued and gets a fresh place at opening. (Run
+    every minute by the clock process.) Returns how many were told."""
+    if desk_open:
+        return 0
+    told = 0
+    for handoff in queue.list("waiting"):
+        if queue.notified_position(handoff.id) is None:
+            continue  # never promised a place (queued while closed: told then)
+        if queue.forget_notified_position(handoff.id):
+            send(handoff, "after_hours", {}, event_id=f"xcoff-{handoff.id}-{int(queue.version())}")
+            told += 1
     return told

@@ -291,6 +291,11 @@ class HandoffQueue:
         self._set_notified(keys=[self._keys.handoff_doc(hid), self._keys.handoff_version()],
                            args=[position])
 
+    def forget_notified_position(self, hid: str) -> bool:
+        """The user's place was withdrawn (counsellors went off duty and the user was
+        told so): the next place is told afresh. True if there was one to forget."""
+        return bool(self._client.hdel(self._keys.handoff_doc(hid), "notified_position"))
+
     def version(self) -> int:
         """Bumped by every change, so the console can poll one key."""
         value = self._client.get(self._keys.handoff_version())

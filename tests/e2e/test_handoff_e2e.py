@@ -29,9 +29,10 @@ def said(deliveries) -> str:
 
 
 def make_bot(fake_line, bot_env, at):
+    """``at``: a fixed instant, or a list holding one that the test may change."""
     app = create_app({"TESTING": True, **bot_env})
     runtime = runtime_of(app)
-    runtime.clock = runtime.service.clock = lambda: at
+    runtime.clock = runtime.service.clock = (lambda: at[0]) if isinstance(at, list) else (lambda: at)
     runtime.start_workers(2, lease_ms=2000, block_ms=100, backoff_base_ms=50, backoff_cap_ms=200)
     return Bot(app, app.test_client(), fake_line), runtime
 
@@ -304,3 +305,26 @@ def test_an_image_that_is_not_a_raster_photo_is_not_kept(staffed):
     settle(runtime)
     [handoff] = runtime.queue.list("waiting")
     assert runtime.queue.image(handoff.id, 1) is None
+
+
+def test_when_counsellors_go_off_duty_waiting_users_are_told_once(fake_line, bot_env, redis_client):
+    """Queued at 18:55 with a place in line; at 19:00 nobody is on duty: the user
+    hears when people are back and the 24-hour numbers, once, and the chat stays."""
+    from bot.handoff.bridge import tell_off_duty
+
+    now = [tokyo("2026-11-25 18:55")]
+    bot, runtime = make_bot(fake_line, bot_env, now)
+    try:
+        bot.post(bot.tap(A, "t=human"))
+        assert "いま1番目です" in said(bot.answers(A, 1))
+        assert tell_off_duty(runtime.queue, runtime.send_to_user, runtime.desk_open()) == 0
+        now[0] = tokyo("2026-11-25 19:00")
+        assert tell_off_duty(runtime.queue, runtime.send_to_user, runtime.desk_open()) == 1
+        assert tell_off_duty(runtime.queue, runtime.send_to_user, runtime.desk_open()) == 0
+        notice = said(bot.answers(A, 2)[1:])
+        assert "明日 14:00" in notice and "0120-0-78310" in notice and "残してあります" in notice
+        settle(runtime)
+        assert len(bot.line.deliveries(A)) == 2
+        assert [h.line_user for h in runtime.queue.list("waiting")] == [A]
+    finally:
+        runtime.stop()
