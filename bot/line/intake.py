@@ -48,9 +48,10 @@ def read_events(body: bytes, signature: str | None, parser: WebhookParser) -> li
         parser.parse(text, signature)
     except InvalidSignatureError:
         raise Refused(400, "X-Line-Signature does not match the body (wrong channel secret?)") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         # json errors, a missing "events", and pydantic's ValidationError (a
-        # ValueError) for events without webhookEventId / deliveryContext.
+        # ValueError) for events without webhookEventId / deliveryContext;
+        # RecursionError: JSON nested thousands deep (found by tests/security).
         raise Refused(400, f"body is not a LINE webhook the SDK accepts ({type(exc).__name__})") from None
     data = json.loads(text)
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
