@@ -24,8 +24,10 @@ from bot.records.report import Count  # noqa: E402
 CJK_FAMILIES = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoPGothic")
 BAR = "#2f6f9f"
 ACCENT = "#c0504d"
-# One chart is at most half an A4 page wide when printed (inches).
-WIDTH, HEIGHT = 6.4, 2.8
+# One chart is half an A4 page wide when printed: drawn at about that size (inches),
+# so 9-point labels stay 9 points on paper instead of being scaled down.
+WIDTH, HEIGHT = 3.9, 2.4
+FONT = 8.5
 
 
 @lru_cache(maxsize=1)
@@ -63,7 +65,7 @@ def _figure(height: float = HEIGHT):
 
 def bars(counts: Sequence[Count], title: str, horizontal: bool = True, highlight: set[str] | None = None) -> str:
     """A bar chart of counts, labelled with the numbers themselves."""
-    fig, ax, params = _figure(max(1.6, 0.32 * len(counts) + 0.8) if horizontal else HEIGHT)
+    fig, ax, params = _figure(max(1.4, 0.24 * len(counts) + 0.6) if horizontal else HEIGHT)
     with plt.rc_context(params):
         labels = [_label(c) for c in counts]
         values = [c.count for c in counts]
@@ -73,18 +75,23 @@ def bars(counts: Sequence[Count], title: str, horizontal: bool = True, highlight
             ax.barh(positions, values, color=colors)
             ax.set_yticks(positions, labels)
             for y, v in zip(positions, values):
-                ax.text(v, y, f" {v}", va="center", fontsize=8)
+                ax.text(v, y, f" {v}", va="center", fontsize=FONT - 1)
             ax.set_xlim(0, max(values + [1]) * 1.15)
         else:
             ax.bar(range(len(counts)), values, color=colors)
-            ax.set_xticks(range(len(counts)), labels, fontsize=8)
+            # 24 hours do not fit side by side: every third is labelled (0, 3, 6, ...).
+            step = 3 if len(counts) > 12 else 1
+            ticks = list(range(0, len(counts), step))
+            ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=FONT)
             ax.set_ylim(0, max(values + [1]) * 1.15)
-        ax.set_title(title if cjk_font() else _romanised(title), fontsize=10, loc="left")
-        ax.tick_params(labelsize=8)
+        ax.set_title(_title(title), fontsize=FONT + 1.5, loc="left")
+        ax.tick_params(labelsize=FONT)
     return _svg(fig)
 
 
-def _romanised(title: str) -> str:
-    # Without a CJK font the titles are English words kept in the parentheses, if any.
-    found = re.search(r"\(([^)]*)\)", title)
+def _title(title: str) -> str:
+    """'相談者 (role)': the Japanese part with a CJK font, else the English in parentheses."""
+    found = re.search(r"\s*\(([^)]*)\)\s*$", title)
+    if cjk_font():
+        return title[:found.start()] if found else title
     return found.group(1) if found else "chart"

@@ -21,7 +21,7 @@ WEEKDAYS_JA = ("月", "火", "水", "木", "金", "土", "日")
 LEVEL_LABELS: dict[str, str] = {
     "elementary": "小学生", "junior_high": "中学生", "high_school": "高校生",
 }
-UNKNOWN = "不明"
+UNKNOWN = "不明・該当なし"
 
 
 @dataclass(frozen=True)
