@@ -17,7 +17,7 @@ from bot.console.audit import record_action
 from bot.console.auth import role_required
 from bot.records import export, html
 from bot.records.output import build
-from bot.records.report import minutes
+from bot.records.report import is_month, minutes
 from dialogs.hours import TOKYO
 
 bp = Blueprint("reports", __name__, template_folder="../records/templates",
@@ -32,11 +32,7 @@ def init_app(app: Flask) -> None:
 def _month() -> str | None:
     """?month=YYYY-MM, this month when absent; None when malformed."""
     value = request.args.get("month") or datetime.now(TOKYO).strftime("%Y-%m")
-    try:
-        datetime.strptime(value, "%Y-%m")
-    except ValueError:
-        return None
-    return value if len(value) == 7 else None
+    return value if is_month(value) else None
 
 
 def _records(month: str):

@@ -106,8 +106,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def month(value: str) -> str:
     """argparse type for --month: YYYY-MM."""
-    try:
-        datetime.strptime(value, "%Y-%m")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a month; write e.g. 2026-11") from None
+    from bot.records.report import is_month
+
+    if not is_month(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month; write e.g. 2026-11")
     return value

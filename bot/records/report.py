@@ -10,6 +10,7 @@ percentile" should not jump to the single slowest one.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,6 +68,12 @@ class MonthReport:
     wait: Times  # queued -> claimed, every handoff
     first_response: Times  # queued -> first counsellor reply
     hotlines: list[HotlineUse]
+
+
+def is_month(value: object) -> bool:
+    """YYYY-MM in ASCII digits with a real month (strptime alone would take '２０２６-11')."""
+    return (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value) is not None
+            and value >= "1970-01")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -79,3 +79,5 @@ def test_a_malformed_month_is_a_400(month_app):
     login(client, "boss")
     assert client.get("/console/report?month=2026-13").status_code == 400
     assert client.get("/console/report.csv?month=nov").status_code == 400
+    assert client.get("/console/report?month=２０２６-11").status_code == 400
+    assert client.get("/console/report.csv?month=" + "9" * 5000).status_code == 400
