@@ -218,7 +218,8 @@ def _csrf_refusal() -> ResponseReturnValue | None:
     if _csrf_valid():
         setattr(g, _CSRF_CHECKED, True)
         return None
-    log.warning("console: %s %s refused, CSRF token missing or wrong", request.method, request.path)
+    # %r and a cut: a path is the requester's text, and must not forge or flood log lines.
+    log.warning("console: %s %r refused, CSRF token missing or wrong", request.method, request.path[:200])
     if is_login:
         return _login_page(error=MSG_FORM_EXPIRED, status=400)
     if _is_api():

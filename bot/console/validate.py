@@ -42,7 +42,29 @@ def json_body(request: Request) -> dict[str, Any]:
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "JSON のオブジェクト（{...}）を送ってください。")
+    try:
+        encodable = _encodable(body)
+    except RecursionError:
+        encodable = False
+    if not encodable:
+        # "\ud800" is valid JSON but no character: it could not be stored (UTF-8) or sent.
+        raise ApiError(400, "bad_json", "送られた文字の中に、使えない文字が含まれています。")
     return body
+
+
+def _encodable(value: Any, depth: int = 0) -> bool:
+    """No lone surrogate anywhere in a parsed JSON value (JSON's own nesting is bounded by the parser)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k, depth + 1) and _encodable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v, depth + 1) for v in value)
+    return True
 
 
 def text_field(body: dict[str, Any], name: str, limit: int, *, label: str) -> str:

@@ -10,6 +10,7 @@ status and a reason fit for a log line: never the body, never a user id.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from linebot.v3.exceptions import InvalidSignatureError
@@ -56,4 +57,29 @@ def read_events(body: bytes, signature: str | None, parser: WebhookParser) -> li
     data = json.loads(text)
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise Refused(400, "body has no list of events")
-    return [e for e in data["events"] if isinstance(e, dict) and e.get("type") in ANSWERED_TYPES]
+    events = [e for e in data["events"] if isinstance(e, dict) and e.get("type") in ANSWERED_TYPES]
+    if _SURROGATE_ESCAPE.search(text):  # the only way a body of valid UTF-8 can hold one
+        try:
+            events = [_scrub(e) for e in events]
+        except RecursionError:
+            raise Refused(400, "body is nested too deeply") from None
+    return events
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _scrub(value: Any) -> Any:
+    """The event with lone surrogates ("\\ud800" escapes: valid JSON, no character) replaced
+    by U+FFFD, so it can be stored as UTF-8 and the rest of the message still answered."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value

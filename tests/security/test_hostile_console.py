@@ -99,7 +99,7 @@ def requests(draw, rules, ids):
     who = draw(st.sampled_from(["anonymous", "sato", "boss", "token"]))
     csrf = draw(st.sampled_from(["missing", "wrong", "replayed", "right"]))
     return {"path": path + ("?" + query_text if query_text else ""), "method": method, "body_kind": body_kind,
-            "body": body, "who": who, "csrf": csrf}
+            "body": body, "who": who, "csrf": csrf, "ascii": draw(st.booleans())}
 
 
 def client_for(app, who: str, csrf_mode: str):
@@ -135,7 +135,9 @@ def send(client, request: dict[str, Any], headers: dict[str, str], token: str | 
     kind, body = request["body_kind"], request["body"]
     kwargs: dict[str, Any] = {}
     if kind == "json":
-        kwargs = {"data": json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+        # ensure_ascii: "\ud800" escapes reach the app as lone surrogates; without, raw UTF-8.
+        text = json.dumps(body, ensure_ascii=request.get("ascii", False))
+        kwargs = {"data": text.encode("utf-8", "surrogatepass"),
                   "content_type": "application/json"}
     elif kind == "raw":
         kwargs = {"data": body, "content_type": "application/json"}
@@ -193,4 +195,23 @@ def test_a_session_post_without_its_own_csrf_token_is_always_refused(app, redis_
     before = snapshot(redis_client, skip=SKIP)
     answer = send(client, request, headers, token)
     assert answer.status_code in (400, 404, 405), (request, answer.status_code)
+    assert changed(before, snapshot(redis_client, skip=SKIP)) == []
+
+
+@pytest.mark.parametrize("action, body", [
+    ("reply", '{"text": "\\ud800"}'), ("note", '{"text": "a\\udfffb"}'), ("transfer", '{"to": "\\ud800"}'),
+    ("card", '{"hotline": "\\udc00"}'),
+    ("close", '{"record": {"advice": "\\ud800", "role": "child", "category": "self_harm", "referred": [], '
+              '"school_contact_agreed": "not_asked", "follow_up": false}}'),
+    ("reply", '{"text": "ok", "\\ud800": 1}'),
+])
+def test_a_lone_surrogate_in_json_is_a_400_not_a_500(app, redis_client, world, action, body):
+    """Found by the property above: valid JSON, no character, could not be stored."""
+    ids = setup_world(app, redis_client)
+    client, headers, token = client_for(app, "sato", "right")
+    before = snapshot(redis_client, skip=SKIP)
+    answer = client.post(f"/api/handoffs/{ids['claimed']}/{action}", data=body.encode(),
+                         content_type="application/json", headers={"X-CSRF-Token": token})
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "bad_json"
     assert changed(before, snapshot(redis_client, skip=SKIP)) == []

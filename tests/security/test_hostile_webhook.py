@@ -51,6 +51,8 @@ bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     st.lists(events, max_size=4).map(lambda evs: json.dumps({"destination": "U" + "0" * 32, "events": evs},
                                                              ensure_ascii=False).encode("utf-8", "surrogatepass")),
+    # Escaped: "\ud800" is valid JSON and valid UTF-8, and decodes to a lone surrogate.
+    st.lists(events, max_size=4).map(lambda evs: json.dumps({"destination": "U" + "0" * 32, "events": evs}).encode()),
     st.integers(1, 200_000).map(lambda depth: (b'{"events":' + b"[" * depth + b"]" * depth + b"}")),
     st.just(b'{"events": []}' + b" " * (1024 * 1024)),
 )
@@ -105,3 +107,16 @@ def test_a_declared_length_over_the_limit_is_refused_unread(app):
     answer = app.test_client().post("/callback", data=b"{}", headers={"Content-Length": str(5 * 1024 * 1024),
                                                                        "X-Line-Signature": "x"})
     assert answer.status_code in (400, 413)
+
+
+def test_a_lone_surrogate_in_a_signed_message_is_stored_as_a_replacement_character(app, console_env,
+                                                                                    redis_client):
+    """Found by the property above: a 500 (UTF-8 could not encode it). The message is kept."""
+    body = json.dumps({"destination": "U" + "0" * 32, "events": [
+        event(message={"type": "text", "id": "1", "text": "たすけて\ud800", "quoteToken": "q"})]}).encode()
+    answer = app.test_client().post("/callback", data=body, content_type="application/json",
+                                    headers={"X-Line-Signature": sign(console_env["LINE_CHANNEL_SECRET"], body)})
+    assert answer.status_code == 200
+    stored = b"".join(v for key in redis_client.scan_iter(match="*events*")
+                      for _id, fields in redis_client.xrange(key) for v in fields.values())
+    assert "たすけて\ufffd" in stored.decode("utf-8")
