@@ -373,8 +373,11 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
         sato.locator("#btn-note").click()
         expect(transcript.locator(".entry.from-note .bubble", has_text="SOSダイヤル")).to_be_visible()
         post_webhook(base_url, secret, line_event(
-            fake_line, CHILD, "message", message={"type": "text", "id": "500002", "text": "いまは家にいます"}))
+            fake_line, CHILD, "message", message={"type": "text", "id": "500002",
+                                                  "text": "いまは家にいます。家の電話は078-123-4567"}))
         expect(transcript.locator(".entry.from-user .bubble", has_text="いまは家にいます")).to_be_visible()
+        # Personal data in the child's words is marked for the counsellor (text, never HTML).
+        expect(transcript.locator(".entry.from-user mark.pii.pii-phone")).to_have_text("078-123-4567")
         # 命に関わる: the escalation steps of seed 004 ③ are shown, and that they were is recorded.
         sato.once("dialog", lambda dialog: dialog.accept())
         sato.locator("#btn-escalate").click()
