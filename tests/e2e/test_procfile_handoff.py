@@ -43,7 +43,8 @@ def cli(env: dict, *args: str, stdin: str = "") -> str:
     return done.stdout
 
 
-def test_a_crisis_webhook_is_a_waiting_handoff_within_a_second(fake_line, bot_env, tmp_path):
+def test_a_crisis_webhook_is_a_waiting_handoff_within_a_second(fake_line, bot_env, tmp_path, redis_client):
+    # redis_client: an empty database, so accounts other tests made (sato) do not clash.
     port = free_port()
     env = {
         **os.environ,
