@@ -173,6 +173,11 @@ class RecordBook:
         record.wait_seconds = _between(handoff.queued_at, handoff.claimed_at)
         record.first_response_seconds = _between(handoff.queued_at, handoff.first_reply_at)
         record.closing = dict(handoff.record) if handoff.record else None
+        # A danger signal while a counsellor held the chat raised the handoff, not a dialogue answer.
+        record.urgent = record.urgent or handoff.urgent
+        if SEVERITY_RANK.get(handoff.severity, 0) > SEVERITY_RANK.get(record.severity, 0):
+            record.severity = handoff.severity
+        record.reasons += [c for c in _categories(handoff.reasons) if c not in record.reasons]
         if record.ended_at is None:
             self._end(record, handoff.closed_at or self._clock(),
                       "closed" if handoff.status == "closed" else "returned")

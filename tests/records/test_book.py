@@ -110,3 +110,18 @@ def test_a_handoff_keeps_the_consultation_open_and_its_end_copies_times_and_the_
     assert record.closing == closing and record.ended_by == "closed" and record.ended_at == closed.closed_at
     book.note_answer(USER, reply(branch="menu"), T0 + timedelta(hours=8), True, "e3")
     assert len(book.month("2026-11")) == 2
+
+
+def test_a_danger_signal_while_a_counsellor_held_the_chat_reaches_the_record(store):
+    _, _, book, queue, now = store
+    book.note_answer(USER, reply(branch="human", handoff=True), T0, True, "e1")
+    handoff = queue.open(USER, role="child", level=None, lang="ja", category="delete", urgent=False,
+                         severity=None, reasons=[])
+    book.note_handoff(USER, handoff)
+    queue.claim(handoff.id, "sato")
+    queue.raise_priority(handoff.id, "critical", ["self_harm.wish_to_die"])
+    now[0] += 300
+    book.handoff_ended(queue.return_to_bot(handoff.id, "sato").handoff)
+    [record] = book.month("2026-11")
+    assert record.urgent and record.severity == "critical" and record.reasons == ["self_harm"]
+    assert record.ended_by == "returned" and record.closing is None
