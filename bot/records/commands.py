@@ -62,20 +62,42 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_clock(args: argparse.Namespace, stop) -> int:
-    """The Procfile's clock: process: the purge now, then daily, until SIGTERM."""
-    from bot.records.purge import run_daily
+    """The Procfile's clock: process, until SIGTERM: the purge now and then daily;
+    every minute, users still waiting when counsellors go off duty are told so
+    (bot.handoff.bridge.tell_off_duty)."""
+    import time
+
+    from bot.handoff.bridge import send_to_user, tell_off_duty
+    from bot.handoff.queue import HandoffQueue
+    from bot.pipeline.enqueue import DEFAULT_PARTITIONS
+    from dialogs.hours import TOKYO
 
     client, keys, directory = _store()
     days = directory.profile.retention_days
-    print(f"clock: purging daily, retention {days} days", file=sys.stderr, flush=True)
+    queue = HandoffQueue(client, keys)
+    hours = directory.profile.desk.hours
+    print(f"clock: purging daily, retention {days} days; checking the desk's hours every minute",
+          file=sys.stderr, flush=True)
 
-    def job() -> None:
+    def send(handoff, action, payload, event_id=None):
+        return send_to_user(client, keys, DEFAULT_PARTITIONS, handoff, action, event_id=event_id, **payload)
+
+    last_purge = 0.0
+    while not stop.is_set():
+        # A Redis blip must not end the clock: the next round tries again.
+        if time.monotonic() - last_purge >= 24 * 3600 or not last_purge:
+            try:
+                _purge_once(client, keys, days)
+                last_purge = time.monotonic()
+            except Exception as exc:
+                print(f"clock: purge failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         try:
-            _purge_once(client, keys, days)
-        except Exception as exc:  # a Redis blip must not end the clock; tomorrow tries again
-            print(f"clock: purge failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-
-    run_daily(job, stop)
+            told = tell_off_duty(queue, send, hours.is_open(datetime.now(TOKYO)))
+            if told:
+                print(f"clock: told {told} waiting users that counsellors are off duty", file=sys.stderr, flush=True)
+        except Exception as exc:
+            print(f"clock: off-duty check failed: {type(exc).__name__}", file=sys.stderr, flush=True)
+        stop.wait(60)
     print("clock: stopped", file=sys.stderr, flush=True)
     return 0
 

@@ -10,9 +10,7 @@ an operator can show that the purge ran; a second run removes nothing more.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -58,11 +56,3 @@ def runs(client: redis.Redis, keys: KeyBuilder) -> list[PurgeRun]:
         found.append(PurgeRun(at=float(values["at"]), cutoff=float(values["cutoff"]),
                               **{n: int(values[n]) for n in ("handoffs", "transcripts", "images", "identities")}))
     return found
-
-
-def run_daily(job: Callable[[], object], stop: threading.Event, every: float = DAY) -> None:
-    """The clock process: the job now, then once a day, until ``stop`` (SIGTERM).
-    Running at start is safe: the purge is idempotent."""
-    while not stop.is_set():
-        job()
-        stop.wait(every)
