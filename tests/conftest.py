@@ -8,7 +8,7 @@ import pytest
 
 from dialogs.hours import TOKYO
 
-pytest_plugins = ["tests.redis_server", "tests.fake_line"]
+pytest_plugins = ["tests.redis_server", "tests.fake_line", "tests.browser"]
 
 
 @pytest.fixture(scope="session")

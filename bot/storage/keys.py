@@ -31,6 +31,11 @@ _PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]+")
 _PART_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
+def _check_part(part: object) -> None:
+    if not isinstance(part, str) or not _PART_RE.fullmatch(part):
+        raise ValueError(f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'")
+
+
 class KeyBuilder:
     """Builds every Redis key of the bot from a prefix and a pseudonymisation secret."""
 
@@ -60,10 +65,7 @@ class KeyBuilder:
 
     def user(self, user_id: str, part: str) -> str:
         """Key for one ``part`` of a user's data. Prefer adding a named method below."""
-        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
-            raise ValueError(
-                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
-            )
+        _check_part(part)
         return f"{self._prefix}:{{{self.pseudonym(user_id)}}}:{part}"
 
     def session(self, user_id: str) -> str:
@@ -98,10 +100,7 @@ class KeyBuilder:
         """Key for one ``part`` of partition ``index``. Prefer a named method below."""
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"partition index must be an int >= 0, got {index!r}")
-        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
-            raise ValueError(
-                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
-            )
+        _check_part(part)
         return f"{self._prefix}:{{p:{index}}}:{part}"
 
     def partition_events(self, index: int) -> str:
@@ -140,10 +139,7 @@ class KeyBuilder:
 
     def handoff(self, part: str) -> str:
         """Key for one ``part`` of the handoff queue. Prefer a named method below."""
-        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
-            raise ValueError(
-                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
-            )
+        _check_part(part)
         return f"{self._prefix}:{{handoff}}:{part}"
 
     def handoff_doc(self, handoff_id: str) -> str:
@@ -182,10 +178,7 @@ class KeyBuilder:
 
     def console(self, part: str) -> str:
         """Key for one ``part`` of the console's accounts. Prefer a named method below."""
-        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
-            raise ValueError(
-                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
-            )
+        _check_part(part)
         return f"{self._prefix}:{{console}}:{part}"
 
     def console_user(self, name: str) -> str:
@@ -205,10 +198,7 @@ class KeyBuilder:
 
     def records(self, part: str) -> str:
         """Key for one ``part`` of the records. Prefer a named method below."""
-        if not isinstance(part, str) or not _PART_RE.fullmatch(part):
-            raise ValueError(
-                f"key part {part!r} may only contain letters, digits, '_', '.', ':', '-'"
-            )
+        _check_part(part)
         return f"{self._prefix}:{{records}}:{part}"
 
     def record_doc(self, record_id: str) -> str:

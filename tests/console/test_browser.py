@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import struct
 import threading
 import time
@@ -53,8 +52,6 @@ LAPTOP = {"width": 1280, "height": 900}
 TABLET = {"width": 768, "height": 1024}
 TIMEOUT_MS = 15_000
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-INSTALL_HINT = ("install Debian's chromium (`apt-get install chromium`) and the test extra "
-                "(`pip install -e '.[test]'`, which brings playwright); never `playwright install`")
 _ids = itertools.count(1)
 
 # Records what the page asks of the browser's notification and sound APIs, so the
@@ -80,40 +77,12 @@ window.__beeps = 0;
 """
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI is set, so browser tests may not be skipped)", pytrace=False)
-    pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        _unavailable(f"chromium is not on PATH; {INSTALL_HINT}")
-    return path
 
 
-@pytest.fixture(scope="module")
-def sync_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable(f"playwright is not installed; {INSTALL_HINT}")
-    return sync_playwright
 
 
-@pytest.fixture
-def browser(chromium_path, sync_playwright):
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=chromium_path, headless=True)
-        except Exception as exc:  # a chromium that cannot start is a broken image, not a pass
-            _unavailable(f"chromium at {chromium_path} did not start: {exc}")
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 class _Quiet(WSGIRequestHandler):

@@ -14,8 +14,6 @@ silently (as tests/redis_server.py does for redis-server).
 
 from __future__ import annotations
 
-import os
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,31 +22,12 @@ from tests.web import serve_local_bot
 
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 15_000
-INSTALL_HINT = ("install Debian's chromium (`apt-get install chromium`) and the test extra "
-                "(`pip install -e '.[test]'`, which brings playwright); never `playwright install`")
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI is set, so browser tests may not be skipped)", pytrace=False)
-    pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        _unavailable(f"chromium is not on PATH; {INSTALL_HINT}")
-    return path
 
 
-@pytest.fixture(scope="module")
-def sync_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable(f"playwright is not installed; {INSTALL_HINT}")
-    return sync_playwright
 
 
 @pytest.fixture
@@ -58,17 +37,6 @@ def bot(tmp_path):
     running.stop()
 
 
-@pytest.fixture
-def browser(chromium_path, sync_playwright):
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=chromium_path, headless=True)
-        except Exception as exc:  # a chromium that cannot start is a broken image, not a pass
-            _unavailable(f"chromium at {chromium_path} did not start: {exc}")
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def test_a_newcomer_talks_to_the_bot_in_the_browser(bot, browser, tmp_path):
