@@ -461,7 +461,7 @@ class HandoffQueue:
     def purge_before(self, cutoff: float) -> dict[str, int]:
         """Remove what a finished handoff keeps beyond its record, for handoffs
         closed (or returned to the bot) before ``cutoff`` (epoch seconds): the
-        transcript, the evidence images and the teacher's identity. The handoff's
+        transcript, the evidence images, the teacher's identity and the raw LINE id. The handoff's
         codes, times and closing record stay (the consultation record and the audit
         log refer to them). Idempotent: a purged handoff is marked and skipped.
         Returns counts: handoffs, transcripts, images, identities."""
@@ -478,7 +478,9 @@ class HandoffQueue:
             for n in range(1, int(images or 0) + 1):
                 pipe.delete(self._keys.handoff_image(hid, n))
             pipe.hdel(doc, "identity")
-            pipe.hset(doc, "purged", _encode(self._clock()))
+            # Nothing is ever pushed to a finished chat again: the raw LINE id goes
+            # too (the pseudonym stays, so the record and the audit log still match).
+            pipe.hset(doc, mapping={"purged": _encode(self._clock()), "line_user": ""})
             results = pipe.execute()
             counts["handoffs"] += 1
             counts["transcripts"] += int(results[0])

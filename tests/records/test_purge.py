@@ -66,7 +66,9 @@ def test_purge_removes_old_transcripts_images_identities_once_and_keeps_records(
     assert queue.transcript(old) == [] and queue.image(old, 1) is None and queue.image(old, 2) is None
     kept = queue.get(old)
     assert kept.identity is None and kept.record == RECORD and kept.status == "closed"
+    assert kept.line_user == "" and kept.user, "the raw LINE id goes, the pseudonym stays"
     assert queue.transcript(recent) and queue.image(recent, 1) and queue.get(recent).identity
+    assert queue.get(recent).line_user == "U" + "b" * 32
     again = purge(client, keys, 365, now + 60)
     assert (again.handoffs, again.transcripts, again.images, again.identities) == (0, 0, 0, 0)
     assert {k: client.hgetall(k) for k in record_keys if client.type(k) == b"hash"} == before
