@@ -9,23 +9,13 @@ import redis
 
 from bot.handoff import HandoffQueue
 from bot.storage.keys import KeyBuilder
+from tests.fake_line import ManualClock
 
 SECRET = b"handoff-test-secret-0123456789"
 # 2026-11-25 06:00 UTC; any fixed instant would do, the queue only compares times.
 T0 = 1_795_586_400.0
 
 
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -34,8 +24,8 @@ def keys() -> KeyBuilder:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "fakeredis"])
@@ -48,5 +38,5 @@ def client(request: pytest.FixtureRequest) -> redis.Redis:
 
 
 @pytest.fixture
-def queue(client: redis.Redis, keys: KeyBuilder, clock: FakeClock) -> HandoffQueue:
+def queue(client: redis.Redis, keys: KeyBuilder, clock: ManualClock) -> HandoffQueue:
     return HandoffQueue(client, keys, clock)
