@@ -277,7 +277,7 @@ class HandoffBridge:
     def _seen(self, hid: str, event_id: str, mark: str) -> bool:
         """A re-run event (a worker died before acknowledging it) finds its own
         entry among the last ones and does not write it twice."""
-        recent = self.queue.transcript(hid)[-_DEDUPE_WINDOW:]
+        recent = self.queue.transcript(hid, last=_DEDUPE_WINDOW)
         return any(e.get("event") == event_id and e.get("mark", e.get("from")) == mark for e in recent)
 
     def _append(self, hid: str, event_id: str, entry: dict[str, Any]) -> None:

@@ -423,8 +423,10 @@ class HandoffQueue:
         if not int(done):
             raise KeyError(f"no handoff {hid!r}")
 
-    def transcript(self, hid: str) -> list[dict]:
-        return [json.loads(item) for item in self._client.lrange(self._keys.handoff_transcript(hid), 0, -1)]
+    def transcript(self, hid: str, *, last: int | None = None) -> list[dict]:
+        """The whole transcript, or only its ``last`` entries."""
+        start = -last if last else 0
+        return [json.loads(item) for item in self._client.lrange(self._keys.handoff_transcript(hid), start, -1)]
 
     def add_image(self, hid: str, data: bytes, content_type: str) -> int:
         """Keep an image the user sent with the handoff; returns its number n and adds

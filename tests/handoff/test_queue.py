@@ -536,3 +536,12 @@ def test_a_new_kind_of_danger_at_the_same_severity_alerts_through_open(queue):
     queue.open("U" + "1" * 32, role="child", level=None, lang="ja", category="extortion",
                urgent=True, severity="high", reasons=["extortion.sextortion"])
     assert queue.get(first.id).alert == "danger"
+
+
+def test_the_last_entries_of_a_transcript(queue):
+    handoff = queue.open("U" + "7" * 32, role=None, level=None, lang="ja", category=None,
+                         urgent=False, severity=None, reasons=[])
+    for n in range(5):
+        queue.append(handoff.id, {"from": "user", "kind": "text", "text": str(n)})
+    assert [e["text"] for e in queue.transcript(handoff.id, last=2)] == ["3", "4"]
+    assert [e["text"] for e in queue.transcript(handoff.id)] == ["0", "1", "2", "3", "4"]
