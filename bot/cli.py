@@ -212,30 +212,20 @@ class UsersError(Exception):
 
 def _accounts():
     """The accounts store of the Redis server the web processes use."""
-    import os
-
-    from bot.config import ConfigError, load_config
+    from bot.config import ConfigError
     from bot.console.accounts import Accounts
-    from bot.storage.keys import KeyBuilder
-    from bot.storage.redis import make_redis_client
+    from bot.runtime import connect_for_command
 
-    if not os.environ.get("REDIS_URL", "").strip():
-        raise UsersError(
-            "REDIS_URL is not set: accounts live in the Redis server the web processes use, and "
+    try:
+        _, client, keys = connect_for_command(
+            "accounts live in the Redis server the web processes use, and "
             "without it this command would keep them in a store that vanishes when it exits. Run it "
             "with the web processes' settings (REDIS_URL, BOT_ID_SECRET, BOT_CONSOLE_SECRET); a newcomer "
             "on `python -m bot serve` without Redis has no lasting accounts"
         )
-    try:
-        config = load_config()
     except ConfigError as exc:
         raise UsersError(str(exc)) from None
-    client = make_redis_client(config.redis_url)
-    try:
-        client.ping()
-    except Exception as exc:
-        raise UsersError(f"Redis at REDIS_URL is not reachable: {exc}") from None
-    return Accounts(client, KeyBuilder(secret=config.id_secret))
+    return Accounts(client, keys)
 
 
 def _read_password(name: str) -> str:

@@ -142,6 +142,27 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
     )
 
 
+def connect_for_command(why_redis: str) -> tuple[Config, redis.Redis, KeyBuilder]:
+    """Settings, a reachable Redis and the key builder for an operator's command
+    (``users``, ``purge``, ``clock``, ``report``), which works on the Redis server the
+    web and worker processes use. ``why_redis`` says, when REDIS_URL is unset, why an
+    in-process store will not do. Raises ConfigError with a one-line reason."""
+    import os
+
+    from bot.config import ConfigError, load_config
+    from bot.storage.redis import make_redis_client
+
+    if not os.environ.get("REDIS_URL", "").strip():
+        raise ConfigError(f"REDIS_URL is not set: {why_redis}")
+    config = load_config()
+    client = make_redis_client(config.redis_url)
+    try:
+        client.ping()
+    except Exception as exc:
+        raise ConfigError(f"Redis at REDIS_URL is not reachable: {exc}") from None
+    return config, client, KeyBuilder(secret=config.id_secret)
+
+
 def rehearse(dialogue: Dialogue) -> None:
     """Answer a follow and a typed sentence once, in memory, before serving.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -24,24 +23,17 @@ class CommandError(Exception):
 
 def _store():
     """(client, keys, directory) of the deployment named by the environment."""
-    from bot.config import ConfigError, load_config
-    from bot.storage.keys import KeyBuilder
-    from bot.storage.redis import make_redis_client
+    from bot.config import ConfigError
+    from bot.runtime import connect_for_command
     from dialogs.directory import load_directory
 
-    if not os.environ.get("REDIS_URL", "").strip():
-        raise CommandError("REDIS_URL is not set: records live in the Redis server the web and worker "
-                           "processes use; run this with their settings (REDIS_URL, BOT_ID_SECRET, BOT_PROFILE)")
     try:
-        config = load_config()
+        config, client, keys = connect_for_command(
+            "records live in the Redis server the web and worker "
+            "processes use; run this with their settings (REDIS_URL, BOT_ID_SECRET, BOT_PROFILE)")
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
-    client = make_redis_client(config.redis_url)
-    try:
-        client.ping()
-    except Exception as exc:
-        raise CommandError(f"Redis at REDIS_URL is not reachable: {exc}") from None
-    return client, KeyBuilder(secret=config.id_secret), load_directory(config.profile)
+    return client, keys, load_directory(config.profile)
 
 
 def _purge_once(client, keys, retention_days: int, now: float | None = None) -> int:
