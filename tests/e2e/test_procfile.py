@@ -16,6 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.e2e.conftest import sign
@@ -46,16 +48,13 @@ def post(port: int, events: list[dict]) -> int:
         return exc.code
 
 
-def test_procfile_processes_hold_a_conversation(fake_line, bot_env, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PORT": str(port),
-        **bot_env,
-    }
-    processes = {}
-    logs = {}
+@contextmanager
+def procfile_running(env: dict[str, str], port: int, tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """Every Procfile line started as written, until the webhook answers LINE's
+    verify button; stopped with SIGTERM (then killed) on the way out. Yields the
+    log file of each process."""
+    processes: dict[str, subprocess.Popen] = {}
+    logs: dict[str, Path] = {}
     try:
         for name, command in procfile().items():
             logs[name] = tmp_path / f"{name}.log"
@@ -63,13 +62,6 @@ def test_procfile_processes_hold_a_conversation(fake_line, bot_env, tmp_path):
                 processes[name] = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
                                                    stdout=out, stderr=subprocess.STDOUT)
         assert set(processes) == {"web", "worker", "clock"}
-
-        def event(kind: str, **fields) -> dict:
-            return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
-                    "source": {"type": "user", "userId": USER}, "webhookEventId": f"01PROC{time.time_ns()}",
-                    "deliveryContext": {"isRedelivery": False},
-                    "replyToken": fake_line.issue_reply_token(USER), **fields}
-
         deadline = time.monotonic() + 60
         while True:
             for name, process in processes.items():
@@ -81,16 +73,7 @@ def test_procfile_processes_hold_a_conversation(fake_line, bot_env, tmp_path):
                 pass
             assert time.monotonic() < deadline, logs["web"].read_text(errors="replace")
             time.sleep(0.2)
-
-        assert post(port, [event("follow")]) == 200
-        fake_line.wait_for_deliveries(1, user_id=USER, timeout=30)
-        assert post(port, [event("postback", postback={"data": "t=role_guardian"})]) == 200
-        fake_line.wait_for_deliveries(2, user_id=USER, timeout=30)
-        assert post(port, [event("message", message={"type": "text", "id": "1", "text": "身に覚えのない請求が来た"})]) == 200
-        answers = fake_line.wait_for_deliveries(3, user_id=USER, timeout=30)
-        assert "188" in json.dumps(answers[-1].messages, ensure_ascii=False)
-        log_text = "".join(p.read_text(errors="replace") for p in logs.values())
-        assert USER not in log_text and "請求" not in log_text, "no user id or message text in the logs"
+        yield logs
     finally:
         for process in processes.values():
             if process.poll() is None:
@@ -100,3 +83,33 @@ def test_procfile_processes_hold_a_conversation(fake_line, bot_env, tmp_path):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def procfile_env(port: int, bot_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PORT": str(port),
+        **bot_env,
+    }
+
+
+def test_procfile_processes_hold_a_conversation(fake_line, bot_env, tmp_path):
+    port = free_port()
+
+    def event(kind: str, **fields) -> dict:
+        return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
+                "source": {"type": "user", "userId": USER}, "webhookEventId": f"01PROC{time.time_ns()}",
+                "deliveryContext": {"isRedelivery": False},
+                "replyToken": fake_line.issue_reply_token(USER), **fields}
+
+    with procfile_running(procfile_env(port, bot_env), port, tmp_path) as logs:
+        assert post(port, [event("follow")]) == 200
+        fake_line.wait_for_deliveries(1, user_id=USER, timeout=30)
+        assert post(port, [event("postback", postback={"data": "t=role_guardian"})]) == 200
+        fake_line.wait_for_deliveries(2, user_id=USER, timeout=30)
+        assert post(port, [event("message", message={"type": "text", "id": "1", "text": "身に覚えのない請求が来た"})]) == 200
+        answers = fake_line.wait_for_deliveries(3, user_id=USER, timeout=30)
+        assert "188" in json.dumps(answers[-1].messages, ensure_ascii=False)
+        log_text = "".join(p.read_text(errors="replace") for p in logs.values())
+        assert USER not in log_text and "請求" not in log_text, "no user id or message text in the logs"

@@ -11,16 +11,13 @@ queued at any hour (to be seen first at opening).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-from tests.e2e.test_procfile import ROOT, free_port, post, procfile
+from tests.e2e.test_procfile import ROOT, free_port, post, procfile_env, procfile_running
 
 USER = "U" + "d" * 32
 CONSOLE_SECRET = "procfile-console-secret-0123456789abcdef"
@@ -46,34 +43,11 @@ def cli(env: dict, *args: str, stdin: str = "") -> str:
 def test_a_crisis_webhook_is_a_waiting_handoff_within_a_second(fake_line, bot_env, tmp_path, redis_client):
     # redis_client: an empty database, so accounts other tests made (sato) do not clash.
     port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PORT": str(port),
-        "BOT_CONSOLE_SECRET": CONSOLE_SECRET,
-        **bot_env,
-    }
+    env = {**procfile_env(port, bot_env), "BOT_CONSOLE_SECRET": CONSOLE_SECRET}
     cli(env, "users", "add", "sato", "--role", "counsellor", stdin="correct horse battery staple\n")
     token = cli(env, "users", "token", "sato").strip().splitlines()[-1].strip()
 
-    processes, logs = {}, {}
-    try:
-        for name, command in procfile().items():
-            logs[name] = tmp_path / f"{name}.log"
-            with logs[name].open("wb") as out:
-                processes[name] = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
-                                                   stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            for name, process in processes.items():
-                assert process.poll() is None, f"{name} exited:\n{logs[name].read_text(errors='replace')}"
-            try:
-                if post(port, []) == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, logs["web"].read_text(errors="replace")
-            time.sleep(0.2)
+    with procfile_running(env, port, tmp_path):
         # The worker is up once it answers a first event (a follow from someone else).
         other = "U" + "e" * 32
         post(port, [_event(fake_line, other, "follow")])
@@ -98,15 +72,6 @@ def test_a_crisis_webhook_is_a_waiting_handoff_within_a_second(fake_line, bot_en
         assert "0120-0-78310" in first.messages[0]["text"]
         print(f"\nwaiting handoff visible at the API {elapsed * 1000:.0f} ms after the webhook; "
               f"severity {handoff['severity']}, reasons {handoff['reasons']}")
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def _event(fake_line, user: str, kind: str, **fields) -> dict:
