@@ -8,6 +8,7 @@ the user is told about people on duty does not depend on when the suite runs.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -37,22 +38,25 @@ def make_bot(fake_line, bot_env, at):
     return Bot(app, app.test_client(), fake_line), runtime
 
 
-@pytest.fixture
-def staffed(fake_line, bot_env, redis_client):
-    bot, runtime = make_bot(fake_line, bot_env, STAFFED)
+@contextmanager
+def running_bot(fake_line, bot_env, at):
+    bot, runtime = make_bot(fake_line, bot_env, at)
     try:
         yield bot, runtime
     finally:
         runtime.stop()
+
+
+@pytest.fixture
+def staffed(fake_line, bot_env, redis_client):
+    with running_bot(fake_line, bot_env, STAFFED) as running:
+        yield running
 
 
 @pytest.fixture
 def night(fake_line, bot_env, redis_client):
-    bot, runtime = make_bot(fake_line, bot_env, NIGHT)
-    try:
-        yield bot, runtime
-    finally:
-        runtime.stop()
+    with running_bot(fake_line, bot_env, NIGHT) as running:
+        yield running
 
 
 def wait_for(predicate, timeout=5.0):
@@ -313,8 +317,7 @@ def test_when_counsellors_go_off_duty_waiting_users_are_told_once(fake_line, bot
     from bot.handoff.bridge import tell_off_duty
 
     now = [tokyo("2026-11-25 18:55")]
-    bot, runtime = make_bot(fake_line, bot_env, now)
-    try:
+    with running_bot(fake_line, bot_env, now) as (bot, runtime):
         bot.post(bot.tap(A, "t=human"))
         assert "いま1番目です" in said(bot.answers(A, 1))
         assert tell_off_duty(runtime.queue, runtime.send_to_user, runtime.desk_open()) == 0
@@ -326,5 +329,3 @@ def test_when_counsellors_go_off_duty_waiting_users_are_told_once(fake_line, bot
         settle(runtime)
         assert len(bot.line.deliveries(A)) == 2
         assert [h.line_user for h in runtime.queue.list("waiting")] == [A]
-    finally:
-        runtime.stop()
