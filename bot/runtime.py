@@ -74,7 +74,7 @@ class Runtime:
                             event_id=event_id, **(payload or {}))
 
     def desk_open(self) -> bool:
-        return self.dialogue.directory.profile.desk.hours.is_open(self.clock())
+        return self.dialogue.desk_open(self.clock())
 
     def worker(self, name: str | None = None, **options) -> Worker:
         return Worker(self.client, self.keys, self.handler(), name=name,

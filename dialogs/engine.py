@@ -142,6 +142,10 @@ class Dialogue:
             raise ValueError(f"crisis cards name hotlines missing from the directory: {missing}")
         return cls(chart, ChartMachine(chart), directory, catalogs, Router.load(), load_lexicon(lexicon_path))
 
+    def desk_open(self, now: datetime) -> bool:
+        """Are the deployment's counsellors on duty at ``now``?"""
+        return self.directory.profile.desk.hours.is_open(now)
+
     def new_session(self) -> Session:
         return Session(state=self.chart.start, chart_version=self.chart.version)
 
@@ -181,7 +185,7 @@ class _Turn:
 
     @property
     def desk_open(self) -> bool:
-        return self.d.directory.profile.desk.hours.is_open(self.now)
+        return self.d.desk_open(self.now)
 
     def desk_next_open(self) -> datetime | None:
         return self.d.directory.profile.desk.hours.status(self.now).next_open

@@ -208,7 +208,7 @@ class HandoffBridge:
         self.queue.return_to_bot(ghost.id, "system", force=True)
 
     def _desk_open(self) -> bool:
-        return self.dialogue.directory.profile.desk.hours.is_open(self.clock())
+        return self.dialogue.desk_open(self.clock())
 
     def _category(self, reply: Reply, active: Handoff | None) -> str:
         if reply.reasons:

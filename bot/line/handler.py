@@ -119,8 +119,7 @@ class LineHandler:
         def noted(reply: Reply) -> list[dict[str, Any]]:
             messages = render(reply)
             now = self.clock()
-            records.note_answer(user, reply, now, self.service.dialogue.directory.profile.desk.hours.is_open(now),
-                                event_id)
+            records.note_answer(user, reply, now, self.service.dialogue.desk_open(now), event_id)
             if reply.handoff and self.bridge is not None:
                 records.note_handoff(user, self.bridge.active(user))
             return messages
