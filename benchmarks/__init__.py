@@ -1,0 +1,1 @@
+"""Benchmarks of the bot (issue 6): reproducible figures, not timed tests."""
