@@ -35,6 +35,8 @@ MIN_CONSOLE_SECRET_CHARS = 32
 DEFAULT_IDLE_ALERT_SECONDS = 600
 #: A console session with no action for this long ends (the 8-hour limit from login stays).
 DEFAULT_CONSOLE_IDLE_MINUTES = 30
+#: How long the sender waits for LINE's answer to one request before it retries (bot.line.sender).
+DEFAULT_LINE_READ_TIMEOUT_MS = 10_000
 GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_hex(32))"'
 
 
@@ -66,6 +68,8 @@ class Config:
     #: Behind a reverse proxy / load balancer (Heroku, nginx): trust one hop of
     #: X-Forwarded-For and X-Forwarded-Proto (client address for the login limit, https for HSTS).
     behind_proxy: bool = False
+    #: Read timeout of one call to the LINE API; shorter frees a worker sooner when LINE is slow.
+    line_read_timeout_ms: int = DEFAULT_LINE_READ_TIMEOUT_MS
 
     @property
     def embedded_redis(self) -> bool:
@@ -226,6 +230,10 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
             "minutes without a counsellor's action before a console session ends",
         ),
         behind_proxy=_flag(env, "BOT_BEHIND_PROXY"),
+        line_read_timeout_ms=_int(
+            env, "LINE_API_READ_TIMEOUT_MS", DEFAULT_LINE_READ_TIMEOUT_MS, 100, 60_000,
+            "milliseconds to wait for LINE's answer to one call before retrying it",
+        ),
     )
 
 

@@ -23,7 +23,7 @@ from bot.config import Config
 from bot.handoff.bridge import HandoffBridge, send_to_user
 from bot.handoff.queue import Handoff, HandoffQueue
 from bot.line.handler import LineHandler
-from bot.line.sender import Sender
+from bot.line.sender import CONNECT_TIMEOUT, Sender
 from bot.line.standin import StandinLine
 from bot.pipeline.enqueue import DEFAULT_PARTITIONS, ensure_partition_count
 from bot.pipeline.worker import Worker
@@ -135,7 +135,8 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         queue=HandoffQueue(client, keys),
         records=RecordBook(client, keys),
         sender=Sender(config.api_base_url, config.access_token,
-                      data_base_url=getattr(config, "line_data_api_base_url", None)),
+                      data_base_url=getattr(config, "line_data_api_base_url", None),
+                      timeout=(CONNECT_TIMEOUT, config.line_read_timeout_ms / 1000)),
         parser=WebhookParser(config.channel_secret),
         partitions=partitions,
         standin=standin,

@@ -72,6 +72,8 @@ MAX_CONTENT_BYTES = 10 * 1024 * 1024
 RETRY_KEY_NAMESPACE = uuid.UUID("6d3cd96e-131c-4b7a-aacd-e5a14ac54520")
 MAX_MESSAGES_PER_CALL = 5
 REPLY_TOKEN_TTL = 60.0
+#: Seconds to wait for a connection to LINE (the read timeout is the Sender's ``timeout[1]``).
+CONNECT_TIMEOUT = 3.05
 
 # Chunk outcomes
 SENT = "sent"
@@ -210,7 +212,7 @@ class Sender:
         api_base_url: str = LINE_API_BASE_URL,
         access_token: str = "",
         *,
-        timeout: tuple[float, float] = (3.05, 10.0),
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT, 10.0),
         max_attempts: int = 4,
         backoff: tuple[float, float] = (0.5, 8.0),
         clock: Callable[[], float] = time.time,
