@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialogs.directory import Hotline
-from dialogs.hours import OpeningHours, format_when
+from dialogs.hours import HoursStatus, OpeningHours, format_when
 from dialogs.i18n import Catalogs
 from dialogs.reply import HotlineCard, PhoneLink
 
@@ -17,7 +17,10 @@ def status_text(hours: OpeningHours, now: datetime, lang: str, catalogs: Catalog
     Windows whose hours the sources do not give say so instead of claiming
     to be open.
     """
-    status = hours.status(now)
+    return _status_text(hours.status(now), now, lang, catalogs)
+
+
+def _status_text(status: HoursStatus, now: datetime, lang: str, catalogs: Catalogs) -> str:
     if status.kind == "always":
         return catalogs.text(lang, "hours.always")
     if status.kind == "anytime":
@@ -34,6 +37,7 @@ def status_text(hours: OpeningHours, now: datetime, lang: str, catalogs: Catalog
 
 
 def hotline_card(hotline: Hotline, now: datetime, lang: str, catalogs: Catalogs) -> HotlineCard:
+    status = hotline.hours.status(now)  # once: the text and open_now say the same thing
     return HotlineCard(
         id=hotline.id,
         name=hotline.name_in(lang),
@@ -41,8 +45,8 @@ def hotline_card(hotline: Hotline, now: datetime, lang: str, catalogs: Catalogs)
         phones=tuple(PhoneLink(p.number, p.tel) for p in hotline.phones),
         url=hotline.url,
         line_id=hotline.line_id,
-        status=status_text(hotline.hours, now, lang, catalogs),
-        open_now=hotline.hours.status(now).open_now,
+        status=_status_text(status, now, lang, catalogs),
+        open_now=status.open_now,
         hours_note=hotline.hours_note_in(lang),
         contact_note=hotline.contact_note_in(lang),
     )

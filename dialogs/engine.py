@@ -14,6 +14,7 @@ and validated once at start-up.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -183,8 +184,9 @@ class _Turn:
     def t(self, key: str, **params: object) -> str:
         return self.d.catalogs.text(self.lang, key, **params)
 
-    @property
+    @functools.cached_property
     def desk_open(self) -> bool:
+        # Asked up to four times per message at the same ``now``: once is enough.
         return self.d.desk_open(self.now)
 
     def desk_next_open(self) -> datetime | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -142,12 +142,23 @@ class HoursStatus:
     next_open: datetime | None = None
 
 
+#: Days of open intervals an OpeningHours keeps (one per day asked about;
+#: next_open may look a few days ahead). Emptied when full.
+_DAYS_KEPT = 512
+
+
 @dataclass(frozen=True)
 class OpeningHours:
     kind: Kind
     slots: tuple[Slot, ...] = ()
     closed_on_holidays: bool = False
     closures: tuple[Closure, ...] = ()
+    # A day's open intervals are the same for every message of that day and
+    # cost ~5 µs to work out (holidays, closures, merging), two to six times
+    # per card: worked out once per day instead.
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def from_dict(cls, data: Any) -> OpeningHours:
@@ -167,17 +178,35 @@ class OpeningHours:
 
     def is_open(self, at: datetime) -> bool:
         """True only when a staffed line is known to be open (never for
-        anytime or unspecified)."""
-        return self.status(at).open_now is True
+        anytime or unspecified).
+
+        ``status(at).open_now is True``, without working out when the line
+        closes or next opens: asked several times per message, that look-ahead
+        was most of its cost.
+        """
+        t = _to_tokyo(at)
+        if self.kind == "always":
+            return True
+        if self.kind in ("anytime", "unspecified"):
+            return False
+        return any(start <= t < end for start, end in self._intervals_on(t.date()))
 
     def _closed_all_day(self, d: date) -> bool:
         if self.closed_on_holidays and is_national_holiday(d):
             return True
         return any(c.covers(d) for c in self.closures)
 
-    def _intervals_on(self, d: date) -> list[tuple[datetime, datetime]]:
+    def _intervals_on(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
         """Open intervals starting on ``d``, sorted, overlapping or touching
         ones merged."""
+        known = self._days.get(d)
+        if known is None:
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()
+            known = self._days[d] = tuple(self._work_out_intervals(d))
+        return known
+
+    def _work_out_intervals(self, d: date) -> list[tuple[datetime, datetime]]:
         if self._closed_all_day(d):
             return []
         midnight = datetime.combine(d, time(0), tzinfo=TOKYO)
@@ -350,6 +379,14 @@ def format_when(when: datetime, lang: str, now: datetime) -> str:
         raise ValueError(f"lang {lang!r} is not one of {', '.join(LANGS)}")
     when_t = _to_tokyo(when)
     days_ahead = (when_t.date() - _to_tokyo(now).date()).days
+    return _format_when(when_t, lang, days_ahead)
+
+
+# Babel takes ~20 µs a label, and the labels of a day repeat for every user
+# (the same windows close at the same 17:15): the label depends only on these
+# three values, so it is kept.
+@functools.lru_cache(maxsize=4096)
+def _format_when(when_t: datetime, lang: str, days_ahead: int) -> str:
     locale = _BABEL_LOCALE[lang]
     if days_ahead in (0, 1):
         clock = format_datetime(when_t, _TIME_PATTERN[lang], tzinfo=TOKYO, locale=locale)

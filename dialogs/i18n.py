@@ -14,7 +14,7 @@ import hashlib
 import os
 import string
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -104,6 +104,17 @@ class Catalogs:
 
     translations: Mapping[str, Translations]
     keys: Mapping[str, frozenset[str]]
+    # Every known message looked up once here: a reply asks for ~17 of them,
+    # and each gettext through the catalog cost more than the formatting.
+    _messages: Mapping[str, Mapping[str, str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        messages = {
+            lang: {key: self.translations[lang].gettext(key) for key in keys}
+            for lang, keys in self.keys.items()
+            if lang in self.translations
+        }
+        object.__setattr__(self, "_messages", messages)
 
     def has(self, lang: str, key: str) -> bool:
         return key in self.keys.get(lang, frozenset())
@@ -114,6 +125,9 @@ class Catalogs:
         A missing key is a programming or data error that start-up validation
         should have caught; raise rather than show a user a raw key.
         """
+        message = self._messages.get(lang, {}).get(key)
+        if message is not None:
+            return message.format(**params) if params else message
         if not self.has(lang, key):
             raise CatalogError(
                 f"message {key!r} is missing from the {lang!r} catalog "

@@ -8,6 +8,7 @@ guesses between branches.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -66,6 +67,12 @@ class Router:
         self.commands = _keywords("commands", data.get("commands"), str(source))
         self.roles = _keywords("roles", data.get("roles"), str(source))
         self.levels = _keywords("levels", data.get("levels"), str(source))
+        # Most messages name no role, level or command: one search over all of
+        # a table's words answers "none" without trying the words one by one.
+        self._any_word = tuple(
+            (table, re.compile("|".join(re.escape(w) for name in table for w in table[name])))
+            for table in (self.branches, self.commands, self.roles, self.levels)
+        )
 
     @classmethod
     def load(cls, path: Path = ROUTING_PATH) -> "Router":
@@ -77,13 +84,15 @@ class Router:
             raise RoutingError(f"{path}: expected a mapping with branches, commands, roles, levels")
         return cls(data, path)
 
-    @staticmethod
-    def _best(table: Mapping[str, tuple[str, ...]], text: str) -> list[str]:
+    def _best(self, table: Mapping[str, tuple[str, ...]], text: str) -> list[str]:
         """Names whose keywords occur in ``text``, longest match first.
 
         Longest match decides between overlapping keywords of one table
         (やさしい日本語 must beat 日本語); callers treat ties as ambiguity.
         """
+        for known, any_word in self._any_word:
+            if known is table and any_word.search(text) is None:
+                return []  # no keyword of the table occurs: every score would be 0
         scores = {
             name: max((len(w) for w in words if w in text), default=0)
             for name, words in table.items()
