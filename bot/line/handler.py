@@ -17,8 +17,10 @@ leaves. Nothing here logs message text or LINE ids in clear.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 #: How long a blocked flag and a cached profile language are kept.
 BLOCKED_TTL = 400 * 24 * 3600
 LANGUAGE_TTL = 30 * 24 * 3600
+#: Distinct rendered answers kept per worker (a few hundred states x languages x minutes).
+RENDER_CACHE_SIZE = 4096
 
 
 class DeliveryFailed(RuntimeError):
@@ -212,7 +216,19 @@ class LineHandler:
             self.sender.deliver_to_group(incoming.reply_token, notice)
         self.sender.leave(incoming.source_type, incoming.source_id)
 
+    def __post_init__(self) -> None:
+        # Many users meet the same answer (the same question, language and minute),
+        # and building it through the SDK's validating models costs more than the
+        # dialogue step itself: each distinct answer is rendered once per worker.
+        self._rendered = lru_cache(maxsize=RENDER_CACHE_SIZE)(self._render_text)
+
     def _render_json(self, reply: Reply) -> list[dict[str, Any]]:
         """LINE messages as JSON, so the answer can be kept with the session."""
-        labels = CardLabels.from_catalog(self.service.dialogue.catalogs, reply.lang)
-        return [m.to_dict() for m in render(reply, labels)]
+        # A fresh copy each time: the answer is stored and sent by code that may change it.
+        return json.loads(self._rendered(reply.lang, reply.texts, reply.cards, reply.choices))
+
+    def _render_text(self, lang: str, texts: tuple, cards: tuple, choices: tuple) -> str:
+        """The answer's LINE messages as a JSON text; the arguments are all ``render`` reads."""
+        labels = CardLabels.from_catalog(self.service.dialogue.catalogs, lang)
+        reply = Reply(texts=texts, cards=cards, choices=choices, state="", lang=lang)
+        return json.dumps([m.to_dict() for m in render(reply, labels)], ensure_ascii=False)
