@@ -1,0 +1,132 @@
+"""python -m benchmarks: measure the bot on this machine and write docs/performance.md.
+
+    python -m benchmarks                 # everything, about ten minutes
+    python -m benchmarks --quick         # shorter runs and 10,000 sessions: a smoke test, not figures
+    python -m benchmarks --out /tmp/p.md # somewhere else
+
+Needs redis-server on PATH and the project installed with its bench extra
+(`pip install -e '.[bench]'`). Nothing leaves loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmarks import report, webhook
+from benchmarks.stack import BARE_APP, BOT_APP, ROOT, redis_server
+
+#: The web tier's settings for every run, the bot's and the bare baseline's.
+WEB_PROCESSES = 2
+WORKERS = 2
+
+
+def _machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import gunicorn
+
+    def run(*argv: str) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown"
+
+    dirty = run("git", "status", "--porcelain", "--untracked-files=no")
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": run("git", "rev-parse", "--short", "HEAD") + (" (with uncommitted changes)" if dirty else ""),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "redis": run(shutil.which("redis-server") or "redis-server", "--version").split(" sha=")[0],
+        "gunicorn": gunicorn.__version__,
+        "loadavg_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--quick", action="store_true", help="short runs: checks the machinery, not figures")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per acknowledgement rate")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    ack_seconds = args.seconds or (2.0 if args.quick else 8.0)
+    e2e_seconds = 3.0 if args.quick else 20.0
+    sessions = 10_000 if args.quick else 100_000
+    load1 = os.getloadavg()[0]
+    if load1 > 0.5:
+        print(f"warning: load average {load1:.2f} before the run: other work on this machine will show "
+              "in the figures", file=sys.stderr)
+    machine = _machine()
+
+    def log(line: str) -> None:
+        print(f"[{time.monotonic() - started:6.0f} s] {line}", file=sys.stderr, flush=True)
+
+    gunicorn_args = ""
+    settings = (f"gunicorn runs the Procfile's `web:` line with {WEB_PROCESSES} processes "
+                f"(`WEB_CONCURRENCY={WEB_PROCESSES}`) and its defaults otherwise (sync workers).")
+    from benchmarks.dialogue import step_figures, triage_figures
+    from benchmarks.memory import measure
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        log("1/5 webhook acknowledgement, the bot")
+        bot = webhook.ack_ladder(workdir, BOT_APP, web_processes=WEB_PROCESSES, gunicorn_args=gunicorn_args,
+                                 seconds=ack_seconds, log=log)
+        log("1/5 webhook acknowledgement, bare Flask")
+        bare = webhook.ack_ladder(workdir, BARE_APP, web_processes=WEB_PROCESSES, gunicorn_args=gunicorn_args,
+                                  seconds=ack_seconds, log=log)
+        max_bot, max_bare = webhook.max_sustained(bot), webhook.max_sustained(bare)
+        sustained = [p for p in bot + bare if p.sustained]
+        log("2/5 end to end")
+        e2e = webhook.end_to_end(workdir, web_processes=WEB_PROCESSES, workers=WORKERS,
+                                 gunicorn_args=gunicorn_args, seconds=e2e_seconds, log=log)
+        log("3/5 and 5/5 dialogue step and triage, in process")
+        step = step_figures(repeat=50 if args.quick else 200)
+        triage = triage_figures(repeat=5 if args.quick else 20)
+        log(f"step median {step['ours']['median_us']} µs, triage median {triage['all']['median_us']} µs")
+        log(f"4/5 Redis memory at {sessions:,} sessions")
+        with redis_server(workdir / "memory", aof=False) as url:
+            memory = measure(url, workdir / "memory", users=sessions, handoffs=sessions // 10)
+        log(f"idle session {memory.per_idle_session:.0f} bytes, per user at rest {memory.per_user_at_rest:.0f} bytes")
+
+    figures = {
+        "command": "python -m benchmarks" + (" --quick" if args.quick else ""),
+        "seconds": time.monotonic() - started,
+        "machine": machine,
+        "ack": {
+            "settings": settings, "users": webhook.USERS, "seconds": ack_seconds, "ladder": list(webhook.LADDER),
+            "bot": [asdict(p) for p in bot], "bare": [asdict(p) for p in bare],
+            "max_bot": max_bot, "max_bare": max_bare, "ratio": max_bot / max_bare if max_bare else 0.0,
+            "max_generator_lag_ms": max((p.generator_lag_p99_ms for p in sustained), default=0.0),
+        },
+        "e2e_settings": (f"{WORKERS} worker processes (the Procfile's `worker:` line), the `clock:` "
+                         f"process and the same web tier. {e2e_seconds:g} s per rate."),
+        "e2e": [asdict(p) for p in e2e],
+        "dialogue": {"step": step, "triage": triage},
+        "memory": asdict(memory),
+    }
+    report.write(figures, args.out)
+    log(f"wrote {args.out} and its .svg and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

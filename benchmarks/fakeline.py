@@ -1,0 +1,101 @@
+"""A fast fake LINE Messaging API for the load benchmark, on loopback.
+
+The tests use the strict stand-in (bot.line.standin) that checks reply tokens,
+retry keys and message shapes. Under load that stand-in would measure itself:
+it validates every message under one lock in a threaded development server. This
+one answers what the bot calls (reply, push, profile) as LINE does when all is
+well, and only records *when* each answer arrived: the load generator puts the
+event's sequence number in its reply token, so webhook-sent to reply-received
+is one subtraction. Any other path is answered 404 and counted as unexpected,
+and the benchmark fails if there is one.
+
+Run: ``python -m benchmarks.fakeline --port 9001`` (the benchmark starts it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+
+from aiohttp import web
+
+ACCESS_TOKEN = "bench-channel-access-token"
+
+
+class Records:
+    def __init__(self) -> None:
+        self.replies: list[tuple[str, int]] = []  # (reply token, arrival time ns)
+        self.pushes = 0
+        self.profiles = 0
+        self.unexpected: list[str] = []
+        self.unauthorised = 0
+
+
+def _sent(count: int) -> dict:
+    return {"sentMessages": [{"id": str(uuid.uuid4().int % 10**18), "quoteToken": uuid.uuid4().hex}
+                             for _ in range(count)]}
+
+
+def make_app() -> web.Application:
+    records = Records()
+    app = web.Application()
+
+    def authorised(request: web.Request) -> bool:
+        if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            records.unauthorised += 1
+            return False
+        return True
+
+    async def reply(request: web.Request) -> web.Response:
+        arrived = time.time_ns()
+        if not authorised(request):
+            return web.json_response({"message": "Invalid access token"}, status=401)
+        body = await request.json()
+        records.replies.append((str(body.get("replyToken")), arrived))
+        return web.json_response(_sent(len(body.get("messages") or [])))
+
+    async def push(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return web.json_response({"message": "Invalid access token"}, status=401)
+        body = await request.json()
+        records.pushes += 1
+        return web.json_response(_sent(len(body.get("messages") or [])))
+
+    async def profile(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return web.json_response({"message": "Invalid access token"}, status=401)
+        records.profiles += 1
+        user = request.match_info["user"]
+        return web.json_response({"userId": user, "displayName": "bench", "language": "ja"})
+
+    async def stats(request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return web.json_response({
+            "replies": records.replies[since:], "reply_count": len(records.replies),
+            "pushes": records.pushes, "profiles": records.profiles,
+            "unexpected": records.unexpected[:20], "unexpected_count": len(records.unexpected),
+            "unauthorised": records.unauthorised,
+        })
+
+    async def unknown(request: web.Request) -> web.Response:
+        records.unexpected.append(f"{request.method} {request.path}")
+        return web.json_response({"message": "Not found"}, status=404)
+
+    app.router.add_post("/v2/bot/message/reply", reply)
+    app.router.add_post("/v2/bot/message/push", push)
+    app.router.add_get("/v2/bot/profile/{user}", profile)
+    app.router.add_get("/_bench/stats", stats)
+    app.router.add_route("*", "/{tail:.*}", unknown)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Benchmarks 1 and 2: webhook acknowledgement and end-to-end latency, over loopback."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from benchmarks.load import LoadResult, percentile, run_load, seq_of, webhook_bodies
+from benchmarks.stack import BARE_APP, BOT_APP, CHANNEL_SECRET, BenchmarkError, stack
+
+USERS = 10_000
+#: Rates the issue asks for, and the ladder the highest sustained rate is looked for on.
+ACK_RATES = (100, 300, 1000)
+LADDER = (100, 200, 300, 400, 500, 650, 800, 1000, 1250, 1500, 2000, 2500)
+E2E_RATES = (100, 300)
+P99_LIMIT_MS = 50.0
+
+
+@dataclass
+class RatePoint:
+    rate: float
+    sent: int
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    achieved: float
+    generator_lag_p99_ms: float
+
+    @classmethod
+    def of(cls, result: LoadResult) -> "RatePoint":
+        lat = result.latencies_ms()
+        return cls(result.rate, len(result.samples), round(percentile(lat, 50), 2),
+                   round(percentile(lat, 99), 2), result.errors, round(result.achieved_rate(), 1),
+                   round(result.lag_ms(99), 2))
+
+    @property
+    def sustained(self) -> bool:
+        return self.errors == 0 and self.p99_ms < P99_LIMIT_MS
+
+
+class Events:
+    """Webhook bodies with event numbers that never repeat within one stack."""
+
+    def __init__(self, run: str) -> None:
+        self.run = run
+        self.next = 0
+
+    def take(self, count: int, rate: float, users: int = USERS, first_user: int = 0):
+        bodies = webhook_bodies(self.run, count, users, CHANNEL_SECRET, first_seq=self.next,
+                                first_user=first_user, rate=rate)
+        self.next += count
+        return bodies
+
+
+def ack_ladder(workdir: Path, app: str, *, web_processes: int, gunicorn_args: str, seconds: float,
+               log: Callable[[str], None]) -> list[RatePoint]:
+    """Acknowledgement latency at each rate of the ladder (web processes and Redis only:
+    the queue just grows), up to the first rate beyond the issue's three that fails."""
+    points: list[RatePoint] = []
+    name = "bot" if app == BOT_APP else "bare"
+    with stack(workdir / f"ack-{name}", app=app, web_processes=web_processes, workers=0, clock=False,
+               gunicorn_args=gunicorn_args) as s:
+        events = Events("A")
+        run_load(s.webhook_url, events.take(200, 100), 100)  # warm-up: imports, connections, JIT caches
+        for rate in LADDER:
+            result = run_load(s.webhook_url, events.take(int(rate * seconds), rate), rate)
+            s.check()
+            point = RatePoint.of(result)
+            points.append(point)
+            log(f"ack {name} {rate}/s: p50 {point.p50_ms} ms, p99 {point.p99_ms} ms, errors {point.errors}, "
+                f"achieved {point.achieved}/s, generator lag p99 {point.generator_lag_p99_ms} ms")
+            if rate >= max(ACK_RATES) and not point.sustained:
+                break
+            time.sleep(1.0)  # let a backlog drain before the next rate
+    return points
+
+
+def max_sustained(points: list[RatePoint]) -> float:
+    """The highest rate with p99 under the limit and no errors, below the first that fails."""
+    best = 0.0
+    for point in sorted(points, key=lambda p: p.rate):
+        if not point.sustained:
+            break
+        best = point.rate
+    return best
+
+
+@dataclass
+class EndToEnd:
+    rate: float
+    events: int
+    answered: int
+    pushes: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    ack: RatePoint
+
+
+def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args: str, seconds: float,
+               log: Callable[[str], None]) -> list[EndToEnd]:
+    """Webhook sent -> reply received by the fake LINE API, with the Procfile's processes."""
+    out: list[EndToEnd] = []
+    with stack(workdir / "e2e", app=BOT_APP, web_processes=web_processes, workers=workers,
+               gunicorn_args=gunicorn_args) as s:
+        events = Events("E")
+        first_user = 0
+        warm = events.take(100, 50, users=20, first_user=USERS)  # users outside the measured ones
+        run_load(s.webhook_url, warm, 50)
+        _wait_replies(s, events.run, range(0, 100), timeout=60)
+        for rate in E2E_RATES:
+            count = int(rate * seconds)
+            # Each user sends the 5 steps of the script, 4 seconds apart: a child answering.
+            users = max(1, int(rate * 4))
+            first_seq = events.next
+            result = run_load(s.webhook_url, events.take(count, rate, users=users, first_user=first_user), rate)
+            first_user += users
+            ack = RatePoint.of(result)
+            sent = {first_seq + i: sample.sent_ns for i, sample in enumerate(result.samples)
+                    if sample.status == 200}
+            arrivals, stats = _wait_replies(s, events.run, sent.keys(), timeout=120)
+            s.check()
+            latencies = sorted((arrivals[seq] - sent[seq]) / 1e6 for seq in sent if seq in arrivals)
+            point = EndToEnd(rate, count, len(latencies), stats["pushes"], round(percentile(latencies, 50), 2),
+                             round(percentile(latencies, 99), 2), round(latencies[-1], 2) if latencies else 0.0, ack)
+            out.append(point)
+            log(f"e2e {rate}/s: {point.answered}/{count} answered, p50 {point.p50_ms} ms, p99 {point.p99_ms} ms "
+                f"(ack p99 {ack.p99_ms} ms)")
+            if stats["unexpected_count"] or stats["unauthorised"]:
+                raise BenchmarkError(f"the bot made calls the fake LINE API does not know: {stats['unexpected']}")
+            time.sleep(2.0)
+    return out
+
+
+def _wait_replies(s, run: str, seqs, timeout: float) -> tuple[dict[int, int], dict]:
+    wanted = set(seqs)
+    arrivals: dict[int, int] = {}
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = s.line_stats(since=seen)
+        seen = stats["reply_count"]
+        for token, at in stats["replies"]:
+            seq = seq_of(token, run)
+            if seq is not None and seq in wanted:
+                arrivals.setdefault(seq, at)
+        if wanted.issubset(arrivals) or time.monotonic() > deadline:
+            return arrivals, stats
+        s.check()
+        time.sleep(0.5)
+
+
+def as_dict(obj) -> dict:
+    return asdict(obj)
