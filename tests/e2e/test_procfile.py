@@ -49,29 +49,33 @@ def post(port: int, events: list[dict]) -> int:
 
 
 @contextmanager
-def procfile_running(env: dict[str, str], port: int, tmp_path: Path) -> Iterator[dict[str, Path]]:
-    """Every Procfile line started as written, until the webhook answers LINE's
-    verify button; stopped with SIGTERM (then killed) on the way out. Yields the
-    log file of each process."""
+def processes_running(commands: dict[str, tuple[str, dict[str, str]]], web_ports: list[int],
+                      tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """Each ``name: (command line, environment)`` started as a Procfile line is (``exec``
+    under bash, from the project root), until the webhook on every one of ``web_ports``
+    answers LINE's verify button; stopped with SIGTERM (then killed) on the way out.
+    Yields the log file of each process."""
     processes: dict[str, subprocess.Popen] = {}
     logs: dict[str, Path] = {}
     try:
-        for name, command in procfile().items():
+        for name, (command, env) in commands.items():
             logs[name] = tmp_path / f"{name}.log"
             with logs[name].open("wb") as out:
                 processes[name] = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
                                                    stdout=out, stderr=subprocess.STDOUT)
-        assert set(processes) == {"web", "worker", "clock"}
         deadline = time.monotonic() + 60
-        while True:
+        waiting = list(web_ports)
+        while waiting:
             for name, process in processes.items():
                 assert process.poll() is None, f"{name} exited:\n{logs[name].read_text(errors='replace')}"
             try:
-                if post(port, []) == 200:  # LINE's verify button
-                    break
+                if post(waiting[0], []) == 200:  # LINE's verify button
+                    waiting.pop(0)
+                    continue
             except OSError:
                 pass
-            assert time.monotonic() < deadline, logs["web"].read_text(errors="replace")
+            assert time.monotonic() < deadline, "\n".join(
+                f"{name}:\n{log.read_text(errors='replace')}" for name, log in logs.items())
             time.sleep(0.2)
         yield logs
     finally:
@@ -83,6 +87,16 @@ def procfile_running(env: dict[str, str], port: int, tmp_path: Path) -> Iterator
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def procfile_running(env: dict[str, str], port: int, tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """Every Procfile line started as written, one process each, web on ``port``
+    (see processes_running). Yields the log file of each process."""
+    lines = procfile()
+    assert set(lines) == {"web", "worker", "clock"}
+    with processes_running({name: (command, env) for name, command in lines.items()}, [port], tmp_path) as logs:
+        yield logs
 
 
 def procfile_env(port: int, bot_env: dict[str, str]) -> dict[str, str]:
