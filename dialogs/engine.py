@@ -207,12 +207,14 @@ class _Turn:
 
     def choices(self, options: tuple[Option, ...] | list[Option]) -> tuple[Choice, ...]:
         open_ = self.desk_open
+        # The language cannot change inside this loop: worked out once, not per label.
+        lang, text = self.lang, self.d.catalogs.text
         out = []
         for option in options:
             if option.staffed_only and not open_:
                 continue
             key = option.label_closed if (option.label_closed and not open_) else option.label
-            out.append(Choice(self.t(key), postback_data(option.id)))
+            out.append(Choice(text(lang, key), postback_data(option.id)))
         return tuple(out)
 
     def reply(self, state: State, texts: list[str], cards: list[HotlineCard], *,
