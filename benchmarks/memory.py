@@ -1,13 +1,16 @@
-"""Redis memory per user at rest, per message in flight and per queued handoff.
+"""Redis memory per idle session, per user at rest, per message in flight and per handoff.
 
-100,000 users each send a first message through the bot's real event handler
+20,000 users each send a first message through the bot's real event handler
 (bot.line.handler.LineHandler: the dialogue, the session storage, the LINE
 language cache, the consultation record, the handoff bridge) on a real
 redis-server. Only LINE is replaced, by an object that accepts every answer at
-once (``InstantLine``): memory does not depend on LINE, and 100,000 HTTP calls
-would only make the run long. ``used_memory`` is read before and after each
-phase, so what one more user, message or handoff costs is the difference
-divided by the count; every key kind is also sampled with MEMORY USAGE.
+once (``InstantLine``): memory does not depend on LINE. The keys those users
+left are then copied (DUMP/RESTORE, so each copy has the same encoding, size and
+TTL) under the pseudonyms of further users until 100,000 users are stored, with
+their records in the month and open-consultation indexes, because running
+100,000 conversations through the handler takes minutes and stores nothing
+different. ``used_memory`` is read before and after each phase; what one more
+user, message or handoff costs is the difference divided by the count.
 """
 
 from __future__ import annotations
@@ -130,6 +133,8 @@ class MemoryFigures:
     handoffs: int
     baseline_bytes: int
     per_user_at_rest: float
+    per_user_from_handler: float
+    sample: int
     per_idle_session: float
     per_message_in_flight: float
     per_dedupe_marker: float
@@ -139,8 +144,48 @@ class MemoryFigures:
     kinds_with_handoffs: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def measure(redis_url: str, workdir: Path, users: int = 100_000, handoffs: int = 10_000,
-            processes: int = 2) -> MemoryFigures:
+def _copy_users(client: redis.Redis, keys, sample: int, users: int) -> None:
+    """Give users ``sample``..``users``-1 copies of the keys users 0..``sample``-1 left."""
+    import secrets
+
+    from bot.records.book import Record
+
+    month_keys: dict[str, str] = {}
+    for start in range(sample, users, 1000):
+        batch = range(start, min(users, start + 1000))
+        read = client.pipeline(transaction=False)
+        for n in batch:
+            source = user_id(n % sample)
+            for key in (keys.session(source), keys.profile_language(source)):
+                read.dump(key)
+                read.pttl(key)
+            read.hget(keys.records_open(), keys.pseudonym(source))
+        got = read.execute()
+        docs = client.pipeline(transaction=False)
+        for rid in got[4::5]:
+            # A user without a consultation going on still takes a slot: an empty answer.
+            docs.hgetall(keys.record_doc(rid.decode()) if rid else keys.record_doc("none"))
+        records = docs.execute()
+        write = client.pipeline(transaction=False)
+        for k, n in enumerate(batch):
+            target = user_id(n)
+            for j, key in enumerate((keys.session(target), keys.profile_language(target))):
+                dumped, ttl = got[5 * k + 2 * j], got[5 * k + 2 * j + 1]
+                if dumped is not None:
+                    write.restore(key, max(ttl, 0), dumped, replace=True)
+            fields = records[k]
+            if fields:
+                record = Record.from_fields(fields)
+                new_id = secrets.token_hex(8)
+                write.hset(keys.record_doc(new_id), mapping={**fields, b"id": f'"{new_id}"'.encode()})
+                month = month_keys.setdefault(record.month, keys.records_month(record.month))
+                write.zadd(month, {new_id: record.started_at})
+                write.hset(keys.records_open(), keys.pseudonym(target), new_id)
+        write.execute()
+
+
+def measure(redis_url: str, workdir: Path, users: int = 100_000, handoffs: int = 2_000,
+            processes: int = 2, sample: int = 20_000) -> MemoryFigures:
     """The figures, on an empty redis-server at ``redis_url`` (it is flushed)."""
     from bot.pipeline import enqueue
     from bot.storage.keys import KeyBuilder
@@ -151,13 +196,16 @@ def measure(redis_url: str, workdir: Path, users: int = 100_000, handoffs: int =
     runtime = _runtime(redis_url, str(workdir))  # sets the partition count, loads the scripts
     base = _used(client)
 
-    _parallel(redis_url, workdir, list(range(users)), 1, processes=processes)
+    keys: KeyBuilder = runtime.keys
+    sample = min(sample, users)
+    _parallel(redis_url, workdir, list(range(sample)), 1, processes=processes)
+    from_handler = (_used(client) - base) / sample
+    _copy_users(client, keys, sample, users)
     at_rest = _used(client)
     kinds_at_rest = sample_kinds(client)
 
     # A message in flight: stored by the webhook, not yet answered (stream entry
     # + de-duplication marker); once answered the entry goes and the marker stays 48 h.
-    keys: KeyBuilder = runtime.keys
     batch = [_event(n, 2, FIRST_MESSAGES[1]) for n in range(users)]
     for k in range(0, users, 500):
         enqueue(client, keys, batch[k:k + 500], partitions=runtime.partitions)
@@ -186,6 +234,7 @@ def measure(redis_url: str, workdir: Path, users: int = 100_000, handoffs: int =
     return MemoryFigures(
         users=users, handoffs=handoffs, baseline_bytes=base,
         per_user_at_rest=(at_rest - base) / users,
+        per_user_from_handler=from_handler, sample=sample,
         per_idle_session=(sessions_only - base) / users,
         per_message_in_flight=(in_flight - at_rest) / users,
         per_dedupe_marker=(markers_only - at_rest) / users,
@@ -203,4 +252,4 @@ if __name__ == "__main__":  # a quick look: python -m benchmarks.memory [users]
 
     with tempfile.TemporaryDirectory() as tmp, redis_server(Path(tmp), aof=False) as url:
         n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-        print(measure(url, Path(tmp), users=n, handoffs=max(1, n // 10)))
+        print(measure(url, Path(tmp), users=n, handoffs=max(1, n // 50), sample=max(1, n // 5)))

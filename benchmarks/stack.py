@@ -62,6 +62,21 @@ class Process:
             tail = self.log.read_text(errors="replace")[-3000:]
             raise BenchmarkError(f"{self.name} exited with {self.popen.returncode}:\n{tail}")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process and its children (gunicorn's workers), from /proc."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        pids = [self.popen.pid]
+        try:
+            children = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children").read_text().split()
+            pids += [int(c) for c in children]
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            pass
+        return total
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
@@ -95,8 +110,7 @@ def _wait(what: str, ready, processes: list[Process], timeout: float = 60.0) -> 
 
 
 @contextmanager
-def redis_server(workdir: Path, *, aof: bool = True) -> Iterator[str]:
-    """A throw-away redis-server; yields its URL."""
+def _redis(workdir: Path, aof: bool) -> Iterator[tuple[str, Process]]:
     executable = shutil.which("redis-server")
     if executable is None:
         raise BenchmarkError("redis-server is not on PATH: apt-get install redis-server")
@@ -106,15 +120,22 @@ def redis_server(workdir: Path, *, aof: bool = True) -> Iterator[str]:
     argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(data),
             "--maxmemory-policy", "noeviction"]
     argv += ["--appendonly", "yes", "--appendfsync", "always"] if aof else ["--appendonly", "no"]
-    process = _start(f"redis-{port}", argv, workdir, dict(os.environ))
+    process = _start("redis", argv, workdir, dict(os.environ))
     url = f"redis://127.0.0.1:{port}/0"
     try:
         client = redis.Redis.from_url(url)
         _wait("redis-server", client.ping, [process], 20)
         client.close()
-        yield url
+        yield url, process
     finally:
         process.stop()
+
+
+@contextmanager
+def redis_server(workdir: Path, *, aof: bool = True) -> Iterator[str]:
+    """A throw-away redis-server; yields its URL."""
+    with _redis(workdir, aof) as (url, _):
+        yield url
 
 
 def bot_env(redis_url: str, line_url: str, workdir: Path) -> dict[str, str]:
@@ -145,6 +166,10 @@ class Stack:
         for p in self.processes:
             p.check()
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each process, redis-server included."""
+        return {p.name: p.cpu_seconds() for p in self.processes}
+
     def line_stats(self, since: int = 0) -> dict:
         with urllib.request.urlopen(f"{self.line_url}/_bench/stats?since={since}", timeout=30) as r:
             return json.loads(r.read())
@@ -161,7 +186,7 @@ def _verify(url: str) -> bool:
 
 @contextmanager
 def stack(workdir: Path, *, app: str = BOT_APP, web_processes: int = 2, workers: int = 2,
-          clock: bool = True, gunicorn_args: str = "") -> Iterator[Stack]:
+          clock: bool = True, gunicorn_args: str = "", aof: bool = True) -> Iterator[Stack]:
     """redis-server, the fake LINE API and the Procfile's processes.
 
     ``app``: the WSGI app the Procfile's ``web:`` line serves (the bot, or the bare
@@ -174,8 +199,8 @@ def stack(workdir: Path, *, app: str = BOT_APP, web_processes: int = 2, workers:
     if BOT_APP not in lines["web"]:
         raise BenchmarkError(f"the Procfile's web: line no longer serves {BOT_APP}: {lines['web']}")
     with ExitStack() as stack_:
-        redis_url = stack_.enter_context(redis_server(workdir))
-        processes: list[Process] = []
+        redis_url, redis_process = stack_.enter_context(_redis(workdir, aof))
+        processes: list[Process] = [redis_process]
         stack_.callback(lambda: [p.stop() for p in reversed(processes)])
         line_port, web_port = free_port(), free_port()
         line_url = f"http://127.0.0.1:{line_port}"

@@ -97,6 +97,8 @@ class EndToEnd:
     p99_ms: float
     max_ms: float
     ack: RatePoint
+    #: CPU milliseconds per event spent by each process (gunicorn with its workers).
+    cpu_ms_per_event: dict[str, float]
 
 
 def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args: str, seconds: float,
@@ -115,6 +117,7 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
             # Each user sends the 5 steps of the script, 4 seconds apart: a child answering.
             users = max(1, int(rate * 4))
             first_seq = events.next
+            cpu_before = s.cpu()
             result = run_load(s.webhook_url, events.take(count, rate, users=users, first_user=first_user), rate)
             first_user += users
             ack = RatePoint.of(result)
@@ -122,12 +125,16 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
                     if sample.status == 200}
             arrivals, stats = _wait_replies(s, events.run, sent.keys(), timeout=120)
             s.check()
+            cpu_after = s.cpu()
+            cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / count, 2)
+                      for name in cpu_after}
             latencies = sorted((arrivals[seq] - sent[seq]) / 1e6 for seq in sent if seq in arrivals)
             point = EndToEnd(rate, count, len(latencies), stats["pushes"], round(percentile(latencies, 50), 2),
-                             round(percentile(latencies, 99), 2), round(latencies[-1], 2) if latencies else 0.0, ack)
+                             round(percentile(latencies, 99), 2), round(latencies[-1], 2) if latencies else 0.0, ack,
+                             cpu_ms)
             out.append(point)
             log(f"e2e {rate}/s: {point.answered}/{count} answered, p50 {point.p50_ms} ms, p99 {point.p99_ms} ms "
-                f"(ack p99 {ack.p99_ms} ms)")
+                f"(ack p99 {ack.p99_ms} ms); CPU ms per event {cpu_ms}")
             if stats["unexpected_count"] or stats["unauthorised"]:
                 raise BenchmarkError(f"the bot made calls the fake LINE API does not know: {stats['unexpected']}")
             time.sleep(2.0)
