@@ -328,8 +328,10 @@ def notify_positions(queue: HandoffQueue, send: Callable[..., str], desk_open: b
     # The worker and the console may both notice the same change at once: the
     # event id names the queue's state, so the pipeline keeps one notice.
     version = queue.version()
-    for position, handoff in enumerate(queue.list("waiting"), start=1):
-        if queue.notified_position(handoff.id) == position:
+    waiting = queue.list("waiting")
+    told_before = queue.notified_positions([h.id for h in waiting])
+    for position, (handoff, before) in enumerate(zip(waiting, told_before), start=1):
+        if before == position:
             continue
         queue.set_notified_position(handoff.id, position)
         send(handoff, "position", {"n": position}, event_id=f"xcpos-{handoff.id}-{position}-{version}")

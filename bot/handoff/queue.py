@@ -284,6 +284,14 @@ class HandoffQueue:
         value = self._client.hget(self._keys.handoff_doc(hid), "notified_position")
         return int(value) if value is not None else None
 
+    def notified_positions(self, hids: list[str]) -> list[int | None]:
+        """``notified_position`` of each of ``hids``, in one round trip: the bridge asks
+        it of every waiting chat whenever one joins the line."""
+        pipe = self._client.pipeline(transaction=False)
+        for hid in hids:
+            pipe.hget(self._keys.handoff_doc(hid), "notified_position")
+        return [int(value) if value is not None else None for value in pipe.execute()]
+
     def set_notified_position(self, hid: str, position: int) -> None:
         """Remember that the user was told ``position``; ignored unless the chat is waiting."""
         if isinstance(position, bool) or not isinstance(position, int) or position < 1:
