@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"step median {step['ours']['median_us']} µs, triage median {triage['all']['median_us']} µs")
         log(f"4/5 Redis memory at {sessions:,} sessions")
         with redis_server(workdir / "memory", aof=False) as url:
-            memory = measure(url, workdir / "memory", users=sessions, handoffs=sessions // 10)
+            memory = measure(url, workdir / "memory", users=sessions, handoffs=sessions // 100)
         log(f"idle session {memory.per_idle_session:.0f} bytes, per user at rest {memory.per_user_at_rest:.0f} bytes")
 
     figures = {

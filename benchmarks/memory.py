@@ -184,7 +184,7 @@ def _copy_users(client: redis.Redis, keys, sample: int, users: int) -> None:
         write.execute()
 
 
-def measure(redis_url: str, workdir: Path, users: int = 100_000, handoffs: int = 2_000,
+def measure(redis_url: str, workdir: Path, users: int = 100_000, handoffs: int = 1_000,
             processes: int = 2, sample: int = 20_000) -> MemoryFigures:
     """The figures, on an empty redis-server at ``redis_url`` (it is flushed)."""
     from bot.pipeline import enqueue
@@ -214,7 +214,7 @@ def measure(redis_url: str, workdir: Path, users: int = 100_000, handoffs: int =
         client.xtrim(keys.partition_events(p), maxlen=0)
     markers_only = _used(client)
 
-    # Handoffs: a tenth of the users write that they want to die; each gets the
+    # Handoffs: one user in a hundred writes that they want to die; each gets the
     # 24-hour number and a place in the counsellors' queue, with its transcript.
     _parallel(redis_url, workdir, list(range(handoffs)), 3, crisis=True, processes=processes)
     with_handoffs = _used(client)
