@@ -161,10 +161,12 @@ def render(figures: dict, plot_name: str) -> str:
         "",
         "## 4. Redis memory",
         "",
-        f"{mem['users']:,} users each sent a first message through the bot's real event handler "
-        f"(`benchmarks/memory.py`), then {mem['handoffs']:,} of them a crisis message that queued them "
-        f"for a counsellor. `used_memory` before and after each phase, divided by the count "
-        f"({mem['seconds']:.0f} s).",
+        f"{mem['sample']:,} users each sent a first message through the bot's real event handler "
+        f"(`benchmarks/memory.py`; LINE stubbed), and their keys were copied to reach "
+        f"{mem['users']:,} users at rest ({mem['per_user_from_handler']:,.0f} bytes per user measured on "
+        f"the first {mem['sample']:,}). Then {mem['users']:,} messages waited in the queue, and "
+        f"{mem['handoffs']:,} users sent a crisis message that queued them for a counsellor. "
+        f"`used_memory` before and after each phase, divided by the count ({mem['seconds']:.0f} s).",
         "",
         "| what | bytes each |",
         "|---|---|",
