@@ -106,17 +106,20 @@ def render(figures: dict, plot_name: str) -> str:
         f"are not running here (the queue only grows), so the figures are the web tier's own; "
         f"section 2 gives the acknowledgement while workers answer.",
         "",
-        "| events/s | bot p50 ms | bot p99 ms | bot errors | bare p50 ms | bare p99 ms | bare errors |",
-        "|---|---|---|---|---|---|---|",
+        "| events/s | bot p50 ms | bot p99 ms | bot errors | Redis fsync over 5 ms: seconds, worst ms "
+        "| bare p50 ms | bare p99 ms | bare errors |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     bare = {p["rate"]: p for p in ack["bare"]}
     for p in ack["bot"]:
         b = bare.get(p["rate"])
-        lines.append(f"| {p['rate']:g} | {_ms(p['p50_ms'])} | {_ms(p['p99_ms'])} | {p['errors']} | "
+        stalls = ("-" if p.get("fsync_stall_seconds") is None
+                  else f"{p['fsync_stall_seconds']}, {p['fsync_worst_ms']}")
+        lines.append(f"| {p['rate']:g} | {_ms(p['p50_ms'])} | {_ms(p['p99_ms'])} | {p['errors']} | {stalls} | "
                      + (f"{_ms(b['p50_ms'])} | {_ms(b['p99_ms'])} | {b['errors']} |" if b else "- | - | - |"))
     for p in ack["bare"]:
         if p["rate"] not in {q["rate"] for q in ack["bot"]}:
-            lines.append(f"| {p['rate']:g} | - | - | - | {_ms(p['p50_ms'])} | {_ms(p['p99_ms'])} | {p['errors']} |")
+            lines.append(f"| {p['rate']:g} | - | - | - | - | {_ms(p['p50_ms'])} | {_ms(p['p99_ms'])} | {p['errors']} |")
     lines += [
         "",
         f"Highest rate sustained with p99 under 50 ms and no errors: **bot {ack['max_bot']:g}/s**, "
@@ -131,12 +134,25 @@ def render(figures: dict, plot_name: str) -> str:
         f"(`benchmarks/load.py`: follow, a role, a typed worry, the menu, another worry) four "
         f"seconds apart.",
         "",
-        "| events/s | events | answered | p50 ms | p99 ms | max ms | ack p99 ms (workers running) |",
-        "|---|---|---|---|---|---|---|",
+        "| events/s | events | answered | p50 ms | p99 ms | max ms | ack p99 ms (workers running) "
+        "| Redis fsync over 5 ms: seconds, worst ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in figures["e2e"]:
         lines.append(f"| {p['rate']:g} | {p['events']:,} | {p['answered']:,} | {_ms(p['p50_ms'])} | "
-                     f"{_ms(p['p99_ms'])} | {_ms(p['max_ms'])} | {_ms(p['ack']['p99_ms'])} |")
+                     f"{_ms(p['p99_ms'])} | {_ms(p['max_ms'])} | {_ms(p['ack']['p99_ms'])} | "
+                     f"{p.get('fsync_stall_seconds', '-')}, {p.get('fsync_worst_ms', '-')} |")
+    lines += [
+        "",
+        "CPU milliseconds per event, by process (from `/proc`; gunicorn with its workers):",
+        "",
+        "| events/s | " + " | ".join(figures["e2e"][0]["cpu_ms_per_event"]) + " | all |",
+        "|---|" + "---|" * (len(figures["e2e"][0]["cpu_ms_per_event"]) + 1),
+    ]
+    for p in figures["e2e"]:
+        cpu = p["cpu_ms_per_event"]
+        lines.append(f"| {p['rate']:g} | " + " | ".join(f"{v:.2f}" for v in cpu.values())
+                     + f" | {sum(cpu.values()):.2f} |")
     d = figures["dialogue"]
     step, triage = d["step"], d["triage"]
     lines += [

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_SECRET = "bench-channel-secret-0123456789abcdef"
 BOT_APP = "'bot.web:create_app()'"
 BARE_APP = "'benchmarks.bare:create_app()'"
+LATENCY_THRESHOLD_MS = 5
 
 
 class BenchmarkError(RuntimeError):
@@ -118,7 +119,10 @@ def _redis(workdir: Path, aof: bool) -> Iterator[tuple[str, Process]]:
     data = workdir / f"redis-{port}"
     data.mkdir(parents=True)
     argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(data),
-            "--maxmemory-policy", "noeviction"]
+            "--maxmemory-policy", "noeviction",
+            # Redis records every fsync (and other stall) over 5 ms: the acknowledgement's
+            # tail is read against it (LATENCY HISTORY aof-fsync-always).
+            "--latency-monitor-threshold", str(LATENCY_THRESHOLD_MS)]
     argv += ["--appendonly", "yes", "--appendfsync", "always"] if aof else ["--appendonly", "no"]
     process = _start("redis", argv, workdir, dict(os.environ))
     url = f"redis://127.0.0.1:{port}/0"
@@ -169,6 +173,18 @@ class Stack:
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process, redis-server included."""
         return {p.name: p.cpu_seconds() for p in self.processes}
+
+    def fsync_stalls(self, reset: bool = False) -> list[int]:
+        """Milliseconds of each AOF fsync Redis saw last over the latency threshold
+        (LATENCY HISTORY keeps one sample per second: the worst of that second)."""
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            history = client.execute_command("LATENCY", "HISTORY", "aof-fsync-always") or []
+            if reset:
+                client.execute_command("LATENCY", "RESET")
+            return [int(ms) for _, ms in history]
+        finally:
+            client.close()
 
     def line_stats(self, since: int = 0) -> dict:
         with urllib.request.urlopen(f"{self.line_url}/_bench/stats?since={since}", timeout=30) as r:

@@ -27,13 +27,18 @@ class RatePoint:
     errors: int
     achieved: float
     generator_lag_p99_ms: float
+    #: Seconds of the run in which Redis saw an AOF fsync over 5 ms, and the worst one
+    #: (None: not read, e.g. the bare baseline, which writes nothing).
+    fsync_stall_seconds: int | None = None
+    fsync_worst_ms: int | None = None
 
     @classmethod
-    def of(cls, result: LoadResult) -> "RatePoint":
+    def of(cls, result: LoadResult, stalls: list[int] | None = None) -> "RatePoint":
         lat = result.latencies_ms()
         return cls(result.rate, len(result.samples), round(percentile(lat, 50), 2),
                    round(percentile(lat, 99), 2), result.errors, round(result.achieved_rate(), 1),
-                   round(result.lag_ms(99), 2))
+                   round(result.lag_ms(99), 2),
+                   None if stalls is None else len(stalls), None if stalls is None else max(stalls, default=0))
 
     @property
     def sustained(self) -> bool:
@@ -65,12 +70,14 @@ def ack_ladder(workdir: Path, app: str, *, web_processes: int, gunicorn_args: st
         events = Events("A")
         run_load(s.webhook_url, events.take(200, 100), 100)  # warm-up: imports, connections, JIT caches
         for rate in LADDER:
+            s.fsync_stalls(reset=True)
             result = run_load(s.webhook_url, events.take(int(rate * seconds), rate), rate)
             s.check()
-            point = RatePoint.of(result)
+            point = RatePoint.of(result, s.fsync_stalls() if app == BOT_APP else None)
             points.append(point)
             log(f"ack {name} {rate}/s: p50 {point.p50_ms} ms, p99 {point.p99_ms} ms, errors {point.errors}, "
-                f"achieved {point.achieved}/s, generator lag p99 {point.generator_lag_p99_ms} ms")
+                f"achieved {point.achieved}/s, generator lag p99 {point.generator_lag_p99_ms} ms, "
+                f"fsync stalls over 5 ms in {point.fsync_stall_seconds} s (worst {point.fsync_worst_ms} ms)")
             if rate >= max(ACK_RATES) and not point.sustained:
                 break
             time.sleep(1.0)  # let a backlog drain before the next rate
@@ -99,6 +106,8 @@ class EndToEnd:
     ack: RatePoint
     #: CPU milliseconds per event spent by each process (gunicorn with its workers).
     cpu_ms_per_event: dict[str, float]
+    fsync_stall_seconds: int = 0
+    fsync_worst_ms: int = 0
 
 
 def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args: str, seconds: float,
@@ -122,6 +131,7 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
             users = max(1, int(rate * 4))
             first_seq = events.next
             cpu_before = s.cpu()
+            s.fsync_stalls(reset=True)
             result = run_load(s.webhook_url, events.take(count, rate, users=users, first_user=first_user), rate)
             first_user += users
             ack = RatePoint.of(result)
@@ -130,15 +140,17 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
             arrivals, stats = _wait_replies(s, events.run, sent.keys(), timeout=120)
             s.check()
             cpu_after = s.cpu()
+            stalls = s.fsync_stalls()
             cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / count, 2)
                       for name in cpu_after}
             latencies = sorted((arrivals[seq] - sent[seq]) / 1e6 for seq in sent if seq in arrivals)
             point = EndToEnd(rate, count, len(latencies), stats["pushes"], round(percentile(latencies, 50), 2),
                              round(percentile(latencies, 99), 2), round(latencies[-1], 2) if latencies else 0.0, ack,
-                             cpu_ms)
+                             cpu_ms, len(stalls), max(stalls, default=0))
             out.append(point)
             log(f"e2e {rate}/s: {point.answered}/{count} answered, p50 {point.p50_ms} ms, p99 {point.p99_ms} ms "
-                f"(ack p99 {ack.p99_ms} ms); CPU ms per event {cpu_ms}")
+                f"(ack p99 {ack.p99_ms} ms); CPU ms per event {cpu_ms}; fsync over 5 ms in {len(stalls)} s, "
+                f"worst {max(stalls, default=0)} ms")
             if stats["unexpected_count"] or stats["unauthorised"]:
                 raise BenchmarkError(f"the bot made calls the fake LINE API does not know: {stats['unexpected']}")
             time.sleep(2.0)
