@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs: checks the machinery, not figures")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per acknowledgement rate")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     ack_seconds = args.seconds or (2.0 if args.quick else 8.0)
     e2e_seconds = 3.0 if args.quick else 20.0
@@ -87,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
+        # In-process figures first, while no server of this run is using the cores.
+        log("3/5 and 5/5 dialogue step and triage, in process")
+        step = step_figures(repeat=50 if args.quick else 200)
+        triage = triage_figures(repeat=5 if args.quick else 20)
+        log(f"step median {step['ours']['median_us']} µs, triage median {triage['all']['median_us']} µs")
         log("1/5 webhook acknowledgement, the bot")
         bot = webhook.ack_ladder(workdir, BOT_APP, web_processes=WEB_PROCESSES, gunicorn_args=gunicorn_args,
                                  seconds=ack_seconds, log=log)
@@ -98,10 +106,6 @@ def main(argv: list[str] | None = None) -> int:
         log("2/5 end to end")
         e2e = webhook.end_to_end(workdir, web_processes=WEB_PROCESSES, workers=WORKERS,
                                  gunicorn_args=gunicorn_args, seconds=e2e_seconds, log=log)
-        log("3/5 and 5/5 dialogue step and triage, in process")
-        step = step_figures(repeat=50 if args.quick else 200)
-        triage = triage_figures(repeat=5 if args.quick else 20)
-        log(f"step median {step['ours']['median_us']} µs, triage median {triage['all']['median_us']} µs")
         log(f"4/5 Redis memory at {sessions:,} sessions")
         with redis_server(workdir / "memory", aof=False) as url:
             memory = measure(url, workdir / "memory", users=sessions, handoffs=sessions // 100)
