@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import redis

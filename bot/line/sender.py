@@ -400,7 +400,7 @@ class Sender:
 
         The generated ``reply_message`` / ``push_message`` parse the messages into
         the SDK's models again, validate them twice and serialise them back: under
-        load that was two thirds of a worker's CPU per answer (docs/performance.md).
+        load that was a third of a worker's CPU (py-spy, benchmarks/history.md).
         The messages were built through those very models when the answer was
         rendered (bot.line.render), so they go as they are; the SDK's client still
         makes the call (host, token, timeouts, ``ApiException`` on an error status).
