@@ -122,7 +122,9 @@ def _redis(workdir: Path, aof: bool) -> Iterator[tuple[str, Process]]:
             "--maxmemory-policy", "noeviction",
             # Redis records every fsync (and other stall) over 5 ms: the acknowledgement's
             # tail is read against it (LATENCY HISTORY aof-fsync-always).
-            "--latency-monitor-threshold", str(LATENCY_THRESHOLD_MS)]
+            "--latency-monitor-threshold", str(LATENCY_THRESHOLD_MS),
+            # DEBUG HTSTATS tells the memory benchmark when a key table's rehash is over.
+            "--enable-debug-command", "local"]
     argv += ["--appendonly", "yes", "--appendfsync", "always"] if aof else ["--appendonly", "no"]
     process = _start("redis", argv, workdir, dict(os.environ))
     url = f"redis://127.0.0.1:{port}/0"
