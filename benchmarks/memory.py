@@ -16,7 +16,6 @@ user, message or handoff costs is the difference divided by the count.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field

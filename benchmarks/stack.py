@@ -31,6 +31,7 @@ from benchmarks.load import sign
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_SECRET = "bench-channel-secret-0123456789abcdef"
+ID_SECRET = "bench-pseudonym-secret-0123456789abcdef"
 BOT_APP = "'bot.web:create_app()'"
 BARE_APP = "'benchmarks.bare:create_app()'"
 LATENCY_THRESHOLD_MS = 5
@@ -155,7 +156,7 @@ def bot_env(redis_url: str, line_url: str, workdir: Path) -> dict[str, str]:
         "LINE_API_BASE_URL": line_url,
         "LINE_DATA_API_BASE_URL": line_url,
         "REDIS_URL": redis_url,
-        "BOT_ID_SECRET": "bench-pseudonym-secret-0123456789abcdef",
+        "BOT_ID_SECRET": ID_SECRET,
         "BOT_CONSOLE_SECRET": "bench-console-session-secret-0123456789abcdef",
         "BOT_CATALOG_CACHE": str(workdir / "mo"),
     }

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from benchmarks.load import LoadResult, percentile, run_load, seq_of, webhook_bodies
-from benchmarks.stack import BARE_APP, BOT_APP, CHANNEL_SECRET, BenchmarkError, stack
+from benchmarks.stack import BOT_APP, CHANNEL_SECRET, BenchmarkError, stack
 
 USERS = 10_000
 #: Rates the issue asks for, and the ladder the highest sustained rate is looked for on.
@@ -162,10 +162,9 @@ def _wait_balanced(s, workers: int, partitions: int = 16, timeout: float = 60.0)
     import redis
 
     from bot.storage.keys import KeyBuilder
-    from benchmarks.stack import bot_env
+    from benchmarks.stack import ID_SECRET
 
-    secret = bot_env(s.redis_url, s.line_url, Path("."))["BOT_ID_SECRET"].encode()
-    keys = KeyBuilder(secret=secret)
+    keys = KeyBuilder(secret=ID_SECRET.encode())
     client = redis.Redis.from_url(s.redis_url)
     deadline = time.monotonic() + timeout
     share = -(-partitions // workers)
@@ -202,7 +201,3 @@ def _wait_replies(s, run: str, seqs, timeout: float) -> tuple[dict[int, int], di
             return arrivals, stats
         s.check()
         time.sleep(0.5)
-
-
-def as_dict(obj) -> dict:
-    return asdict(obj)
