@@ -84,9 +84,30 @@ def cmd_hotlines(args: argparse.Namespace) -> int:
 def cmd_triage_report(args: argparse.Namespace) -> int:
     from dialogs import triage_report
 
+    if args.set and not args.set.endswith((".yaml", ".yml")) and not args.lexicon:
+        # A set of first messages (JSON lines): what the whole bot answers.
+        from dialogs.nlu import report
+
+        return report.main(["--set", args.set])
     argv = ["--set", args.set] if args.set else []
     argv += ["--lexicon", args.lexicon] if args.lexicon else []
     return triage_report.main(argv)
+
+
+def cmd_nlu(args: argparse.Namespace) -> int:
+    try:
+        from dialogs.nlu import train
+    except ImportError as exc:  # pragma: no cover - the nlu extra is missing
+        print(f"error: {exc}; install the training tools with: pip install -e '.[nlu]'", file=sys.stderr)
+        return 2
+    if args.action == "train":
+        _, figs = train.train(family=args.family)
+        print(f"wrote {train.MODEL_DIR}/model.json and weights.tsv")
+        if figs:
+            print(train.format_figures([figs]))
+        return 0
+    print(train.format_figures(train.compare()))
+    return 0
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
@@ -338,9 +359,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_hotlines)
 
     p = sub.add_parser("triage-report", help="crisis triage recall and false alarms")
-    p.add_argument("--set", help="labelled set (default tests/data/triage_labelled.yaml)")
+    p.add_argument("--set", help="a set of first messages (NAME in tests/data/sets, or a .jsonl path: "
+                                 "the whole bot's answers), or a lexicon set (.yaml; default "
+                                 "tests/data/triage_labelled.yaml)")
     p.add_argument("--lexicon", help="lexicon to measure (default resources/triage/lexicon.yaml)")
     p.set_defaults(func=cmd_triage_report)
+
+    p = sub.add_parser("nlu", help="train the classifier, or compare feature families held out by writer")
+    p.add_argument("action", choices=["train", "compare"])
+    p.add_argument("--family", default="morph", help="feature family to train (default morph)")
+    p.set_defaults(func=cmd_nlu)
 
     p = sub.add_parser("diagram", help="Mermaid diagram of the chart")
     p.add_argument("--readme", action="store_true", help="write it into README.md")
@@ -395,8 +423,12 @@ def _data_errors() -> tuple[type[Exception], ...]:
     from dialogs.routing import RoutingError
     from dialogs.triage import LexiconError
     from dialogs.triage_report import LabelledSetError
+    from dialogs.nlu.corpus import CorpusError
+    from dialogs.nlu.model import ModelError
+    from dialogs.nlu.text import NormalizeDataError
 
-    return (ChartError, DirectoryError, HoursError, CatalogError, RoutingError, LexiconError, LabelledSetError)
+    return (ChartError, DirectoryError, HoursError, CatalogError, RoutingError, LexiconError, LabelledSetError,
+            CorpusError, ModelError, NormalizeDataError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,10 @@
 
 Order of work on every message, and why:
 1. crisis triage, before anything else, so a child in danger gets the 24-hour
-   number in the first reply whatever the chart was about to ask;
+   number in the first reply whatever the chart was about to ask
+   (dialogs.assess: the learned classifier OR the lexicon; a message the
+   classifier is unsure of is answered with a gentle safety question and the
+   number, and still gets what it asked for);
 2. the event moves the shared state machine (a tap, a typed sentence routed
    to a branch, or a clarifying question when the sentence is unclear);
 3. the state is rendered in the user's language, with each hotline's
@@ -29,12 +32,18 @@ from dialogs.cards import hotline_card
 from dialogs.reply import Choice, HotlineCard, Reply
 from dialogs.routing import Route, Router
 from dialogs.session import Session
-from dialogs.triage import LEXICON_PATH, Lexicon, Triage, load_lexicon, triage
+from dialogs.assess import Assessment, assess
+from dialogs.nlu.model import Model, default_model
+from dialogs.triage import LEXICON_PATH, Lexicon, Triage, load_lexicon
 
 SEVERITY_ORDER = {None: 0, "medium": 1, "high": 2, "critical": 3}
 #: How many state ids a session keeps for the counsellor's view of the bot's part.
 TRAIL_LENGTH = 8
-CATEGORY_ORDER = ("self_harm", "threat", "extortion")
+CATEGORY_ORDER = ("self_harm", "threat", "extortion", "grooming", "abuse", "violence_by_writer")
+#: The postback of 「いま あぶない」, offered wherever the bot is unsure: one tap makes the chat urgent.
+DANGER_NOW = "danger_now"
+#: At most this many buttons when the bot could not place a message (issue 11).
+FALLBACK_CHOICES = 6
 
 #: Message keys the engine itself says (the chart's own keys are checked by
 #: validate_chart); listed so that start-up validation covers them too.
@@ -53,9 +62,12 @@ ENGINE_KEYS = (
     "group.notice",  # the LINE adapter's notice before leaving a group
     "card.call",  # hotline card buttons on LINE
     "card.web",
-    "crisis.self_harm",
-    "crisis.threat",
-    "crisis.extortion",
+    *(f"crisis.{c}" for c in CATEGORY_ORDER),
+    *(f"crisis.{c}.other" for c in CATEGORY_ORDER),
+    "crisis.waiting_ack",
+    "safety.check",
+    "option.danger_now",
+    "option.more",
     "crisis.desk_open",
     "crisis.desk_closed",
     "crisis.desk_closed_unknown",
@@ -96,6 +108,18 @@ CRISIS_CARDS = {
     "self_harm": ("sos_dial", "ambulance_119", "police_110"),
     "threat": ("police_110", "sos_dial", "ambulance_119"),
     "extortion": ("police_110", "police_consult_9110", "sos_dial"),
+    "grooming": ("police_110", "sos_dial", "young_telephone"),
+    "abuse": ("child_abuse_189", "police_110", "sos_dial"),
+    "violence_by_writer": ("sos_dial", "police_110", "young_telephone"),
+}
+#: For someone writing about another person's danger: what they can do now first.
+CRISIS_CARDS_OTHER = {
+    "self_harm": ("ambulance_119", "police_110", "sos_dial"),
+    "threat": ("police_110", "sos_dial", "ambulance_119"),
+    "extortion": ("police_110", "police_consult_9110", "sos_dial"),
+    "grooming": ("police_110", "sos_dial", "young_telephone"),
+    "abuse": ("child_abuse_189", "police_110", "sos_dial"),
+    "violence_by_writer": ("police_110", "sos_dial", "young_telephone"),
 }
 
 
@@ -119,6 +143,8 @@ class Dialogue:
     catalogs: Catalogs
     router: Router
     lexicon: Lexicon
+    #: The learned classifier (dialogs.nlu); None reads with the lexicon alone.
+    model: Model | None = None
 
     @classmethod
     def load(
@@ -127,6 +153,7 @@ class Dialogue:
         chart_path: Path = CHART_PATH,
         catalogs: Catalogs | None = None,
         lexicon_path: Path = LEXICON_PATH,
+        model: Model | None | bool = True,
     ) -> "Dialogue":
         """Load the chart, directory, catalogs, routing and triage lexicon; validate them together.
 
@@ -138,10 +165,18 @@ class Dialogue:
         catalogs = catalogs or compile_catalogs()
         hotline_ids = set(directory.ids)
         validate_chart(chart, hotline_ids, catalogs, extra_keys=ENGINE_KEYS)
-        missing = [h for ids in CRISIS_CARDS.values() for h in ids if h not in hotline_ids]
+        missing = [h for table in (CRISIS_CARDS, CRISIS_CARDS_OTHER) for ids in table.values()
+                   for h in ids if h not in hotline_ids]
         if missing:
             raise ValueError(f"crisis cards name hotlines missing from the directory: {missing}")
-        return cls(chart, ChartMachine(chart), directory, catalogs, Router.load(), load_lexicon(lexicon_path))
+        if model is True:
+            model = default_model()
+        return cls(chart, ChartMachine(chart), directory, catalogs, Router.load(), load_lexicon(lexicon_path),
+                   model or None)
+
+    def assess(self, text: str, role: str | None = None) -> Assessment:
+        """Crisis triage and what a typed message asks for (dialogs.assess)."""
+        return assess(text, self.lexicon, self.model, role)
 
     def desk_open(self, now: datetime) -> bool:
         """Are the deployment's counsellors on duty at ``now``?"""
@@ -269,13 +304,29 @@ class _Turn:
         # non-urgent request out of hours is not queued, and the text says so.
         return self.reply(state, texts, cards, handoff=self.s.urgent)
 
-    def render_crisis(self, result: Triage) -> Reply:
+    def render_waiting_ack(self, result: Triage | None) -> Reply:
+        """A message from someone waiting after a danger signal: read, kept for
+        the counsellor, and the 24-hour line is there meanwhile."""
+        state = self.d.chart.state(self.s.state)
+        texts = [self.t("crisis.waiting_ack")]
+        if not self.desk_open:
+            nxt = self.desk_next_open()
+            texts.append(self.t("crisis.desk_closed", when=self.when(nxt)) if nxt
+                         else self.t("crisis.desk_closed_unknown"))
+        cards = [self.card(self.d.directory.get("sos_dial"))]
+        # A new danger signal updates the queued chat's priority (handoff=True).
+        return self.reply(state, texts, cards, handoff=result is not None, urgent=result)
+
+    def render_crisis(self, result: Triage, category: str | None = None, about_other: bool = False) -> Reply:
         state = self.d.chart.state(self.d.chart.crisis)
         self.s.state = state.id
-        category = next((c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
+        if category not in CATEGORY_ORDER:
+            category = next((c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
         # The first text carries 0120-0-78310 (and 110/119 where life is at
         # stake): nothing, not even an apology for a changed chart, goes first.
-        texts = [self.t(f"crisis.{category}")]
+        # Someone writing about another person's danger reads what to do now,
+        # not words meant for the one in danger.
+        texts = [self.t(f"crisis.{category}.other" if about_other else f"crisis.{category}")]
         if self.desk_open:
             texts.append(self.t("crisis.desk_open"))
         else:
@@ -286,7 +337,7 @@ class _Turn:
             texts.append(self.t("greet.bot_short"))
         texts += self.notes
         self.notes = []
-        ids = list(CRISIS_CARDS[category])
+        ids = list((CRISIS_CARDS_OTHER if about_other else CRISIS_CARDS)[category])
         if not result.life_at_stake:
             ids = [i for i in ids if i != "ambulance_119"]
         ids += [h.id for h in self.d.directory.for_branch("crisis") if h.id not in ids]
@@ -327,16 +378,27 @@ def handle(
         return s, turn.render(chart.state(chart.start))
 
     if event.kind == "text":
-        result = triage(event.text or "", dialogue.lexicon)
-        if result.urgent:
-            _raise_urgency(s, result)
-            return s, turn.render_crisis(result)
+        text = event.text or ""
+        found = dialogue.assess(text, s.role)
+        if found.urgent:
+            already = _waiting_urgent(turn)
+            _raise_urgency(s, found.triage)
+            if already:
+                # Still waiting for a person after a danger signal: a warm word
+                # and the number again, never the whole crisis answer or a menu.
+                return s, turn.render_waiting_ack(found.triage)
+            return s, turn.render_crisis(found.triage, found.category, found.about_other)
         if is_new:  # no follow event seen: still say first that this is a bot
             turn.notes[:0] = [turn.t("greet.hello"), turn.t("greet.bot_disclosure")]
-        return s, _on_text(turn, event.text or "")
+        return s, _on_text(turn, text, found)
 
     if event.kind == "postback":
         trigger = parse_postback(event.data)
+        if trigger == DANGER_NOW:
+            category = s.concern or "self_harm"
+            result = Triage(True, "high", (category,), (f"{category}.danger_now",), True)
+            _raise_urgency(s, result)
+            return s, turn.render_crisis(result, category)
         if trigger:
             return s, _fire(turn, trigger)
         return s, _clarify(turn, ())
@@ -361,7 +423,30 @@ def _on_media(turn: _Turn, kind: str) -> Reply:
     return turn.reply(state, [], [])
 
 
-def _on_text(turn: _Turn, text: str) -> Reply:
+def _waiting_urgent(turn: _Turn) -> bool:
+    """An urgent chat still in the crisis answer or waiting for a person."""
+    s = turn.s
+    return s.urgent and turn.d.chart.state(s.state).kind in ("crisis", "handoff") and not s.awaiting_identity
+
+
+def _on_text(turn: _Turn, text: str, found: Assessment | None = None) -> Reply:
+    reply = _answer_text(turn, text, found)
+    if found is not None and found.level == "uncertain":
+        # Unsure whether the person is safe: ask gently, with the number, and
+        # one tap that makes it urgent; what they asked for is still answered.
+        turn.s.concern = found.category
+        reply = replace(reply, texts=(turn.t("safety.check"), *reply.texts),
+                        choices=_with_danger_now(turn, reply.choices))
+    return reply
+
+
+def _with_danger_now(turn: _Turn, choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
+    first = Choice(turn.t("option.danger_now"), postback_data(DANGER_NOW))
+    # LINE shows at most 13 quick replies.
+    return (first, *[c for c in choices if c.data != first.data])[:13]
+
+
+def _answer_text(turn: _Turn, text: str, found: Assessment | None) -> Reply:
     d, s = turn.d, turn.s
     state = d.chart.state(s.state)
     # A typed button label counts as a tap on that button.
@@ -379,13 +464,45 @@ def _on_text(turn: _Turn, text: str) -> Reply:
         return turn.render_handoff(state, identity=typed[:200])
     if route.command:
         return _fire(turn, route.command)
+    if _waiting_urgent(turn):
+        # After a danger signal: what they write is for the counsellor (the
+        # handoff keeps it and triage reads it); acknowledged, with the number.
+        return turn.render_waiting_ack(None)
     if state.kind == "handoff" and (turn.desk_open or s.urgent) and not s.awaiting_identity:
         # Waiting for a person: what they write is for the counsellor (the
         # handoff keeps it), so it is acknowledged, not taken as a new topic.
         return turn.render_handoff(state, waiting=True)
+    branches = _branches_asked(route, found)
+    if len(branches) == 1:
+        return _fire(turn, branches[0])
+    return _clarify(turn, branches)
+
+
+#: The classifier's branch is taken when it gives it at least this probability;
+#: below, the keyword router's single branch is preferred; two branches this
+#: close are asked about.
+BRANCH_CONFIDENT = 0.5
+BRANCH_WEAK = 0.3
+BRANCH_TIE = 0.12
+
+
+def _branches_asked(route: Route, found: Assessment | None) -> tuple[str, ...]:
+    """The branch a typed sentence asks for, or the few to ask about; () when unknown."""
+    if found is None or found.scores is None:
+        return route.branches
+    ranked = sorted(found.scores.branch.items(), key=lambda kv: -kv[1])
+    (first, p1), (second, p2) = ranked[0], ranked[1]
+    if p1 >= BRANCH_CONFIDENT and p1 - p2 >= BRANCH_TIE:
+        return () if first == "none" else (first,)
     if route.branch:
-        return _fire(turn, route.branch)
-    return _clarify(turn, route.branches)
+        return route.branches
+    if "none" not in (first, second) and p1 - p2 < BRANCH_TIE and p2 >= BRANCH_WEAK - BRANCH_TIE:
+        return (first, second)
+    if route.branches:
+        return route.branches
+    if first != "none" and p1 >= BRANCH_WEAK:
+        return (first,)
+    return ()
 
 
 def _set_role(turn: _Turn, route: Route) -> Reply:
@@ -464,7 +581,9 @@ def _clarify(turn: _Turn, branches: tuple[str, ...]) -> Reply:
         back = Choice(turn.t("option.menu"), postback_data("menu"))
         return turn.reply(menu, texts, [], choices=turn.choices(wanted) + (back,))
     s.misses += 1
-    texts = [turn.t("clarify.unsure")]
+    # Never only "I did not understand": ask gently whether they are safe, with
+    # the 24-hour number, and a few choices, the rest behind 「ほかのこと」.
+    texts = [turn.t("clarify.unsure"), turn.t("safety.check")]
     if s.misses >= 2:
         if turn.desk_open:
             # Two clarifying questions did not help: a person takes over (issue 4).
@@ -475,4 +594,15 @@ def _clarify(turn: _Turn, branches: tuple[str, ...]) -> Reply:
             nxt = turn.desk_next_open()
             if nxt:
                 texts.append(turn.t("clarify.offer_closed", when=turn.when(nxt)))
-    return turn.reply(menu, texts, [])
+    return turn.reply(menu, texts, [], choices=_fallback_choices(turn, menu))
+
+
+#: The menu's options a person who could not be placed sees first.
+FALLBACK_OPTIONS = ("talk", "delete", "danger", "human")
+
+
+def _fallback_choices(turn: _Turn, menu: State) -> tuple[Choice, ...]:
+    wanted = [o for o in menu.options if o.id in FALLBACK_OPTIONS]
+    choices = _with_danger_now(turn, turn.choices(wanted))
+    more = Choice(turn.t("option.more"), postback_data("menu"))
+    return (*choices[:FALLBACK_CHOICES - 1], more)

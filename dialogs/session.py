@@ -19,6 +19,8 @@ SESSION_FORMAT = 1
 ROLES = ("child", "guardian", "teacher")
 LEVELS = ("elementary", "junior_high", "high_school")
 SEVERITIES = ("medium", "high", "critical")
+#: Crisis categories (dialogs.engine.CATEGORY_ORDER), for ``concern``.
+CONCERNS = ("self_harm", "threat", "extortion", "grooming", "abuse", "violence_by_writer")
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Session:
     #: A teacher was asked for school and name before the handoff (seed 004);
     #: what they write next goes to the handoff, never into the session.
     awaiting_identity: bool = False
+    #: The kind of danger the classifier half-saw in a message it was unsure
+    #: of; a tap on 「いま あぶない」 is answered for it. A category, never text.
+    concern: str | None = None
     #: The last states shown (ids only, no text), so a counsellor taking the
     #: chat can read the bot's part of the conversation.
     trail: list[str] = field(default_factory=list)
@@ -77,5 +82,6 @@ class Session:
             and one_of(self.severity, SEVERITIES)
             and isinstance(self.reasons, list) and all(isinstance(r, str) for r in self.reasons)
             and type(self.awaiting_identity) is bool
+            and one_of(self.concern, CONCERNS)
             and isinstance(self.trail, list) and all(isinstance(t, str) for t in self.trail)
         )

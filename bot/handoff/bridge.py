@@ -41,7 +41,6 @@ from dialogs.cards import hotline_card
 from dialogs.engine import CATEGORY_ORDER, Dialogue, parse_postback
 from dialogs.hours import format_when
 from dialogs.reply import Reply
-from dialogs.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +76,15 @@ class HandoffBridge:
         self._record_user(handoff, incoming)
         if event.kind != "text":
             return []
-        result = triage(event.text or "", self.dialogue.lexicon)
-        if not result.urgent:
+        found = self.dialogue.assess(event.text or "", handoff.role)
+        if not found.urgent:
             return []
+        result = found.triage
         self.queue.raise_priority(handoff.id, result.severity, result.reasons)
-        category = next((c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
-        text = self.dialogue.catalogs.text(handoff.lang, f"crisis.{category}")
+        category = found.category if found.category in CATEGORY_ORDER else next(
+            (c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
+        key = f"crisis.{category}.other" if found.about_other else f"crisis.{category}"
+        text = self.dialogue.catalogs.text(handoff.lang, key)
         self._append(handoff.id, incoming.event_id, {"from": "bot", "kind": "text", "text": text})
         return [text]
 

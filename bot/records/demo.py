@@ -135,5 +135,5 @@ def _hand_off(book: RecordBook, queue: HandoffQueue, now: list[float], item: Pla
     book.handoff_ended(result.handoff)
 
 
-_CATEGORIES = frozenset({"self_harm", "threat", "extortion", "talk", "expert", "delete", "damages", "danger",
-                         "report", "mail", "bill", "security"})
+_CATEGORIES = frozenset({"self_harm", "threat", "extortion", "grooming", "abuse", "violence_by_writer",
+                         "talk", "expert", "delete", "damages", "danger", "report", "mail", "bill", "security"})

@@ -1,0 +1,113 @@
+"""One reading of a typed message: is someone in danger, whose danger, and what is asked.
+
+The learned classifier (dialogs.nlu) is the recall engine; the lexicon
+(dialogs.triage) stays as the floor and as the explanation a counsellor reads.
+Three outcomes:
+
+* **urgent** (the 24-hour number first, a person): the classifier's
+  probability is above its urgent threshold, or the lexicon fired and the
+  classifier is not sure the message is calm (above its uncertain threshold);
+* **uncertain**: the probability is between the two thresholds, or the lexicon
+  fired on a message the classifier is sure is calm (a game, an idiom, a news
+  story). The person is asked gently whether they are safe, the 24-hour number
+  is shown, one tap (「いま あぶない」) makes it urgent, and what they asked for
+  is still answered;
+* **calm**.
+
+So nothing the lexicon catches is ever answered as calm: it is the floor. Its
+false alarms on stories full of scary words (a quarter of the corpus's hard
+negatives) are what the classifier's confidence turns into a question instead
+of an alarm; ``docs/triage.md`` has the figures that chose this join.
+
+A pure function of the text, the lexicon and the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dialogs.nlu.model import Model, Scores
+from dialogs.triage import Lexicon, Triage
+
+Level = Literal["urgent", "uncertain", "calm"]
+
+#: The model's categories, as the crisis texts and cards name them. The first
+#: three are the lexicon's own (self_harm = suicide and self-harm; extortion =
+#: sextortion and sexual images).
+MODEL_TO_CRISIS = {
+    "suicide": "self_harm",
+    "sexual_images": "extortion",
+    "threat": "threat",
+    "grooming": "grooming",
+    "abuse": "abuse",
+    "violence_by_writer": "violence_by_writer",
+}
+#: Where a life may be at stake once a message is urgent: 110 and 119 go first.
+LIFE_CATEGORIES = frozenset({"self_harm", "threat", "violence_by_writer"})
+#: A calm message goes straight to a branch when the model gives it at least
+#: this probability; two branches this close to each other are asked about.
+BRANCH_CONFIDENT = 0.5
+BRANCH_TIE = 0.15
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: Level
+    triage: Triage  # the verdict as the rest of the bot reads it (urgent, severity, reasons ...)
+    category: str | None  # the crisis category the reply is written for
+    about_other: bool  # someone else's danger, reported by a friend, guardian or teacher
+    branches: tuple[str, ...]  # the branch asked for, or two that tie; () when unknown
+    scores: Scores | None = None
+
+    @property
+    def urgent(self) -> bool:
+        return self.level == "urgent"
+
+
+def _branches(scores: Scores) -> tuple[str, ...]:
+    ranked = sorted(scores.branch.items(), key=lambda kv: -kv[1])
+    (first, p1), (second, p2) = ranked[0], ranked[1]
+    if p1 >= BRANCH_CONFIDENT and p1 - p2 >= BRANCH_TIE:
+        return () if first == "none" else (first,)
+    if p1 - p2 < BRANCH_TIE and "none" not in (first, second) and p1 + p2 >= BRANCH_CONFIDENT:
+        return (first, second)
+    return () if first == "none" else (first,)
+
+
+def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = None) -> Assessment:
+    """Read one typed message. ``role`` is what the session knows of the writer."""
+    lex = lexicon.triage(text)
+    if model is None:
+        level: Level = "urgent" if lex.urgent else "calm"
+        category = lex.categories[0] if lex.categories else None
+        return Assessment(level, lex, category, role in ("guardian", "teacher") and lex.urgent, ())
+    scores = model.read(text)
+    th = model.thresholds
+    model_level: Level = (
+        "urgent" if scores.urgency >= th["urgent"]
+        else "uncertain" if scores.urgency >= th["uncertain"] else "calm"
+    )
+    if model_level == "urgent" or (lex.urgent and model_level == "uncertain"):
+        level = "urgent"
+    elif lex.urgent or model_level == "uncertain":
+        level = "uncertain"
+    else:
+        level = "calm"
+    model_category = MODEL_TO_CRISIS[scores.top("category")]
+    category = lex.categories[0] if model_level == "calm" and lex.categories else model_category
+    # A guardian or teacher is usually writing about a child; the model says so
+    # from the wording (息子, 生徒, my friend ...) when the role is not known.
+    about_other = scores.about >= (0.35 if role in ("guardian", "teacher") else 0.5)
+    if level == "urgent":
+        categories = tuple(dict.fromkeys([category, *lex.categories]))
+        severity = lex.severity or "high"
+        # The first reason names the category the reply was written for (the
+        # handoff and the records take their category from it).
+        reasons = (f"{category}.nlu", *lex.reasons)
+        life = lex.life_at_stake or category in LIFE_CATEGORIES
+        verdict = Triage(True, severity, categories, tuple(reasons), life)
+    else:
+        verdict = Triage.calm()
+    return Assessment(level, verdict, category if level != "calm" else None, about_other,
+                      _branches(scores), scores)
