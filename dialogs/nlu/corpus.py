@@ -47,6 +47,11 @@ class Example:
     source: str  # the file (writer) it came from
     line: int
     kind: str = ""
+    #: The heads this message teaches; () for all of them.
+    heads: tuple[str, ...] = ()
+
+    def teaches(self, head: str) -> bool:
+        return not self.heads or head in self.heads
 
     @property
     def urgent(self) -> bool:
@@ -80,7 +85,7 @@ def load_file(path: Path) -> list[Example]:
             text=item["text"], urgency=item["urgency"], category=item["category"], about=item["about"],
             writer=item["writer"], lang=item["lang"], branch=item["branch"],
             hard_negative=bool(item.get("hard_negative", False)), source=path.stem, line=n,
-            kind=item.get("kind", ""),
+            kind=item.get("kind", ""), heads=tuple(item.get("heads", ())),
         ))
     return out
 

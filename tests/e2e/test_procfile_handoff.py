@@ -74,6 +74,39 @@ def test_a_crisis_webhook_is_a_waiting_handoff_within_a_second(fake_line, bot_en
               f"severity {handoff['severity']}, reasons {handoff['reasons']}")
 
 
+def test_writing_again_while_waiting_gets_the_acknowledgement_and_reaches_the_transcript(
+        fake_line, bot_env, tmp_path, redis_client):
+    """Issue 11: a child who wrote an urgent message and writes again while waiting
+    is told it was read and given the 24-hour number, never the menu; the counsellor's
+    transcript has the message."""
+    port = free_port()
+    env = {**procfile_env(port, bot_env), "BOT_CONSOLE_SECRET": CONSOLE_SECRET}
+    cli(env, "users", "add", "kato", "--role", "counsellor", stdin="correct horse battery staple\n")
+    token = cli(env, "users", "token", "kato").strip().splitlines()[-1].strip()
+    child = "U" + "f" * 32
+    with procfile_running(env, port, tmp_path):
+        crisis = _event(fake_line, child, "message", message={"type": "text", "id": "11", "text": "もう死にたい"})
+        assert post(port, [crisis]) == 200
+        [first] = fake_line.wait_for_deliveries(1, user_id=child, timeout=30)
+        assert "0120-0-78310" in first.messages[0]["text"]
+
+        again_text = "まだ誰も来ないの？学校のグループで毎日悪口書かれてる"
+        again = _event(fake_line, child, "message", message={"type": "text", "id": "12", "text": again_text})
+        assert post(port, [again]) == 200
+        deliveries = fake_line.wait_for_deliveries(2, user_id=child, timeout=30)
+        ack = deliveries[1].messages[0]
+        assert "読みました" in ack["text"] and "0120-0-78310" in ack["text"], ack
+        assert ack.get("type") == "text" and "メニュー" not in ack["text"]
+
+        status, listed = api(port, "/api/handoffs?status=waiting", token)
+        assert status == 200
+        [handoff] = [h for h in listed["handoffs"] if h["urgent"]]
+        status, shown = api(port, f"/api/handoffs/{handoff['id']}", token)
+        assert status == 200
+        user_lines = [e.get("text") for e in shown["transcript"] if e["from"] == "user"]
+        assert user_lines == ["もう死にたい", again_text], user_lines
+
+
 def _event(fake_line, user: str, kind: str, **fields) -> dict:
     return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
             "source": {"type": "user", "userId": user}, "webhookEventId": f"01PH{time.time_ns()}",
