@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = (f"gunicorn runs the Procfile's `web:` line with {WEB_PROCESSES} processes "
                 f"(`WEB_CONCURRENCY={WEB_PROCESSES}`) and its defaults otherwise (sync workers).")
     from benchmarks.dialogue import step_figures, triage_figures
+    from benchmarks.nlu import nlu_figures
     from benchmarks.memory import measure
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         step["round_medians_us"] = [f["ours"]["median_us"] for f in steps]
         triage["round_medians_us"] = [f["all"]["median_us"] for f in triages]
         log(f"step medians {step['round_medians_us']} µs, triage medians {triage['round_medians_us']} µs")
+        log("6 understanding a message (classifier and triage), in process")
+        nlu = nlu_figures(repeat=1 if args.quick else 5, limit=500 if args.quick else None)
         log("1/5 webhook acknowledgement, the bot")
         bot = webhook.ack_ladder(workdir, BOT_APP, web_processes=WEB_PROCESSES, gunicorn_args=gunicorn_args,
                                  seconds=ack_seconds, log=log)
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "e2e_settings": (f"{WORKERS} worker processes (the Procfile's `worker:` line), the `clock:` "
                          f"process and the same web tier. {e2e_seconds:g} s per rate."),
         "e2e": [asdict(p) for p in e2e],
-        "dialogue": {"step": step, "triage": triage},
+        "dialogue": {"step": step, "triage": triage, "nlu": nlu},
         "memory": asdict(memory),
     }
     report.write(figures, args.out)

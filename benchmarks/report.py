@@ -222,6 +222,10 @@ def render(figures: dict, plot_name: str) -> str:
     for group in ("by_language", "by_label"):
         for name, fig in triage[group].items():
             lines.append(f"| {name} | {fig['median_us']} | {fig['p90_us']} |")
+    if d.get("nlu"):
+        from benchmarks.nlu import render as render_nlu
+
+        lines += ["", *render_nlu(d["nlu"])]
     if HISTORY.exists():
         lines += ["", HISTORY.read_text(encoding="utf-8").strip()]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ A pure function of the text, the lexicon and the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from dialogs.nlu.model import Model, Scores
@@ -49,6 +49,8 @@ LIFE_CATEGORIES = frozenset({"self_harm", "threat", "violence_by_writer"})
 #: this probability; two branches this close to each other are asked about.
 BRANCH_CONFIDENT = 0.5
 BRANCH_TIE = 0.15
+#: An answer to the bot's own question is urgent from the classifier alone only above this.
+ANSWER_URGENT = 0.9
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,24 @@ class Assessment:
     about_other: bool  # someone else's danger, reported by a friend, guardian or teacher
     branches: tuple[str, ...]  # the branch asked for, or two that tie; () when unknown
     scores: Scores | None = None
+    lexicon_fired: bool = False
 
     @property
     def urgent(self) -> bool:
         return self.level == "urgent"
+
+    def only_if_sure(self) -> "Assessment":
+        """Urgent only on a lexicon signal or a classifier near certainty; else calm.
+
+        For messages that are not first messages of a story: the answer to a
+        question the bot asked (who are you, which school year, the teacher's
+        school and name: 中学2年です or 県立○○高校の山田です are not
+        disclosures, and the classifier learned from first messages), and a
+        message to a counsellor who is already reading the chat (the alert and
+        the 24-hour number then go out on clear signals only)."""
+        if self.lexicon_fired or (self.scores is not None and self.scores.urgency >= ANSWER_URGENT):
+            return self
+        return replace(self, level="calm", triage=Triage.calm(), category=None)
 
 
 def _branches(scores: Scores) -> tuple[str, ...]:
@@ -81,7 +97,8 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
     if model is None:
         level: Level = "urgent" if lex.urgent else "calm"
         category = lex.categories[0] if lex.categories else None
-        return Assessment(level, lex, category, role in ("guardian", "teacher") and lex.urgent, ())
+        return Assessment(level, lex, category, role in ("guardian", "teacher") and lex.urgent, (),
+                          lexicon_fired=lex.urgent)
     scores = model.read(text)
     th = model.thresholds
     model_level: Level = (
@@ -110,4 +127,4 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
     else:
         verdict = Triage.calm()
     return Assessment(level, verdict, category if level != "calm" else None, about_other,
-                      _branches(scores), scores)
+                      _branches(scores), scores, lexicon_fired=lex.urgent)

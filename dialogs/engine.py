@@ -40,6 +40,8 @@ SEVERITY_ORDER = {None: 0, "medium": 1, "high": 2, "critical": 3}
 #: How many state ids a session keeps for the counsellor's view of the bot's part.
 TRAIL_LENGTH = 8
 CATEGORY_ORDER = ("self_harm", "threat", "extortion", "grooming", "abuse", "violence_by_writer")
+#: 24時間子供SOSダイヤル (seed 002), in every first reply and every crisis answer.
+SOS_NUMBER = "0120-0-78310"
 #: The postback of 「いま あぶない」, offered wherever the bot is unsure: one tap makes the chat urgent.
 DANGER_NOW = "danger_now"
 #: At most this many buttons when the bot could not place a message (issue 11).
@@ -66,6 +68,7 @@ ENGINE_KEYS = (
     *(f"crisis.{c}.other" for c in CATEGORY_ORDER),
     "crisis.waiting_ack",
     "safety.check",
+    "greet.sos_line",
     "option.danger_now",
     "option.more",
     "crisis.desk_open",
@@ -380,17 +383,24 @@ def handle(
     if event.kind == "text":
         text = event.text or ""
         found = dialogue.assess(text, s.role)
+        if not is_new and _answering(turn, text):
+            found = found.only_if_sure()
         if found.urgent:
-            already = _waiting_urgent(turn)
+            already = _waiting(turn)
             _raise_urgency(s, found.triage)
             if already:
-                # Still waiting for a person after a danger signal: a warm word
-                # and the number again, never the whole crisis answer or a menu.
+                # Already waiting for a person: a warm word and the number, the
+                # queued chat raised; never the whole crisis answer or a menu.
                 return s, turn.render_waiting_ack(found.triage)
             return s, turn.render_crisis(found.triage, found.category, found.about_other)
         if is_new:  # no follow event seen: still say first that this is a bot
             turn.notes[:0] = [turn.t("greet.hello"), turn.t("greet.bot_disclosure")]
-        return s, _on_text(turn, text, found)
+        reply = _on_text(turn, text, found)
+        if is_new and not any(SOS_NUMBER in t for t in reply.texts):
+            # A first message the classifier read as calm may still be a child in
+            # danger it has not learned to see: the 24-hour line is in every first reply.
+            reply = replace(reply, texts=(*reply.texts, turn.t("greet.sos_line")))
+        return s, reply
 
     if event.kind == "postback":
         trigger = parse_postback(event.data)
@@ -429,9 +439,28 @@ def _waiting_urgent(turn: _Turn) -> bool:
     return s.urgent and turn.d.chart.state(s.state).kind in ("crisis", "handoff") and not s.awaiting_identity
 
 
+def _waiting(turn: _Turn) -> bool:
+    """Someone whose chat is queued for a person: urgent, or asked for while staffed."""
+    s = turn.s
+    kind = turn.d.chart.state(s.state).kind
+    return _waiting_urgent(turn) or (kind == "handoff" and turn.desk_open and not s.awaiting_identity)
+
+
+def _answering(turn: _Turn, text: str) -> bool:
+    """Is this message the answer to the question the bot just asked?"""
+    d, s = turn.d, turn.s
+    if s.awaiting_identity:
+        return True
+    if s.state in (d.chart.start, d.chart.ask_role, d.chart.ask_level):
+        route = d.router.route(text)
+        return bool(route.role or route.level)
+    return False
+
+
 def _on_text(turn: _Turn, text: str, found: Assessment | None = None) -> Reply:
+    waiting = _waiting(turn)
     reply = _answer_text(turn, text, found)
-    if found is not None and found.level == "uncertain":
+    if found is not None and found.level == "uncertain" and not waiting:
         # Unsure whether the person is safe: ask gently, with the number, and
         # one tap that makes it urgent; what they asked for is still answered.
         turn.s.concern = found.category
@@ -482,6 +511,7 @@ def _answer_text(turn: _Turn, text: str, found: Assessment | None) -> Reply:
 #: below, the keyword router's single branch is preferred; two branches this
 #: close are asked about.
 BRANCH_CONFIDENT = 0.5
+BRANCH_OVERRULE = 0.8
 BRANCH_WEAK = 0.3
 BRANCH_TIE = 0.12
 
@@ -490,12 +520,15 @@ def _branches_asked(route: Route, found: Assessment | None) -> tuple[str, ...]:
     """The branch a typed sentence asks for, or the few to ask about; () when unknown."""
     if found is None or found.scores is None:
         return route.branches
-    ranked = sorted(found.scores.branch.items(), key=lambda kv: -kv[1])
+    scores = found.scores.branch
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     (first, p1), (second, p2) = ranked[0], ranked[1]
+    if route.branch and not (p1 >= BRANCH_OVERRULE and first not in (route.branch, "none")):
+        # A word that names one branch (削除, 開示請求 ...) is kept unless the
+        # classifier is nearly sure of another.
+        return route.branches
     if p1 >= BRANCH_CONFIDENT and p1 - p2 >= BRANCH_TIE:
         return () if first == "none" else (first,)
-    if route.branch:
-        return route.branches
     if "none" not in (first, second) and p1 - p2 < BRANCH_TIE and p2 >= BRANCH_WEAK - BRANCH_TIE:
         return (first, second)
     if route.branches:

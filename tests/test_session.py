@@ -29,6 +29,7 @@ FULL = Session(
     severity="high",
     reasons=["self_harm:lexicon_entry", "extortion:other"],
     awaiting_identity=True,
+    concern="grooming",
     trail=["start", "menu", "delete"],
 )
 
@@ -143,6 +144,7 @@ def test_unknown_extra_fields_are_ignored():
     {"lang": "fr"},
     {"role": "admin"},
     {"awaiting_identity": "yes"},
+    {"concern": "a message"},
     {"trail": ["menu", 3]},
 ], ids=lambda c: next(iter(c)))
 def test_malformed_values_are_refused(changes):
@@ -160,6 +162,8 @@ def test_the_stored_fields_are_exactly_these():
         # issue 4: state ids only (the bot's part for the counsellor), and a flag;
         # a teacher's name goes to the handoff, never here
         "awaiting_identity", "trail",
+        # issue 11: the kind of danger half-seen in an unsure message (a category, never text)
+        "concern",
     }
 
 

@@ -76,7 +76,9 @@ class HandoffBridge:
         self._record_user(handoff, incoming)
         if event.kind != "text":
             return []
-        found = self.dialogue.assess(event.text or "", handoff.role)
+        # A person is reading every line: the console is alerted and the user
+        # given the number on clear signals, not on every unsure reading.
+        found = self.dialogue.assess(event.text or "", handoff.role).only_if_sure()
         if not found.urgent:
             return []
         result = found.triage

@@ -104,3 +104,16 @@ def test_free_text_goes_to_its_branch_without_a_tie_on_shared_words(dialogue, te
     session, reply = first(dialogue, text)
     assert not reply.urgent
     assert reply.state == branch or session.pending == branch
+
+
+def test_every_first_reply_carries_the_24_hour_line(dialogue):
+    """A first message read as calm may still be a child in danger the classifier
+    has not learned to see: the number is in the first reply whatever it was."""
+    for text in ("インスタの写真を消したい", "こんにちは", "請求のメールが来た"):
+        _, reply = first(dialogue, text)
+        assert any(SOS in t for t in reply.texts), text
+    # ...but only once, and not again on the next message.
+    session, reply = first(dialogue, "こんにちは")
+    assert sum(SOS in t for t in reply.texts) == 1
+    _, reply = handle(dialogue, session, Event("text", text="インスタの写真を消したい"), STAFFED)
+    assert not any(SOS in t for t in reply.texts)
