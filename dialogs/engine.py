@@ -485,6 +485,11 @@ def _answer_text(turn: _Turn, text: str, found: Assessment | None) -> Reply:
             return _fire(turn, parse_postback(choice.data) or "")
     route = d.router.route(text)
     if state.id in (d.chart.start, d.chart.ask_role, d.chart.ask_level) and (route.role or route.level):
+        # 高校生ですが開示請求はできますか: who they are, and what they ask for.
+        # The role is taken and the branch answered, not the menu shown instead.
+        branches = _branches_asked(route, found)
+        if len(branches) == 1 and route.command is None:
+            s.pending = _menu_trigger_for(turn, branches[0]) or s.pending
         return _set_role(turn, route)
     if state.kind == "handoff" and s.awaiting_identity and turn.desk_open and typed:
         # The teacher's school and name: handed to the queue with this reply,
