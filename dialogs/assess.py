@@ -24,6 +24,7 @@ A pure function of the text, the lexicon and the model.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -49,6 +50,14 @@ LIFE_CATEGORIES = frozenset({"self_harm", "threat", "violence_by_writer"})
 #: this probability; two branches this close to each other are asked about.
 BRANCH_CONFIDENT = 0.5
 BRANCH_TIE = 0.15
+#: Lexicon signals the classifier's confidence never turns into a question when
+#: the message laughs: an act of self-harm already done (リスカしちゃった笑). A
+#: joke marker does not undo an act. (Without laughter the classifier's calm
+#: reading stands: 昔リスカしてたけど今は元気. Every act, and everything the lexicon
+#: calls critical, were tried as never demoted: on blind sets 7-9 they added 3-7
+#: points of hard-negative alarms and caught nothing more.)
+_LAUGHTER = re.compile(r"[笑草😂🤣ｗ]|(?<![a-z])(?:w{1,}|lol|lmao)(?![a-z])", re.IGNORECASE)
+NEVER_DEMOTED = frozenset({"self_harm.act", "self_harm.cutting", "self_harm.overdose", "self_harm.marks"})
 #: An answer to the bot's own question is urgent from the classifier alone only above this.
 ANSWER_URGENT = 0.9
 
@@ -105,7 +114,9 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
         "urgent" if scores.urgency >= th["urgent"]
         else "uncertain" if scores.urgency >= th["uncertain"] else "calm"
     )
-    if model_level == "urgent" or (lex.urgent and model_level == "uncertain"):
+    # The classifier learned laughter as a sign of a joke; after an act it is not.
+    certain = lex.urgent and not NEVER_DEMOTED.isdisjoint(lex.reasons) and _LAUGHTER.search(text) is not None
+    if model_level == "urgent" or (lex.urgent and model_level == "uncertain") or certain:
         level = "urgent"
     elif lex.urgent or model_level == "uncertain":
         level = "uncertain"

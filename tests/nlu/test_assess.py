@@ -48,3 +48,9 @@ def test_someone_elses_danger_is_read_as_reported(model):
 def test_without_a_model_the_lexicon_alone_decides():
     assert assess("死にたい", default_lexicon(), None).urgent
     assert assess("こんにちは", default_lexicon(), None).level == "calm"
+
+
+@pytest.mark.parametrize("text", ["リスカしちゃった笑", "薬いっぱい飲んだｗ", "cut myself again lol"])
+def test_laughter_never_turns_an_act_already_done_into_a_question(model, text):
+    calm_model = replace(model, thresholds={"urgent": 1.1, "uncertain": 1.05})
+    assert assess(text, default_lexicon(), calm_model).urgent

@@ -1,0 +1,49 @@
+"""Blind sets 6-9, after their first run (docs/triage.md): now in the regression
+pool. The whole bot's first reply to each message, as `python -m bot
+triage-report --set NAME` prints it; the floors are what the sets showed, so a
+change that loses ground fails here."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogs.nlu.corpus import load_file
+from dialogs.nlu.report import SETS_DIR, format_report, main, run
+
+#: name: (urgent recall, worst category, false alarms, hard-negative alarms, routed straight)
+FLOORS = {
+    "blind6": (0.96, 0.91, 0.02, 0.16, 0.69),
+    "blind7": (0.99, 0.96, 0.03, 0.16, 0.72),
+    "blind8": (0.99, 0.96, 0.05, 0.18, 0.72),
+    "blind9": (0.99, 0.96, 0.07, 0.26, 0.72),
+}
+
+
+@pytest.fixture(scope="module")
+def reports(dialogue):
+    return {name: run(load_file(SETS_DIR / f"{name}.jsonl"), name, dialogue) for name in FLOORS}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_set_holds_its_first_run(reports, name):
+    recall, worst, alarms, hard, routed = FLOORS[name]
+    r = reports[name]
+    assert r.recall >= recall, format_report(r)
+    assert min(c / t for c, t in r.recall_by("category").values()) >= worst, format_report(r)
+    fa, n = r.false_alarms(hard=False)
+    hfa, hn = r.false_alarms(hard=True)
+    assert len(fa) / n <= alarms and len(hfa) / hn <= hard, format_report(r)
+    assert r.routing >= routed, format_report(r)
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_every_missed_urgent_message_still_gets_the_24_hour_number(reports, name):
+    net, missed = reports[name].safety_net
+    assert net == missed
+
+
+def test_the_report_command_names_every_miss(capsys):
+    assert main(["--set", "blind8"]) == 0
+    out = capsys.readouterr().out
+    assert "urgent recall" in out and "## missed urgent" in out and "## misrouted" in out
+    assert main(["--set", "no-such-set"]) == 2
