@@ -423,12 +423,13 @@ def _data_errors() -> tuple[type[Exception], ...]:
     from dialogs.routing import RoutingError
     from dialogs.triage import LexiconError
     from dialogs.triage_report import LabelledSetError
+    from dialogs.dangers import DangersError
     from dialogs.nlu.corpus import CorpusError
     from dialogs.nlu.model import ModelError
     from dialogs.nlu.text import NormalizeDataError
 
     return (ChartError, DirectoryError, HoursError, CatalogError, RoutingError, LexiconError, LabelledSetError,
-            CorpusError, ModelError, NormalizeDataError)
+            CorpusError, ModelError, NormalizeDataError, DangersError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,26 +26,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Mapping
 
+from dialogs.dangers import Danger, by_model, default_dangers
 from dialogs.nlu.model import Model, Scores
 from dialogs.triage import Lexicon, Triage
 
 Level = Literal["urgent", "uncertain", "calm"]
 
-#: The model's categories, as the crisis texts and cards name them. The first
-#: three are the lexicon's own (self_harm = suicide and self-harm; extortion =
-#: sextortion and sexual images).
-MODEL_TO_CRISIS = {
-    "suicide": "self_harm",
-    "sexual_images": "extortion",
-    "threat": "threat",
-    "grooming": "grooming",
-    "abuse": "abuse",
-    "violence_by_writer": "violence_by_writer",
-}
-#: Where a life may be at stake once a message is urgent: 110 and 119 go first.
-LIFE_CATEGORIES = frozenset({"self_harm", "threat", "violence_by_writer"})
 #: A calm message goes straight to a branch when the model gives it at least
 #: this probability; two branches this close to each other are asked about.
 BRANCH_CONFIDENT = 0.5
@@ -100,8 +88,11 @@ def _branches(scores: Scores) -> tuple[str, ...]:
     return () if first == "none" else (first,)
 
 
-def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = None) -> Assessment:
-    """Read one typed message. ``role`` is what the session knows of the writer."""
+def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = None,
+           dangers: Mapping[str, Danger] | None = None) -> Assessment:
+    """Read one typed message. ``role`` is what the session knows of the writer;
+    ``dangers`` the kinds of danger (resources/triage/dangers.yaml)."""
+    dangers = dangers if dangers is not None else default_dangers()
     lex = lexicon.triage(text)
     if model is None:
         level: Level = "urgent" if lex.urgent else "calm"
@@ -122,18 +113,19 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
         level = "uncertain"
     else:
         level = "calm"
-    model_category = MODEL_TO_CRISIS[scores.top("category")]
+    model_category = by_model(dangers)[scores.top("category")]
     category = lex.categories[0] if model_level == "calm" and lex.categories else model_category
     # A guardian or teacher is usually writing about a child; the model says so
     # from the wording (息子, 生徒, my friend ...) when the role is not known.
     about_other = scores.about >= (0.35 if role in ("guardian", "teacher") else 0.5)
     if level == "urgent":
         categories = tuple(dict.fromkeys([category, *lex.categories]))
-        severity = lex.severity or "high"
+        danger = dangers[category]
+        severity = lex.severity or danger.severity
         # The first reason names the category the reply was written for (the
         # handoff and the records take their category from it).
         reasons = (f"{category}.nlu", *lex.reasons)
-        life = lex.life_at_stake or category in LIFE_CATEGORIES
+        life = lex.life_at_stake or danger.life_at_stake
         verdict = Triage(True, severity, categories, tuple(reasons), life)
     else:
         verdict = Triage.calm()

@@ -33,13 +33,13 @@ from dialogs.reply import Choice, HotlineCard, Reply
 from dialogs.routing import Route, Router
 from dialogs.session import Session
 from dialogs.assess import Assessment, assess
+from dialogs.dangers import CATEGORY_ORDER, DANGERS_PATH, Danger, default_dangers, load_dangers
 from dialogs.nlu.model import Model, default_model
 from dialogs.triage import LEXICON_PATH, Lexicon, Triage, load_lexicon
 
 SEVERITY_ORDER = {None: 0, "medium": 1, "high": 2, "critical": 3}
 #: How many state ids a session keeps for the counsellor's view of the bot's part.
 TRAIL_LENGTH = 8
-CATEGORY_ORDER = ("self_harm", "threat", "extortion", "grooming", "abuse", "violence_by_writer")
 #: 24時間子供SOSダイヤル (seed 002), in every first reply and every crisis answer.
 SOS_NUMBER = "0120-0-78310"
 #: The postback of 「いま あぶない」, offered wherever the bot is unsure: one tap makes the chat urgent.
@@ -107,23 +107,7 @@ ENGINE_KEYS = (
     "hours.unspecified",
 )
 
-CRISIS_CARDS = {
-    "self_harm": ("sos_dial", "ambulance_119", "police_110"),
-    "threat": ("police_110", "sos_dial", "ambulance_119"),
-    "extortion": ("police_110", "police_consult_9110", "sos_dial"),
-    "grooming": ("police_110", "sos_dial", "young_telephone"),
-    "abuse": ("child_abuse_189", "police_110", "sos_dial"),
-    "violence_by_writer": ("sos_dial", "police_110", "young_telephone"),
-}
-#: For someone writing about another person's danger: what they can do now first.
-CRISIS_CARDS_OTHER = {
-    "self_harm": ("ambulance_119", "police_110", "sos_dial"),
-    "threat": ("police_110", "sos_dial", "ambulance_119"),
-    "extortion": ("police_110", "police_consult_9110", "sos_dial"),
-    "grooming": ("police_110", "sos_dial", "young_telephone"),
-    "abuse": ("child_abuse_189", "police_110", "sos_dial"),
-    "violence_by_writer": ("police_110", "sos_dial", "young_telephone"),
-}
+
 
 
 @dataclass(frozen=True)
@@ -148,6 +132,8 @@ class Dialogue:
     lexicon: Lexicon
     #: The learned classifier (dialogs.nlu); None reads with the lexicon alone.
     model: Model | None = None
+    #: The kinds of danger: cards, severity, life at stake (resources/triage/dangers.yaml).
+    dangers: "dict[str, Danger] | None" = None
 
     @classmethod
     def load(
@@ -168,18 +154,20 @@ class Dialogue:
         catalogs = catalogs or compile_catalogs()
         hotline_ids = set(directory.ids)
         validate_chart(chart, hotline_ids, catalogs, extra_keys=ENGINE_KEYS)
-        missing = [h for table in (CRISIS_CARDS, CRISIS_CARDS_OTHER) for ids in table.values()
-                   for h in ids if h not in hotline_ids]
+        from dialogs.nlu.corpus import URGENT_CATEGORIES
+
+        dangers = load_dangers(URGENT_CATEGORIES)
+        missing = [h for d in dangers.values() for h in (*d.cards, *d.cards_other) if h not in hotline_ids]
         if missing:
-            raise ValueError(f"crisis cards name hotlines missing from the directory: {missing}")
+            raise ValueError(f"{DANGERS_PATH}: cards name hotlines missing from the directory: {missing}")
         if model is True:
             model = default_model()
         return cls(chart, ChartMachine(chart), directory, catalogs, Router.load(), load_lexicon(lexicon_path),
-                   model or None)
+                   model or None, dangers)
 
     def assess(self, text: str, role: str | None = None) -> Assessment:
         """Crisis triage and what a typed message asks for (dialogs.assess)."""
-        return assess(text, self.lexicon, self.model, role)
+        return assess(text, self.lexicon, self.model, role, self.dangers)
 
     def desk_open(self, now: datetime) -> bool:
         """Are the deployment's counsellors on duty at ``now``?"""
@@ -340,7 +328,8 @@ class _Turn:
             texts.append(self.t("greet.bot_short"))
         texts += self.notes
         self.notes = []
-        ids = list((CRISIS_CARDS_OTHER if about_other else CRISIS_CARDS)[category])
+        danger = (self.d.dangers or default_dangers())[category]
+        ids = list(danger.cards_other if about_other else danger.cards)
         if not result.life_at_stake:
             ids = [i for i in ids if i != "ambulance_119"]
         ids += [h.id for h in self.d.directory.for_branch("crisis") if h.id not in ids]

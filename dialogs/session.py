@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from dialogs.dangers import CATEGORY_ORDER
 from dialogs.i18n import LANGS
 
 #: Version of the stored layout. A change that cannot read old sessions bumps
@@ -19,8 +20,8 @@ SESSION_FORMAT = 1
 ROLES = ("child", "guardian", "teacher")
 LEVELS = ("elementary", "junior_high", "high_school")
 SEVERITIES = ("medium", "high", "critical")
-#: Crisis categories (dialogs.engine.CATEGORY_ORDER), for ``concern``.
-CONCERNS = ("self_harm", "threat", "extortion", "grooming", "abuse", "violence_by_writer")
+#: Crisis categories, for ``concern``.
+CONCERNS = CATEGORY_ORDER
 
 
 @dataclass

@@ -38,7 +38,8 @@ from bot.line.render import CardLabels, render
 from bot.pipeline.enqueue import enqueue
 from bot.storage.keys import KeyBuilder
 from dialogs.cards import hotline_card
-from dialogs.engine import CATEGORY_ORDER, Dialogue, parse_postback
+from dialogs.dangers import CATEGORY_ORDER
+from dialogs.engine import Dialogue, parse_postback
 from dialogs.hours import format_when
 from dialogs.reply import Reply
 
