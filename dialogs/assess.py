@@ -34,10 +34,6 @@ from dialogs.triage import Lexicon, Triage
 
 Level = Literal["urgent", "uncertain", "calm"]
 
-#: A calm message goes straight to a branch when the model gives it at least
-#: this probability; two branches this close to each other are asked about.
-BRANCH_CONFIDENT = 0.5
-BRANCH_TIE = 0.15
 #: Lexicon signals the classifier's confidence never turns into a question when
 #: the message laughs: an act of self-harm already done (リスカしちゃった笑). A
 #: joke marker does not undo an act. (Without laughter the classifier's calm
@@ -56,7 +52,6 @@ class Assessment:
     triage: Triage  # the verdict as the rest of the bot reads it (urgent, severity, reasons ...)
     category: str | None  # the crisis category the reply is written for
     about_other: bool  # someone else's danger, reported by a friend, guardian or teacher
-    branches: tuple[str, ...]  # the branch asked for, or two that tie; () when unknown
     scores: Scores | None = None
     lexicon_fired: bool = False
 
@@ -78,16 +73,6 @@ class Assessment:
         return replace(self, level="calm", triage=Triage.calm(), category=None)
 
 
-def _branches(scores: Scores) -> tuple[str, ...]:
-    ranked = sorted(scores.branch.items(), key=lambda kv: -kv[1])
-    (first, p1), (second, p2) = ranked[0], ranked[1]
-    if p1 >= BRANCH_CONFIDENT and p1 - p2 >= BRANCH_TIE:
-        return () if first == "none" else (first,)
-    if p1 - p2 < BRANCH_TIE and "none" not in (first, second) and p1 + p2 >= BRANCH_CONFIDENT:
-        return (first, second)
-    return () if first == "none" else (first,)
-
-
 def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = None,
            dangers: Mapping[str, Danger] | None = None) -> Assessment:
     """Read one typed message. ``role`` is what the session knows of the writer;
@@ -97,7 +82,7 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
     if model is None:
         level: Level = "urgent" if lex.urgent else "calm"
         category = lex.categories[0] if lex.categories else None
-        return Assessment(level, lex, category, role in ("guardian", "teacher") and lex.urgent, (),
+        return Assessment(level, lex, category, role in ("guardian", "teacher") and lex.urgent,
                           lexicon_fired=lex.urgent)
     scores = model.read(text)
     th = model.thresholds
@@ -129,5 +114,7 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
         verdict = Triage(True, severity, categories, tuple(reasons), life)
     else:
         verdict = Triage.calm()
+    # What a calm message asks for is read from scores.branch by the engine,
+    # together with the keyword router (dialogs.engine._branches_asked).
     return Assessment(level, verdict, category if level != "calm" else None, about_other,
-                      _branches(scores), scores, lexicon_fired=lex.urgent)
+                      scores, lexicon_fired=lex.urgent)

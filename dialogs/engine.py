@@ -3,9 +3,9 @@
 Order of work on every message, and why:
 1. crisis triage, before anything else, so a child in danger gets the 24-hour
    number in the first reply whatever the chart was about to ask
-   (dialogs.assess: the learned classifier OR the lexicon; a message the
-   classifier is unsure of is answered with a gentle safety question and the
-   number, and still gets what it asked for);
+   (dialogs.assess: the learned classifier joined with the lexicon; a message
+   the classifier is unsure of is answered with a gentle safety question and
+   the number, and still gets what it asked for);
 2. the event moves the shared state machine (a tap, a typed sentence routed
    to a branch, or a clarifying question when the sentence is unclear);
 3. the state is rendered in the user's language, with each hotline's
@@ -106,8 +106,6 @@ ENGINE_KEYS = (
     "hours.anytime",
     "hours.unspecified",
 )
-
-
 
 
 @dataclass(frozen=True)
@@ -453,8 +451,9 @@ def _on_text(turn: _Turn, text: str, found: Assessment | None = None) -> Reply:
         # Unsure whether the person is safe: ask gently, with the number, and
         # one tap that makes it urgent; what they asked for is still answered.
         turn.s.concern = found.category
-        reply = replace(reply, texts=(turn.t("safety.check"), *reply.texts),
-                        choices=_with_danger_now(turn, reply.choices))
+        check = turn.t("safety.check")
+        texts = reply.texts if check in reply.texts else (check, *reply.texts)  # the fallback asks already
+        reply = replace(reply, texts=texts, choices=_with_danger_now(turn, reply.choices))
     return reply
 
 

@@ -117,3 +117,14 @@ def test_every_first_reply_carries_the_24_hour_line(dialogue):
     assert sum(SOS in t for t in reply.texts) == 1
     _, reply = handle(dialogue, session, Event("text", text="インスタの写真を消したい"), STAFFED)
     assert not any(SOS in t for t in reply.texts)
+
+
+def test_an_unsure_reading_of_an_unclear_message_asks_once(dialogue):
+    from dataclasses import replace
+
+    p = dialogue.model.read("あのー").urgency
+    unsure = replace(dialogue, model=replace(dialogue.model, thresholds={"urgent": p + 0.01, "uncertain": p - 0.01}))
+    _, reply = first(unsure, "あのー")
+    check = [t for t in reply.texts if "安全ですか" in t]
+    assert len(check) == 1
+    assert [c.data for c in reply.choices].count(postback_data(DANGER_NOW)) == 1
