@@ -54,7 +54,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None, set[str]
     "sos_dial": (
         ("0120-0-78310",),
         ("tel:0120078310",),
-        "www.mext.go.jp/a_menu/shotou/seitoshidou/061122210.htm",
+        "www.mext.go.jp/a_menu/shotou/seitoshidou/06112210.htm",
         {S002},
     ),
     "kodomo_jinken110": (("0120-007-110",), ("tel:0120007110",), "www.moj.go.jp/JINKEN/jinken112.html", {S002}),
@@ -500,3 +500,13 @@ def test_nothing_is_read_until_asked(tmp_path: Path) -> None:
     # then, with the path in the message (and importing never read anything).
     with pytest.raises(DirectoryError, match="hotlines.yaml: file not found"):
         load_directory(TEST_PROFILE, resources=tmp_path)
+
+
+def test_the_sos_dial_link_is_the_ministrys_page_not_the_seeds_typo():
+    """Issue 12: seed 002 gives …/061122210.htm (one 2 too many); the web button of
+    every crisis card must open the ministry's page, and the data says why."""
+    from dialogs.directory import load_directory
+
+    sos = load_directory("hyogo").get("sos_dial")
+    assert sos.url == "https://www.mext.go.jp/a_menu/shotou/seitoshidou/06112210.htm"
+    assert "061122210" in sos.source_note and "typo" in sos.source_note
