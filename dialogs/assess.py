@@ -99,7 +99,10 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
     else:
         level = "calm"
     model_category = by_model(dangers)[scores.top("category")]
-    category = lex.categories[0] if model_level == "calm" and lex.categories else model_category
+    # Whoever made it urgent names the kind of danger: the lexicon, unless the
+    # classifier alone was sure.
+    lexicon_decided = lex.urgent and model_level != "urgent"
+    category = lex.categories[0] if lexicon_decided or (model_level == "calm" and lex.categories) else model_category
     # A guardian or teacher is usually writing about a child; the model says so
     # from the wording (息子, 生徒, my friend ...) when the role is not known.
     about_other = scores.about >= (0.35 if role in ("guardian", "teacher") else 0.5)
@@ -109,7 +112,7 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
         severity = lex.severity or danger.severity
         # The first reason names the category the reply was written for (the
         # handoff and the records take their category from it).
-        reasons = (f"{category}.nlu", *lex.reasons)
+        reasons = lex.reasons if lexicon_decided else (f"{category}.nlu", *lex.reasons)
         life = lex.life_at_stake or danger.life_at_stake
         verdict = Triage(True, severity, categories, tuple(reasons), life)
     else:
