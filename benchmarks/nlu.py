@@ -18,8 +18,9 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+from benchmarks.dialogue import _time_round_robin
 from dialogs.assess import assess
 from dialogs.nlu.corpus import dedupe, load_dir
 from dialogs.nlu.model import default_model
@@ -38,25 +39,12 @@ def _summary(ns: list[int]) -> dict[str, float]:
             "p99_us": _pct(ns, 0.99), "max_us": round(ns[-1] / 1000, 1)}
 
 
-def _time(calls: Sequence[Callable[[], object]], repeat: int) -> list[list[int]]:
-    for call in calls:  # warm-up: the dictionary, caches
-        call()
-    out: list[list[int]] = [[] for _ in calls]
-    clock = time.perf_counter_ns
-    for _ in range(repeat):
-        for i, call in enumerate(calls):
-            t = clock()
-            call()
-            out[i].append(clock() - t)
-    return out
-
-
 def nlu_figures(repeat: int = 5, limit: int | None = None) -> dict[str, Any]:
     model, lexicon = default_model(), default_lexicon()
     texts = [e.text for e in dedupe(load_dir())][:limit]
     started = time.perf_counter()
-    classifier = _time([lambda t=t: model.read(t) for t in texts], repeat)
-    whole = _time([lambda t=t: assess(t, lexicon, model) for t in texts], repeat)
+    classifier = _time_round_robin([lambda t=t: model.read(t) for t in texts], repeat)
+    whole = _time_round_robin([lambda t=t: assess(t, lexicon, model) for t in texts], repeat)
     by_length: dict[str, list[int]] = {}
     for t, samples in zip(texts, whole):
         bucket = "≤ 20 chars" if len(t) <= 20 else "21–80 chars" if len(t) <= 80 else "> 80 chars"
