@@ -99,12 +99,17 @@ def run(examples: Sequence[Example], name: str = "set", dialogue=None, now: date
     from dialogs.engine import Dialogue, Event, handle
 
     dialogue = dialogue or Dialogue.load()
+    chart = dialogue.chart
+    # A branch is reached when the reply is in the state its menu button leads
+    # to: "advice" is the chart's advice question, which carries no hotline branch.
+    branch_of_state = {o.to: o.id for o in chart.state(chart.menu).options}
     report = SetReport(name)
     for e in examples:
         session, reply = handle(dialogue, None, Event("text", text=e.text), now)
         said = "\n".join(reply.texts) + "\n" + "\n".join(
             p.number for c in reply.cards for p in getattr(c, "phones", ()) or ())
-        branch = reply.branch if reply.branch and reply.state not in ("menu",) else None
+        branch = branch_of_state.get(reply.state) or (
+            reply.branch if reply.branch and reply.state != chart.menu else None)
         if reply.state == dialogue.chart.ask_role and session.pending:
             branch = session.pending
         report.outcomes.append(Outcome(e, reply.urgent, SOS in said, branch, reply.texts))

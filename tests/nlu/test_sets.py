@@ -12,10 +12,10 @@ from dialogs.nlu.report import SETS_DIR, format_report, main, run
 
 #: name: (urgent recall, worst category, false alarms, hard-negative alarms, routed straight)
 FLOORS = {
-    "blind6": (0.96, 0.91, 0.02, 0.16, 0.69),
-    "blind7": (0.99, 0.96, 0.03, 0.16, 0.72),
-    "blind8": (0.99, 0.96, 0.05, 0.18, 0.72),
-    "blind9": (0.99, 0.96, 0.07, 0.26, 0.72),
+    "blind6": (0.96, 0.91, 0.02, 0.16, 0.84),
+    "blind7": (0.99, 0.96, 0.03, 0.16, 0.82),
+    "blind8": (0.99, 0.96, 0.05, 0.18, 0.82),
+    "blind9": (0.99, 0.96, 0.07, 0.26, 0.86),
 }
 
 
@@ -47,3 +47,16 @@ def test_the_report_command_names_every_miss(capsys):
     out = capsys.readouterr().out
     assert "urgent recall" in out and "## missed urgent" in out and "## misrouted" in out
     assert main(["--set", "no-such-set"]) == 2
+
+
+def test_a_message_answered_with_the_charts_advice_question_counts_as_routed_to_advice(dialogue):
+    # The advice question (どうしたらよいか分からない) is a chart state with no
+    # hotline branch of its own; reaching it is reaching the branch asked for.
+    from dialogs.nlu.corpus import Example
+
+    asked = Example("小3の息子にスマホを持たせるか迷っています。フィルタリングはどう設定すればいいですか",
+                    "calm", "none", "self", "guardian", "ja", "advice", False, "test", 1)
+    r = run([asked], "one", dialogue)
+    assert r.outcomes[0].branch == "advice" and r.routing == 1.0
+    wrong = Example(asked.text, "calm", "none", "self", "guardian", "ja", "bill", False, "test", 2)
+    assert run([wrong], "one", dialogue).routing == 0.0
