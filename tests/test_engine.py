@@ -53,7 +53,7 @@ class Chat:
 ROLE_TAPS = {
     "elementary": ["児童・生徒", "小学生"],
     "junior_high": ["児童・生徒", "中学生"],
-    "high_school": ["児童・生徒", "高校生以上"],
+    "high_school": ["児童・生徒", "高校生いじょう"],
     "guardian": ["保護者"],
     "teacher": ["教職員"],
 }
@@ -126,11 +126,11 @@ def test_role_is_asked_once_then_remembered(dialogue):
 
 def test_branch_before_role_asks_the_role_then_continues(dialogue):
     chat = Chat(dialogue, STAFFED)
-    out = chat.say("ネットに悪口を書かれたので消したい")
+    out = chat.say("誹謗中傷の書き込みの削除方法を教えてください")  # the wording does not say who
     assert out["state"] == "who"
     assert any("ボット" in t for t in out["texts"]), "a new user is told it is a bot"
     chat.tap("児童・生徒")
-    out = chat.tap("高校生以上")
+    out = chat.tap("高校生いじょう")
     assert out["state"] == "delete"
     assert out["hotlines"] == expected("delete", "high_school")
 

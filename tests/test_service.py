@@ -26,6 +26,8 @@ STAFFED = tokyo("2026-11-25 15:00")  # Wednesday, desk open 14:00-19:00
 NIGHT = tokyo("2026-11-25 23:00")
 USER = "U4af4980629000000000000000000service"
 OTHER = "U4af4980629000000000000000000other00"
+#: A request whose wording does not show who is writing: the role is asked.
+UNSAID = "誹謗中傷の書き込みの削除方法を教えてください"
 SECRET = b"service-test-secret-0123456789ab"
 MARK = "ZEBRA7781"  # a phrase no catalog, key or chart contains
 
@@ -94,7 +96,7 @@ def test_next_turn_continues_from_the_stored_session(dialogue, backend):
 
 def test_a_branch_asked_before_the_role_is_remembered_across_turns(dialogue, backend):
     service = make(dialogue, backend)
-    first = service.handle(USER, text("悪口を書かれた"))
+    first = service.handle(USER, text(UNSAID))
     assert first.state == "who" and backend.stored().pending == "delete"
     reply = service.handle(USER, tap("role_guardian"))
     assert reply.state == "delete"
@@ -104,7 +106,7 @@ def test_a_branch_asked_before_the_role_is_remembered_across_turns(dialogue, bac
 def test_the_bot_introduces_itself_once(dialogue, backend):
     service = make(dialogue, backend)
     hello = dialogue.catalogs.text("ja", "greet.bot_disclosure")
-    assert hello in service.handle(USER, text("悪口を書かれた")).texts
+    assert hello in service.handle(USER, text(UNSAID)).texts
     assert hello not in service.handle(USER, tap("role_guardian")).texts
 
 
@@ -112,7 +114,7 @@ def test_users_do_not_share_a_session(dialogue, backend):
     service = make(dialogue, backend)
     service.handle(USER, FOLLOW)
     service.handle(USER, tap("role_teacher"))
-    reply = service.handle(OTHER, text("悪口を書かれた"))
+    reply = service.handle(OTHER, text(UNSAID))
     assert reply.state == "who", "the other user's role leaked"
     assert backend.stored(USER).role == "teacher" and backend.stored(OTHER).role is None
 
@@ -120,7 +122,7 @@ def test_users_do_not_share_a_session(dialogue, backend):
 def test_an_old_format_session_starts_again_politely(dialogue, backend):
     backend.storage.save(USER, {"format": SESSION_FORMAT - 1, "where": "somewhere"})
     service = make(dialogue, backend)
-    reply = service.handle(USER, text("悪口を書かれた"))
+    reply = service.handle(USER, text(UNSAID))
     assert dialogue.catalogs.text("ja", "greet.bot_disclosure") in reply.texts
     assert backend.stored().format == SESSION_FORMAT
 
@@ -199,7 +201,7 @@ def test_every_turn_restarts_the_ttl(dialogue, redis_backend):
 @pytest.mark.redis
 def test_no_key_is_left_without_expiry(dialogue, redis_backend):
     service = make(dialogue, redis_backend, session_ttl=600)
-    for event in (FOLLOW, tap("role_guardian"), text("悪口を書かれた"), text("もう死にたい")):
+    for event in (FOLLOW, tap("role_guardian"), text(UNSAID), text("もう死にたい")):
         service.handle(USER, event)
     keys = list(redis_backend.client.scan_iter())
     assert keys, "nothing was stored"
@@ -384,7 +386,7 @@ def test_answer_runs_the_dialogue_once_per_event_id(dialogue, backend):
 def test_delivered_forgets_the_copy_and_keeps_the_session(dialogue, backend):
     service = make(dialogue, backend)
     service.answer(USER, "ev1", FOLLOW, lambda r: {"texts": list(r.texts)})
-    service.answer(USER, "ev2", text(f"{MARK} 悪口を書かれた"), lambda r: {"texts": list(r.texts)})
+    service.answer(USER, "ev2", text(f"{MARK} {UNSAID}"), lambda r: {"texts": list(r.texts)})
     raw = backend.storage.load(USER)
     assert set(raw["outbox"]) == {"ev1", "ev2"}
     assert MARK not in repr(raw), "the outbox holds the bot's words, never the user's"
@@ -399,5 +401,5 @@ def test_delivered_forgets_the_copy_and_keeps_the_session(dialogue, backend):
 def test_handle_keeps_answers_still_on_their_way(dialogue, backend):
     service = make(dialogue, backend)
     service.answer(USER, "ev1", FOLLOW, lambda r: {"n": len(r.texts)})
-    service.handle(USER, text("悪口を書かれた"))
+    service.handle(USER, text(UNSAID))
     assert "ev1" in backend.storage.load(USER)["outbox"]

@@ -105,7 +105,10 @@ def run(examples: Sequence[Example], name: str = "set", dialogue=None, now: date
     branch_of_state = {o.to: o.id for o in chart.state(chart.menu).options}
     report = SetReport(name)
     for e in examples:
-        session, reply = handle(dialogue, None, Event("text", text=e.text), now)
+        # As on LINE: the account is added (a follow event, the greeting) and
+        # then the first message is typed.
+        greeted, _ = handle(dialogue, None, Event("follow"), now)
+        session, reply = handle(dialogue, greeted, Event("text", text=e.text), now)
         said = "\n".join(reply.texts) + "\n" + "\n".join(
             p.number for c in reply.cards for p in getattr(c, "phones", ()) or ())
         branch = branch_of_state.get(reply.state) or (

@@ -128,3 +128,61 @@ def test_an_unsure_reading_of_an_unclear_message_asks_once(dialogue):
     check = [t for t in reply.texts if "安全ですか" in t]
     assert len(check) == 1
     assert [c.data for c in reply.choices].count(postback_data(DANGER_NOW)) == 1
+
+
+# -- who is writing, read from the first message (issue 11 routing, issue 12) --
+
+def after_follow(dialogue, text, at=STAFFED):
+    greeted, _ = handle(dialogue, None, Event("follow"), at)
+    return handle(dialogue, greeted, Event("text", text=text), at)
+
+
+@pytest.mark.parametrize("text, role, state", [
+    ("生徒の悪口が書かれたブログを見つけました。削除依頼の出し方を知りたいです", "teacher", "delete"),
+    ("小6の娘のLINEが乗っ取られたみたいです。どうすればいいですか", "guardian", "security"),
+    ("クラスのグループLINEで悪口書かれてる。消してほしい", "child", "delete"),
+])
+def test_the_first_message_is_answered_for_the_writer_its_wording_shows(dialogue, text, role, state):
+    # 生徒 and 小6 are also a pupil's words: a teacher or a parent is not asked
+    # for their school, and what they asked is answered in the same reply.
+    session, reply = after_follow(dialogue, text)
+    assert (session.role, reply.state) == (role, state)
+    assert session.level is None
+
+
+def test_a_child_who_does_not_say_their_school_is_answered_in_easy_japanese_with_an_adult(dialogue, catalogs):
+    session, reply = after_follow(dialogue, "クラスのグループLINEで悪口書かれてる。消してほしい")
+    assert reply.lang == "ja_easy"
+    assert catalogs.text("ja_easy", "delete.child_with_adult") in reply.texts
+
+
+@pytest.mark.parametrize("text", ["あのー", "hello", "誹謗中傷の書き込みの削除方法を教えてください"])
+def test_wording_that_does_not_show_its_writer_sets_no_role(dialogue, text):
+    session, _ = after_follow(dialogue, text)
+    assert session.role is None
+
+
+def test_a_typed_introduction_takes_the_role_and_level_and_asks_what_is_wrong(dialogue):
+    session, reply = after_follow(dialogue, "中学生です")
+    assert (session.role, session.level, reply.state) == ("child", "junior_high", "menu")
+    assert session.pending is None, "the classifier's guess at 「中学生です」 is not a request"
+
+
+def test_a_story_that_names_a_school_is_read_in_full_not_as_an_answer(dialogue):
+    # After the greeting asks who is writing, only a short typed answer is held
+    # to the stricter "only if sure" reading; this is a first message like any other.
+    from dataclasses import replace
+
+    text = "中学生です。最近ネットで知り合った人とずっと話してて、なんか変な感じがする"
+    p = dialogue.model.read(text).urgency
+    assert p < 0.9
+    touchy = replace(dialogue, model=replace(dialogue.model, thresholds={"urgent": p - 0.001, "uncertain": p - 0.01}))
+    _, reply = after_follow(touchy, text)
+    assert reply.urgent
+
+
+def test_the_reply_to_the_first_message_after_the_greeting_carries_the_24_hour_number(dialogue):
+    # The greeting (follow) asks who is writing; the first message is the first
+    # chance to hear a child the classifier did not recognise.
+    _, reply = after_follow(dialogue, "インスタの鍵垢に知らない人からフォロリク来る")
+    assert not reply.urgent and SOS in "\n".join(reply.texts)

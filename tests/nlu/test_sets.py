@@ -12,10 +12,10 @@ from dialogs.nlu.report import SETS_DIR, format_report, main, run
 
 #: name: (urgent recall, worst category, false alarms, hard-negative alarms, routed straight)
 FLOORS = {
-    "blind6": (0.96, 0.91, 0.02, 0.16, 0.84),
-    "blind7": (0.99, 0.96, 0.03, 0.16, 0.82),
-    "blind8": (0.99, 0.96, 0.05, 0.18, 0.82),
-    "blind9": (0.99, 0.96, 0.07, 0.26, 0.86),
+    "blind6": (0.96, 0.91, 0.02, 0.16, 0.87),
+    "blind7": (0.99, 0.96, 0.03, 0.16, 0.86),
+    "blind8": (0.99, 0.96, 0.05, 0.18, 0.86),
+    "blind9": (0.99, 0.96, 0.07, 0.26, 0.89),
 }
 
 
