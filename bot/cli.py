@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("nlu", help="train the classifier, or compare feature families held out by writer")
     p.add_argument("action", choices=["train", "compare"])
-    p.add_argument("--family", default="morph2", help="feature family to train (default morph2)")
+    p.add_argument("--family", default="wide", help="feature family to train (default wide, the shipped one)")
     p.set_defaults(func=cmd_nlu)
 
     p = sub.add_parser("diagram", help="Mermaid diagram of the chart")

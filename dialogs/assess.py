@@ -42,6 +42,14 @@ Level = Literal["urgent", "uncertain", "calm"]
 #: points of hard-negative alarms and caught nothing more.)
 _LAUGHTER = re.compile(r"[笑草😂🤣ｗ]|(?<![a-z])(?:w{1,}|lol|lmao)(?![a-z])", re.IGNORECASE)
 NEVER_DEMOTED = frozenset({"self_harm.act", "self_harm.cutting", "self_harm.overdose", "self_harm.marks"})
+#: The lexicon makes an uncertain reading urgent only from this probability on.
+#: Below it, 殺す or 死にたい in what the classifier reads as a calm story (a
+#: game, homework, a past that is over) gets the caring question, the 24-hour
+#: number and the one tap 「いま あぶない」, not the whole crisis answer. With the
+#: model frozen for blind sets 6-9 (not trained on them), 0.15 instead of the
+#: uncertain threshold cost 1 of their 831 urgent messages and spared 12 of their
+#: 304 hard negatives an alarm.
+LEXICON_CONFIRMS = 0.15
 #: An answer to the bot's own question is urgent from the classifier alone only above this.
 ANSWER_URGENT = 0.9
 
@@ -92,7 +100,8 @@ def assess(text: str, lexicon: Lexicon, model: Model | None, role: str | None = 
     )
     # The classifier learned laughter as a sign of a joke; after an act it is not.
     certain = lex.urgent and not NEVER_DEMOTED.isdisjoint(lex.reasons) and _LAUGHTER.search(text) is not None
-    if model_level == "urgent" or (lex.urgent and model_level == "uncertain") or certain:
+    confirmed = lex.urgent and model_level == "uncertain" and scores.urgency >= LEXICON_CONFIRMS
+    if model_level == "urgent" or confirmed or certain:
         level = "urgent"
     elif lex.urgent or model_level == "uncertain":
         level = "uncertain"

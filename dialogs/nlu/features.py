@@ -8,9 +8,9 @@ nlu compare``):
 * ``morph``: the same, plus character 2–4-grams of the reading (kana and kanji
   spellings of one word meet there), the dictionary forms of the words and
   their pairs, and lemmatised English words and pairs;
-* ``morph2`` (shipped): ``morph`` without single characters of the surface,
+* ``morph2``: ``morph`` without single characters of the surface,
   whose weights made short everyday messages (明日友達の家に行く) loud;
-* ``wide``: ``morph`` with 5-grams and word triples (a little better held
+* ``wide`` (shipped): ``morph`` with 5-grams and word triples (a little better held
   out, twice the weights).
 
 Each feature is a short string with a one-letter family prefix, so a

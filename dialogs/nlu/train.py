@@ -230,7 +230,7 @@ def figures(examples: Sequence[Example], oof: dict[str, np.ndarray], family: str
     )
 
 
-def train(corpus_dir: Path = CORPUS_DIR, model_dir: Path = MODEL_DIR, family: str = "morph2",
+def train(corpus_dir: Path = CORPUS_DIR, model_dir: Path = MODEL_DIR, family: str = "wide",
           held_out: bool = True) -> tuple[Fitted, Figures | None]:
     """Fit on the whole corpus and write the model; thresholds from out-of-writer scores."""
     examples = dedupe(load_dir(corpus_dir))

@@ -54,3 +54,16 @@ def test_without_a_model_the_lexicon_alone_decides():
 def test_laughter_never_turns_an_act_already_done_into_a_question(model, text):
     calm_model = replace(model, thresholds={"urgent": 1.1, "uncertain": 1.05})
     assert assess(text, default_lexicon(), calm_model).urgent
+
+
+
+def test_a_word_the_classifier_reads_as_barely_worrying_gets_the_question_not_the_alarm(model):
+    from dialogs.assess import LEXICON_CONFIRMS
+
+    text = "弟がFPSやりながら「ぶっ殺す」とか叫んでてうるさい"
+    assert default_lexicon().triage(text).urgent
+    p = model.read(text).urgency
+    assert p < LEXICON_CONFIRMS
+    unsure = replace(model, thresholds={"urgent": 1.1, "uncertain": p - 0.001})
+    a = assess(text, default_lexicon(), unsure)
+    assert a.level == "uncertain" and not a.triage.urgent

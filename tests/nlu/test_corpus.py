@@ -43,3 +43,16 @@ def test_the_same_text_labelled_two_ways_is_refused(tmp_path):
     (tmp_path / "b.jsonl").write_text(line.format(u="urgent", c="suicide"), encoding="utf-8")
     with pytest.raises(CorpusError, match="labelled"):
         dedupe(load_dir(tmp_path))
+
+
+def test_the_blind_sets_in_the_corpus_are_the_regression_pools_own_files():
+    # Blind sets join the corpus after their first run; the copy must not drift
+    # from the file the regression tests and docs/triage.md report on.
+    from dialogs.nlu.corpus import CORPUS_DIR
+    from dialogs.nlu.report import SETS_DIR
+
+    copies = sorted(CORPUS_DIR.glob("X*_earlier_blind*.jsonl"))
+    assert copies
+    for copy in copies:
+        name = copy.stem.split("_earlier_")[1]
+        assert copy.read_bytes() == (SETS_DIR / f"{name}.jsonl").read_bytes(), copy.name
