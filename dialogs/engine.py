@@ -533,7 +533,12 @@ def _answer_text(turn: _Turn, text: str, found: Assessment | None) -> Reply:
 #: below, the keyword router's single branch is preferred; two branches this
 #: close are asked about.
 BRANCH_CONFIDENT = 0.5
-BRANCH_OVERRULE = 0.8
+#: A word naming one branch (メール, 削除) gives way to the classifier's other
+#: branch from this probability: 「Amazonからメールが来てリンク押しちゃった」 is
+#: security. On blind sets 10 and 11, before the model learned from them, 0.65
+#: instead of 0.8 routed 92.4 and 89.3 % straight instead of 91.7 and 85.6 %
+#: (0.5 did 93.6 and 89.8 %, but took 「誹謗中傷の書き込みの削除方法」 to damages).
+BRANCH_OVERRULE = 0.65
 BRANCH_WEAK = 0.3
 BRANCH_TIE = 0.12
 
