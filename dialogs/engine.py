@@ -568,7 +568,8 @@ def _branches_asked(route: Route, found: Assessment | None) -> tuple[str, ...]:
 #: The role head's probability from which the wording decides who is writing.
 #: Most of the corpus is children's writing, so the head leans to "child" on
 #: short text that says nothing of its writer: a child only when it is nearly sure
-#: (on blind sets 6-9: 2 of 277 adults read as children at 0.9, 12 at 0.6).
+#: (on blind sets 6-9, with the model that had not seen them: 2 of 277 adults
+#: read as children at 0.9, 12 at 0.6).
 ROLE_SURE = {"child": 0.9, "guardian": 0.6, "teacher": 0.6, "other": 0.6}
 #: The model's features a message must share before its wording can show its writer.
 ROLE_MIN_FEATURES = 30

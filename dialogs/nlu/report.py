@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
-from dialogs.nlu.corpus import URGENT_CATEGORIES, Example, load_file
+from dialogs.nlu.corpus import BRANCHES, URGENT_CATEGORIES, Example, load_file
 
 SETS_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "sets"
 SOS = "0120-0-78310"
@@ -102,7 +102,7 @@ def run(examples: Sequence[Example], name: str = "set", dialogue=None, now: date
     chart = dialogue.chart
     # A branch is reached when the reply is in the state its menu button leads
     # to: "advice" is the chart's advice question, which carries no hotline branch.
-    branch_of_state = {o.to: o.id for o in chart.state(chart.menu).options}
+    branch_of_state = {o.to: o.id for o in chart.state(chart.menu).options if o.id in BRANCHES}
     report = SetReport(name)
     for e in examples:
         # As on LINE: the account is added (a follow event, the greeting) and
