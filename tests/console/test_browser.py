@@ -110,6 +110,16 @@ def served(app, console_env, add_account):
         server.server_close()
 
 
+def _until(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll an expression until it is true. page.evaluate is run by the driver,
+    so the console's CSP, which forbids eval in the page (and with it
+    wait_for_function's polling), does not apply."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never became true: {expression}"
+        page.wait_for_timeout(50)
+
+
 def post_webhook(url: str, secret: str, *events: dict) -> int:
     """What LINE does: POST the events to /callback, signed with the channel secret."""
     body = json.dumps({"destination": "Uxxxxxxxx", "events": list(events)}, ensure_ascii=False).encode()
@@ -272,7 +282,7 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
         seen_after = time.monotonic() - started
         assert sato.evaluate("window.__still_the_same_page") is True, "the queue updated without a reload"
         expect(sato).to_have_title(re.compile(r"^\(1\) 相談コンソール"))
-        sato.wait_for_function("window.__notified.length > 0 && window.__beeps > 0")
+        _until(sato, "window.__notified.length > 0 && window.__beeps > 0")
         assert sato.evaluate("window.__notified") == ["緊急の相談があります"]
         wait_until(lambda: "0120-0-78310" in said_to(fake_line, CHILD), what="the 24-hour number")
 
@@ -321,9 +331,9 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
         expect(transcript.locator(".entry.from-bot .bubble").first).to_contain_text("0120-0-78310")
         image = transcript.locator(".entry.kind-image img")
         expect(image).to_be_visible()
-        sato.wait_for_function("(() => { const i = document.querySelector('.entry.kind-image img');"
-                               " return i && i.complete && i.naturalWidth > 0; })()")
-        assert sato.evaluate("document.querySelector('.entry.kind-image img').naturalWidth") == 240
+        # Waited for with the locator's own polling: wait_for_function evals a
+        # string in the page, which the console's CSP (script-src 'self') refuses.
+        expect(image).to_have_js_property("naturalWidth", 240)
         expect(transcript.locator(".entry.from-system", has_text="sato さんが担当しました")).to_be_visible()
 
         # A canned reply goes into the box; the counsellor edits it and sends.
