@@ -49,7 +49,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None, set[str]
     "bullying_hotline": ((), (), "www.saferinternet.or.jp/bullying/", {S000, S001, S002}),
     "safeline": ((), (), "www.safe-line.jp", {S001, S002}),
     "internet_hotline_center": ((), (), "www.internethotline.jp", {S001, S002, S004}),
-    "ipa": (("03-5978-7509",), ("tel:0359787509",), None, {S001, S002, NAT}),
+    "ipa": (("03-5978-7509",), ("tel:0359787509",), "www.ipa.go.jp/security/anshin/", {S001, S002, NAT}),  # url: issue 12
     "kodomo_soudan": ((), (), "www.kodomo.cfa.go.jp/soudan/", {S002}),
     "sos_dial": (
         ("0120-0-78310",),
@@ -510,3 +510,12 @@ def test_the_sos_dial_link_is_the_ministrys_page_not_the_seeds_typo():
     sos = load_directory("hyogo").get("sos_dial")
     assert sos.url == "https://www.mext.go.jp/a_menu/shotou/seitoshidou/06112210.htm"
     assert "061122210" in sos.source_note and "typo" in sos.source_note
+
+
+def test_ipa_card_links_its_official_page_and_says_to_check_the_hours(directory: Directory) -> None:
+    # Issue 12: the national list gives the hours without a source, so the card
+    # does not stand on them alone; the official page is named in the issue.
+    ipa = directory.get("ipa")
+    assert ipa.url == "https://www.ipa.go.jp/security/anshin/"
+    assert "確かめて" in ipa.hours_note_in("ja") and "check" in ipa.hours_note_in("en")
+    assert "issue 12" in (ipa.source_note or "")

@@ -381,3 +381,15 @@ def test_chart_file_names_only_keys_of_the_catalogs():
     walk(data)
     assert len(found) > 30
     assert found - ids == set()
+
+
+@pytest.mark.parametrize("lang, busy, again", [
+    ("ja", "つながらない", "かけ直す"),
+    ("ja_easy", "つながらない", "もう一度"),
+    ("en", "busy", "again"),
+])
+def test_an_open_line_is_not_promised_to_answer_at_once(catalogs, lang, busy, again):
+    # Issue 12: lines marked open can be busy; the person is told so, and what to do.
+    text = catalogs.text(lang, "talk.windows")
+    assert busy in text and again in text
+    assert "すぐにつながります" not in text and "right away" not in text
