@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 REPLY_TOKEN_TTL = 60.0  # seconds, LINE's
@@ -68,6 +68,8 @@ URI_SCHEMES = ("http://", "https://", "tel:", "line://", "liff://")
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 INVALID_REPLY_TOKEN = "Invalid reply token"
+#: A request whose sender went away before its body was complete.
+CUT_OFF = "client disconnected before the request was complete"
 RETRY_KEY_ACCEPTED = "The retry key is already accepted"
 
 
@@ -333,6 +335,15 @@ class StandinLine:
         @app.post("/v2/bot/room/<chat_id>/leave")
         def leave_room(chat_id):
             return self._handle(lambda ctx: self._leave(ctx, "room", chat_id))
+
+        @app.errorhandler(ClientDisconnected)
+        def cut_off(exc):
+            # The sender died mid-request (a worker killed by a test): nothing
+            # reached LINE, so nothing was delivered, and nothing was misused.
+            with self._lock:
+                self._calls.append(Call(request.method, request.path, 400, None, None, _request_id(),
+                                        time.time(), error=CUT_OFF))
+            return _json(400, {"message": "client disconnected"}, _request_id())
 
         @app.errorhandler(HTTPException)
         def unknown(exc):  # 404 and 405: a call LINE would not understand

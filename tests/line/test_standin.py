@@ -418,3 +418,20 @@ def test_the_fixture_fails_a_test_that_made_an_unexpected_call(tmp_path):
     assert "unexpected calls to the LINE API stand-in" in result.stdout
     assert "POST /v2/bot/message/broadcast" in result.stdout
     assert "1 passed, 1 error" in result.stdout
+
+
+def test_a_sender_that_dies_mid_request_is_recorded_but_is_not_a_misuse(line, client):
+    # A worker killed while sending (tests/e2e/test_order_and_crash.py) leaves a
+    # request shorter than its Content-Length: nothing is delivered, and it is
+    # not a call LINE would refuse as malformed.
+    import io
+
+    from bot.line.standin import CUT_OFF
+
+    body = json.dumps({"replyToken": "x" * 32, "messages": [TEXT]}).encode()
+    r = client.post("/v2/bot/message/reply", input_stream=io.BytesIO(body[:10]),
+                    headers={**AUTH, "Content-Type": "application/json"},
+                    environ_overrides={"CONTENT_LENGTH": str(len(body))})
+    assert r.status_code == 400
+    assert line.unexpected() == [] and line.deliveries() == []
+    assert [c.error for c in line.calls()] == [CUT_OFF]
