@@ -104,16 +104,17 @@ def run(examples: Sequence[Example], name: str = "set", dialogue=None, now: date
     # to: "advice" is the chart's advice question, which carries no hotline branch.
     branch_of_state = {o.to: o.id for o in chart.state(chart.menu).options if o.id in BRANCHES}
     report = SetReport(name)
+    # As on LINE: the account is added (a follow event, the greeting) and then
+    # the first message is typed. handle() never changes the session it is
+    # given, so one greeted session serves every message.
+    greeted, _ = handle(dialogue, None, Event("follow"), now)
     for e in examples:
-        # As on LINE: the account is added (a follow event, the greeting) and
-        # then the first message is typed.
-        greeted, _ = handle(dialogue, None, Event("follow"), now)
         session, reply = handle(dialogue, greeted, Event("text", text=e.text), now)
         said = "\n".join(reply.texts) + "\n" + "\n".join(
             p.number for c in reply.cards for p in getattr(c, "phones", ()) or ())
         branch = branch_of_state.get(reply.state) or (
             reply.branch if reply.branch and reply.state != chart.menu else None)
-        if reply.state == dialogue.chart.ask_role and session.pending:
+        if reply.state == chart.ask_role and session.pending:
             branch = session.pending
         report.outcomes.append(Outcome(e, reply.urgent, SOS in said, branch, reply.texts))
     return report
