@@ -5,7 +5,7 @@ flushed at once, so a script or a person at a terminal can drive it:
 
     {"user": "u1", "event": "follow"}
     {"user": "u1", "text": "書き込みを消したい"}
-    {"user": "u1", "tap": "中学生"}
+    {"user": "u1", "tap": "中学生（ちゅうがくせい）"}
     {"user": "u1", "postback": "t=menu", "lang": "en"}
 
 A line may carry "at" (ISO 8601 with offset) to set the clock for that line.

@@ -78,7 +78,9 @@ class When:
     levels: frozenset[str] = frozenset()
 
     def matches(self, role: str | None, level: str | None) -> bool:
-        if self.roles and role not in self.roles:
+        # "unknown" is someone who has not said who they are (and whose
+        # wording did not show it).
+        if self.roles and (role or "unknown") not in self.roles:
             return False
         if self.levels and level not in self.levels:
             return False
@@ -108,6 +110,9 @@ class Option:
     label_closed: str | None = None
     staffed_only: bool = False
     sets: Mapping[str, str] = field(default_factory=dict)
+    #: Who sees the button; the trigger itself works for everyone (typed words
+    #: route to it), so a shorter menu hides nothing that cannot be asked for.
+    when: When = ALWAYS
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,7 @@ def _state(state_id: str, data: Mapping[str, Any]) -> State:
             label_closed=o.get("label_closed"),
             staffed_only=bool(o.get("staffed_only", False)),
             sets=dict(o.get("sets", {})),
+            when=_when(o.get("when")),
         )
         for o in data["options"]
     )
@@ -326,7 +332,8 @@ def _check_no_dead_end(chart: Chart) -> None:
     the rule asks for.
     """
     for state in chart.states.values():
-        targets = {o.to for o in state.options}
+        # A button shown only to some writers is no way out for the others.
+        targets = {o.to for o in state.options if o.when == ALWAYS}
         if state.id != chart.menu and chart.menu not in targets:
             raise DeadEndError(
                 f"offers no way back to the menu {chart.menu!r}; add an option "

@@ -16,7 +16,9 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,10 +148,15 @@ class Hotline:
     hours_note: Text | None = None
     contact_note: Text | None = None
     source_note: str | None = None
+    #: The languages a person is answered in: Japanese unless a source says more.
+    answers_in: tuple[str, ...] = ("ja",)
     # Local windows only: where they are offered and the area they serve.
     local: bool = False
     show_in: tuple[str, ...] = ()
     area: Text | None = None
+    #: How people name ``area`` (川西, かわにし): a window serving less than the
+    #: whole deployment is offered only to someone who named its area.
+    area_words: tuple[str, ...] = ()
 
     def name_in(self, lang: str) -> str:
         return self.name.in_lang(lang)
@@ -252,11 +259,22 @@ class Directory:
         """National windows in file order, then the profile's local ones."""
         return list(self._by_id.values())
 
-    def for_branch(self, branch: str) -> list[Hotline]:
-        """The profile's local windows offered in ``branch``, in file order."""
+    def for_branch(self, branch: str, near: Iterable[str] = ()) -> list[Hotline]:
+        """The profile's local windows offered in ``branch``, in file order.
+
+        A window serving only part of the deployment (one city) is offered
+        only when its id is in ``near``: the person named its area."""
         if branch not in BRANCHES:
             raise ValueError(f"unknown branch {branch!r}; branches are {', '.join(BRANCHES)}")
-        return [h for h in self.profile.local_hotlines if branch in h.show_in]
+        near = set(near)
+        return [h for h in self.profile.local_hotlines
+                if branch in h.show_in and (h.area is None or h.id in near)]
+
+    def areas_named(self, text: str) -> tuple[str, ...]:
+        """Ids of the local windows whose area ``text`` names (「川西市に住んでる」)."""
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        return tuple(h.id for h in self.profile.local_hotlines
+                     if any(unicodedata.normalize("NFKC", w).casefold() in folded for w in h.area_words))
 
 
 # --------------------------------------------------------------------------
@@ -284,7 +302,34 @@ def load_directory(profile: str | Path = "hyogo", resources: Path | None = None)
     _check_schema(profile_data, "profile.schema.json", profile_path, "local_hotlines")
     loaded = _profile(profile_data, profile_path)
     _check_unique(loaded.local_hotlines, profile_path, {h.id: national_path for h in national})
+    national = _with_local_hours(national, profile_data.get("hotline_hours", {}), profile_path)
     return Directory(national, loaded)
+
+
+def _with_local_hours(national: tuple[Hotline, ...], overrides: Mapping[str, Any], path: Path) -> tuple[Hotline, ...]:
+    """A profile's real hours for a national window whose hours differ by
+    prefecture: they replace the usual ones, with their own source."""
+    ids = {h.id for h in national}
+    for hid in overrides:
+        if hid not in ids:
+            close = difflib.get_close_matches(hid, sorted(ids), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _fail(path, "hotline_hours", hid, f"no national window has this id{hint}")
+    out = []
+    for hotline in national:
+        raw = overrides.get(hotline.id)
+        if raw is None:
+            out.append(hotline)
+            continue
+        entry = f"hotline_hours.{hotline.id}"
+        out.append(dataclasses.replace(
+            hotline,
+            hours=_hours(raw["hours"], path, entry, "hours"),
+            hours_note=_text(raw.get("hours_note"), LANGS, path, entry, "hours_note"),
+            source=_source(raw["source"], path, entry, official_pages=True),
+            source_note=raw.get("source_note"),
+        ))
+    return tuple(out)
 
 
 def _profile_path(profile: str | Path, root: Path) -> Path:
@@ -423,6 +468,8 @@ def _hotline(raw: Mapping[str, Any], path: Path, *, local: bool) -> Hotline:
         local=local,
         show_in=tuple(raw.get("show_in", ())),
         area=texts["area"],
+        area_words=tuple(raw.get("area_words", ())),
+        answers_in=tuple(raw.get("answers_in", ("ja",))),
     )
 
 
@@ -454,9 +501,14 @@ def tel_link(number: str) -> str:
     return "tel:" + digits.replace("#", "%23")
 
 
-def _source(raw: str | list[str], path: Path, entry: str) -> tuple[str, ...]:
+def _source(raw: str | list[str], path: Path, entry: str, *, official_pages: bool = False) -> tuple[str, ...]:
+    """Check that data name where they come from. A prefecture's own hours of a
+    national line (``official_pages``) may also cite the official page they
+    were read from: the seeds do not give them."""
     items = (raw,) if isinstance(raw, str) else tuple(raw)
     for item in items:
+        if official_pages and re.fullmatch(r"https://[^\s/]+\.[^\s/]+(/\S*)?", item):
+            continue
         if item not in SEED_FILES and item != NATIONAL_SOURCE:
             raise _fail(
                 path,

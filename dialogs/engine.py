@@ -27,6 +27,7 @@ from dialogs.chart import CHART_PATH, Chart, Option, State, load_chart, validate
 from dialogs.directory import BRANCHES, Directory, Hotline, load_directory
 from dialogs.hours import format_when
 from dialogs.i18n import Catalogs, compile_catalogs, profile_language
+from dialogs.language import written_language
 from dialogs.machine import ChartMachine
 from dialogs.cards import hotline_card
 from dialogs.reply import Choice, HotlineCard, Reply
@@ -64,6 +65,7 @@ ENGINE_KEYS = (
     "group.notice",  # the LINE adapter's notice before leaving a group
     "card.call",  # hotline card buttons on LINE
     "card.web",
+    "card.answers_in_ja",
     *(f"crisis.{c}" for c in CATEGORY_ORDER),
     *(f"crisis.{c}.other" for c in CATEGORY_ORDER),
     "crisis.waiting_ack",
@@ -99,10 +101,13 @@ ENGINE_KEYS = (
     "start.need_role",
     "system.chart_changed",
     "system.lang_changed",
+    "system.lang_detected",
     "hours.always",
     "hours.open_until",
     "hours.closed_next",
     "hours.closed",
+    "hours.usual_open",
+    "hours.usual_closed",
     "hours.anytime",
     "hours.unspecified",
 )
@@ -206,12 +211,15 @@ class _Turn:
 
     @property
     def lang(self) -> str:
+        """A language chosen with the button; else the one the person writes
+        in; else the phone's. Japanese for a younger child is やさしい日本語."""
         s = self.s
         if s.lang:
             return s.lang
-        if s.role == "child" and self.level in ("elementary", "junior_high") and s.profile_lang in (None, "ja"):
+        written = s.profile_lang if _same_language(s.text_lang, s.profile_lang) else s.text_lang
+        if s.role == "child" and self.level in ("elementary", "junior_high") and written in (None, "ja"):
             return "ja_easy"
-        return s.profile_lang or "ja"
+        return written or "ja"
 
     def t(self, key: str, **params: object) -> str:
         return self.d.catalogs.text(self.lang, key, **params)
@@ -234,7 +242,7 @@ class _Turn:
     def cards_for(self, state: State) -> list[HotlineCard]:
         ids = [ref.id for ref in state.hotlines if ref.when.matches(self.s.role, self.level)]
         if state.branch in BRANCHES:
-            ids += [h.id for h in self.d.directory.for_branch(state.branch)]
+            ids += [h.id for h in self.d.directory.for_branch(state.branch, self.s.near)]
         return [self.card(self.d.directory.get(i)) for i in dict.fromkeys(ids)]
 
     def choices(self, options: tuple[Option, ...] | list[Option]) -> tuple[Choice, ...]:
@@ -242,8 +250,11 @@ class _Turn:
         # The language cannot change inside this loop: worked out once, not per label.
         lang, text = self.lang, self.d.catalogs.text
         out = []
+        role, level = self.s.role, self.level
         for option in options:
             if option.staffed_only and not open_:
+                continue
+            if not option.when.matches(role, level):
                 continue
             key = option.label_closed if (option.label_closed and not open_) else option.label
             out.append(Choice(text(lang, key), postback_data(option.id)))
@@ -338,7 +349,7 @@ class _Turn:
         ids = list(danger.cards_other if about_other else danger.cards)
         if not result.life_at_stake:
             ids = [i for i in ids if i != "ambulance_119"]
-        ids += [h.id for h in self.d.directory.for_branch("crisis") if h.id not in ids]
+        ids += [h.id for h in self.d.directory.for_branch("crisis", self.s.near) if h.id not in ids]
         cards = [self.card(self.d.directory.get(i)) for i in ids]
         return self.reply(state, texts, cards, handoff=True, urgent=result)
 
@@ -360,7 +371,8 @@ def handle(
     """
     chart = dialogue.chart
     is_new = session is None
-    s = dialogue.new_session() if session is None else replace(session, reasons=list(session.reasons))
+    s = dialogue.new_session() if session is None else replace(
+        session, reasons=list(session.reasons), near=list(session.near))
     turn = _Turn(dialogue, s, now, is_new)
     if s.state not in chart.states:
         # A chart change removed the stored state: back to the menu, politely.
@@ -377,6 +389,8 @@ def handle(
 
     if event.kind == "text":
         text = event.text or ""
+        switched = _note_written_language(s, text)
+        s.near = list(dict.fromkeys([*s.near, *dialogue.directory.areas_named(text)]))
         found = dialogue.assess(text, s.role)
         if not is_new and _answering(turn, text):
             found = found.only_if_sure()
@@ -386,8 +400,9 @@ def handle(
             if already:
                 # Already waiting for a person: a warm word and the number, the
                 # queued chat raised; never the whole crisis answer or a menu.
-                return s, turn.render_waiting_ack(found.triage)
-            return s, turn.render_crisis(found.triage, found.category, found.about_other)
+                return s, _offer_languages(turn, turn.render_waiting_ack(found.triage), switched)
+            return s, _offer_languages(turn, turn.render_crisis(found.triage, found.category, found.about_other),
+                                       switched)
         if is_new:  # no follow event seen: still say first that this is a bot
             turn.notes[:0] = [turn.t("greet.hello"), turn.t("greet.bot_disclosure")]
         first_message = is_new or s.state == chart.start
@@ -396,7 +411,7 @@ def handle(
             # A first message the classifier read as calm may still be a child in
             # danger it has not learned to see: the 24-hour line is in every first reply.
             reply = replace(reply, texts=(*reply.texts, turn.t("greet.sos_line")))
-        return s, reply
+        return s, _offer_languages(turn, reply, switched)
 
     if event.kind == "postback":
         trigger = parse_postback(event.data)
@@ -413,6 +428,39 @@ def handle(
         return s, _on_media(turn, event.data or "")
 
     raise ValueError(f"unknown event kind {event.kind!r}")
+
+
+def _note_written_language(s: Session, text: str) -> bool:
+    """Remember the language this message is written in; True when the answers
+    now change to a language the person's phone is not set to."""
+    written = written_language(text)
+    if written is None or written == s.text_lang:
+        return False
+    s.text_lang = written
+    return s.lang is None and not _same_language(written, s.profile_lang or "ja")
+
+
+def _same_language(written: str | None, profile: str | None) -> bool:
+    """Japanese typed on a phone set to やさしい日本語 is the same language:
+    the phone's setting (the simpler Japanese) is kept. None is no evidence."""
+    if written is None or profile is None:
+        return written is None
+    return {written, profile} <= {"ja", "ja_easy"} or written == profile
+
+
+def _offer_languages(turn: _Turn, reply: Reply, switched: bool) -> Reply:
+    """After answering in the language someone wrote in, say so once and offer
+    the language choice: the bot guessed, and the person may read another best."""
+    if not switched:
+        return reply
+    pick = Choice(turn.t("option.language"), postback_data("language"))
+    choices = reply.choices if pick in reply.choices else (*reply.choices[:12], pick)
+    said = [turn.t("system.lang_detected")]
+    bot = turn.t("greet.bot_short")
+    if turn.t("greet.bot_disclosure") not in reply.texts and bot not in reply.texts:
+        # The greeting was in the phone's language: say in theirs that this is a bot.
+        said.append(bot)
+    return replace(reply, texts=(*reply.texts, *said), choices=choices)
 
 
 def _on_media(turn: _Turn, kind: str) -> Reply:

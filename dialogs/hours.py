@@ -13,7 +13,9 @@ The YAML shape (one mapping per hotline entry) is::
     {type: weekly,
      slots: [{days: [mon, tue, wed, thu, fri], open: "08:30", close: "17:15"}],
      closed_on_holidays: true,           # national holidays of Japan
-     closures: [{from: "12-29", to: "01-03"}]}   # optional, inclusive, may wrap
+     closures: [{from: "12-29", to: "01-03"}],   # optional, inclusive, may wrap
+     usual: true}                        # optional: the hours most places keep,
+                                         # not this line's certain hours (#9110)
 
 Times must be quoted in YAML: PyYAML reads an unquoted 14:00 as the base-60
 integer 840, which the parser rejects with a hint.
@@ -48,29 +50,29 @@ LANGS: tuple[str, ...] = ("ja", "ja_easy", "en")
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MONTH_DAY_RE = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 
-_WEEKLY_KEYS = frozenset({"type", "slots", "closed_on_holidays", "closures"})
+_WEEKLY_KEYS = frozenset({"type", "slots", "closed_on_holidays", "closures", "usual"})
 _SLOT_KEYS = frozenset({"days", "open", "close"})
 _CLOSURE_KEYS = frozenset({"from", "to"})
 
 # Words for "today"/"tomorrow" and Babel patterns per language. ja_easy is
-# read by primary-school children: hours and minutes spelled with 時/分.
+# read by primary-school children, with no kanji: it is spelled out by
+# _easy_when below (Babel writes weekdays only in kanji).
 _RELATIVE_DAY: Mapping[str, tuple[str, str]] = {
     "ja": ("今日", "明日"),
     "ja_easy": ("きょう", "あした"),
     "en": ("today", "tomorrow"),
 }
-_BABEL_LOCALE: Mapping[str, str] = {"ja": "ja", "ja_easy": "ja", "en": "en"}
-_TIME_PATTERN: Mapping[str, str] = {"ja": "H:mm", "ja_easy": "H時mm分", "en": "HH:mm"}
+_BABEL_LOCALE: Mapping[str, str] = {"ja": "ja", "en": "en"}
+_TIME_PATTERN: Mapping[str, str] = {"ja": "H:mm", "en": "HH:mm"}
 _DATE_TIME_PATTERN: Mapping[str, str] = {
     "ja": "M月d日(E) H:mm",
-    "ja_easy": "M月d日(E) H時mm分",
     "en": "EEE d MMM, HH:mm",
 }
 _DATE_TIME_YEAR_PATTERN: Mapping[str, str] = {
     "ja": "y年M月d日(E) H:mm",
-    "ja_easy": "y年M月d日(E) H時mm分",
     "en": "EEE d MMM y, HH:mm",
 }
+_EASY_WEEKDAYS = ("げつようび", "かようび", "すいようび", "もくようび", "きんようび", "どようび", "にちようび")
 # Beyond this distance "12月1日" could mean two different years.
 _SHOW_YEAR_AFTER_DAYS = 180
 
@@ -153,6 +155,9 @@ class OpeningHours:
     slots: tuple[Slot, ...] = ()
     closed_on_holidays: bool = False
     closures: tuple[Closure, ...] = ()
+    #: The slots are the hours the line keeps in most places, not a certainty
+    #: (#9110 differs by prefecture): cards say "usually", never "closed now".
+    usual: bool = False
     # A day's open intervals are the same for every message of that day and
     # cost ~5 µs to work out (holidays, closures, merging), two to six times
     # per card: worked out once per day instead.
@@ -287,7 +292,10 @@ def parse_hours(data: Any) -> OpeningHours:
         raise HoursError(f"closures: expected a list of {{from, to}}, got {_show(raw_closures)}")
     closures = tuple(_parse_closure(raw, f"closures[{i}]") for i, raw in enumerate(raw_closures))
 
-    return OpeningHours("weekly", slots, closed_on_holidays, closures)
+    usual = data.get("usual", False)
+    if not isinstance(usual, bool):
+        raise HoursError(f"usual: {_show(usual)} is not true or false")
+    return OpeningHours("weekly", slots, closed_on_holidays, closures, usual)
 
 
 def _parse_slot(raw: Any, path: str) -> Slot:
@@ -373,7 +381,7 @@ def _show(value: Any) -> str:
 
 
 def format_when(when: datetime, lang: str, now: datetime) -> str:
-    """A short Tokyo-time label for a card: "今日 14:00", "あした 14時00分",
+    """A short Tokyo-time label for a card: "今日 14:00", "あした 14じ",
     "Mon 1 Dec, 14:00". Words for today/tomorrow are relative to ``now``."""
     if lang not in LANGS:
         raise ValueError(f"lang {lang!r} is not one of {', '.join(LANGS)}")
@@ -387,6 +395,8 @@ def format_when(when: datetime, lang: str, now: datetime) -> str:
 # three values, so it is kept.
 @functools.lru_cache(maxsize=4096)
 def _format_when(when_t: datetime, lang: str, days_ahead: int) -> str:
+    if lang == "ja_easy":
+        return _easy_when(when_t, days_ahead)
     locale = _BABEL_LOCALE[lang]
     if days_ahead in (0, 1):
         clock = format_datetime(when_t, _TIME_PATTERN[lang], tzinfo=TOKYO, locale=locale)
@@ -394,3 +404,17 @@ def _format_when(when_t: datetime, lang: str, days_ahead: int) -> str:
     if abs(days_ahead) >= _SHOW_YEAR_AFTER_DAYS:
         return format_datetime(when_t, _DATE_TIME_YEAR_PATTERN[lang], tzinfo=TOKYO, locale=locale)
     return format_datetime(when_t, _DATE_TIME_PATTERN[lang], tzinfo=TOKYO, locale=locale)
+
+
+def _easy_when(when_t: datetime, days_ahead: int) -> str:
+    """「きょう 17じ15ふん」, 「11/30（げつようび） 8じ30ぷん」: no kanji, and
+    the minutes read as a child says them (ふん or ぷん by the last digit)."""
+    clock = f"{when_t.hour}じ"
+    if when_t.minute:
+        clock += f"{when_t.minute}{'ぷん' if when_t.minute % 10 in (0, 1, 3, 4, 6, 8) else 'ふん'}"
+    if days_ahead in (0, 1):
+        return f"{_RELATIVE_DAY['ja_easy'][days_ahead]} {clock}"
+    day = f"{when_t.month}/{when_t.day}（{_EASY_WEEKDAYS[when_t.weekday()]}）"
+    if abs(days_ahead) >= _SHOW_YEAR_AFTER_DAYS:
+        day = f"{when_t.year}/{day}"
+    return f"{day} {clock}"

@@ -35,6 +35,8 @@ class HotlineCard:
     open_now: bool | None
     hours_note: str | None = None
     contact_note: str | None = None
+    #: "Answers in Japanese." on an English card for a Japanese-only window.
+    language_note: str | None = None
 
     def as_text(self) -> str:
         """The card as plain lines, for the simulator and text-only channels."""
@@ -49,6 +51,8 @@ class HotlineCard:
             lines.append(self.hours_note)
         if self.contact_note:
             lines.append(self.contact_note)
+        if self.language_note:
+            lines.append(self.language_note)
         return "\n".join(lines)
 
 

@@ -32,6 +32,9 @@ class Session:
     level: str | None = None  # elementary | junior_high | high_school
     lang: str | None = None  # chosen explicitly by the user
     profile_lang: str | None = None  # from the LINE profile
+    #: The language the person's messages are written in (dialogs.language),
+    #: which wins over the profile's: the phone's setting is not the writer's.
+    text_lang: str | None = None
     pending: str | None = None  # branch asked for before the role was known
     misses: int = 0  # free-text messages in a row the bot could not place
     urgent: bool = False
@@ -43,6 +46,9 @@ class Session:
     #: The kind of danger the classifier half-saw in a message it was unsure
     #: of; a tap on 「いま あぶない」 is answered for it. A category, never text.
     concern: str | None = None
+    #: Local windows whose area (a city, never an address) the person named:
+    #: only these of the profile's city windows are offered (dialogs.directory).
+    near: list[str] = field(default_factory=list)
     #: The last states shown (ids only, no text), so a counsellor taking the
     #: chat can read the bot's part of the conversation.
     trail: list[str] = field(default_factory=list)
@@ -77,6 +83,7 @@ class Session:
             and one_of(self.level, LEVELS)
             and one_of(self.lang, LANGS)
             and one_of(self.profile_lang, LANGS)
+            and one_of(self.text_lang, LANGS)
             and (self.pending is None or isinstance(self.pending, str))
             and type(self.misses) is int and self.misses >= 0
             and type(self.urgent) is bool
@@ -85,4 +92,5 @@ class Session:
             and type(self.awaiting_identity) is bool
             and one_of(self.concern, CONCERNS)
             and isinstance(self.trail, list) and all(isinstance(t, str) for t in self.trail)
+            and isinstance(self.near, list) and all(isinstance(n, str) for n in self.near)
         )

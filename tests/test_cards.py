@@ -16,8 +16,10 @@ ALWAYS = {"sos_dial", "police_110", "ambulance_119", "child_abuse_189"}
 ANYTIME = {"mamorouyokokoro", "ihaho", "bullying_hotline", "safeline", "internet_hotline_center",
            "kodomo_soudan", "sos_mini_letter", "sos_email"}
 UNSPECIFIED = {"cyber_police", "jinken", "young_telephone", "consumer_188", "kawanishi_ombudsperson"}
-# 平日 8:30-17:15 (seed 002 for the 法務省 lines; national list for #9110)
-WEEKDAY_0830 = {"kodomo_jinken110", "line_jinken", "police_consult_9110"}
+# 平日 8:30-17:15 (seed 002 for the 法務省 lines)
+WEEKDAY_0830 = {"kodomo_jinken110", "line_jinken"}
+# #9110: 平日 8:30-17:15 in most prefectures only, so "usually" (issue 12)
+USUAL_0830 = {"police_consult_9110"}
 HOUTERASU = {"houterasu"}  # 平日 9:00-21:00, 土 9:00-17:00
 IPA = {"ipa"}  # 平日 10:00-12:00, 13:30-17:00
 
@@ -66,7 +68,7 @@ def directory():
 
 
 def test_every_hotline_is_classified(directory):
-    groups = [ALWAYS, ANYTIME, UNSPECIFIED, WEEKDAY_0830, HOUTERASU, IPA]
+    groups = [ALWAYS, ANYTIME, UNSPECIFIED, WEEKDAY_0830, USUAL_0830, HOUTERASU, IPA]
     classified = set().union(*groups)
     assert sum(len(g) for g in groups) == len(classified), "a window is in two groups"
     assert set(directory.ids) == classified
@@ -85,6 +87,15 @@ def test_status_of_every_hotline(directory, catalogs, instant):
         elif hotline.id in UNSPECIFIED:
             # Never claims to be open when the sources do not give hours.
             assert card.status == "受付時間は窓口に確かめてください" and card.open_now is None, hotline.id
+        elif hotline.id in USUAL_0830:
+            # The weekday hours, but said as usual: never "closed now" as a certainty.
+            weekday = want["weekday"]
+            if weekday.startswith("いま受付中"):
+                assert card.status.startswith("ふだんは受付している時間です（" + weekday[6:-1]), (card.status, instant)
+            else:
+                assert card.status.startswith("ふだんは" + weekday.split("次は")[1]), (card.status, instant)
+                assert "時間外は音声案内などで対応することがあります" in card.status
+            assert "都道府県によって異なります" in card.status and card.open_now is None
         else:
             group = "weekday" if hotline.id in WEEKDAY_0830 else hotline.id
             assert card.status == want[group], (hotline.id, instant)
@@ -99,7 +110,7 @@ def test_status_in_english_and_easy_japanese(directory, catalogs):
     en = hotline_card(hotline, now, "en", catalogs).status
     easy = hotline_card(hotline, now, "ja_easy", catalogs).status
     assert "Mon 30 Nov" in en and "08:30" in en
-    assert "11月30日(月)" in easy
+    assert "11/30（げつようび） 8じ30ぷん" in easy
 
 
 def test_card_carries_tel_links(directory, catalogs):

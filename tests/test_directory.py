@@ -286,12 +286,52 @@ def test_kawanishi_ombudsperson_says_only_what_seed_003_says(directory: Director
 
 
 def test_for_branch_returns_local_windows_only(directory: Directory) -> None:
-    assert [h.id for h in directory.for_branch("talk")] == ["kawanishi_ombudsperson"]
-    assert directory.for_branch("delete") == []
+    assert [h.id for h in directory.for_branch("talk", near=["kawanishi_ombudsperson"])] == ["kawanishi_ombudsperson"]
+    assert directory.for_branch("delete", near=["kawanishi_ombudsperson"]) == []
     for branch in BRANCHES:
         assert all(h.local for h in directory.for_branch(branch))
     with pytest.raises(ValueError, match="unknown branch"):
         directory.for_branch("chat")
+
+
+def test_a_city_window_is_offered_only_to_someone_who_named_the_city(directory: Directory) -> None:
+    assert directory.for_branch("talk") == []
+    assert directory.areas_named("川西市に住んでいる中学生の親です") == ("kawanishi_ombudsperson",)
+    assert directory.areas_named("ｶﾜﾆｼ") == ("kawanishi_ombudsperson",)  # half-width katakana
+    assert directory.areas_named("神戸市の小学校です") == ()
+
+
+def test_a_window_with_an_area_must_say_how_people_name_it(tmp_path: Path) -> None:
+    text = TEST_PROFILE.read_text(encoding="utf-8")
+    broken = tmp_path / "test_prefecture.yaml"
+    broken.write_text(text.replace("    area_words: [テスト市]\n", ""), encoding="utf-8")
+    with pytest.raises(DirectoryError, match="area_words"):
+        load_directory(broken)
+
+
+def test_a_profile_sets_its_prefectures_own_hours_for_9110(tmp_path: Path) -> None:
+    text = TEST_PROFILE.read_text(encoding="utf-8")
+    national = load_directory(TEST_PROFILE).get("police_consult_9110")
+    assert national.hours.usual
+    assert national.hours.is_open(tokyo("2025-12-01T09:00"))  # Monday: usually 8:30-17:15
+    local = tmp_path / "test_prefecture.yaml"
+    local.write_text(text + """
+hotline_hours:
+  police_consult_9110:
+    hours:
+      type: weekly
+      slots:
+        - {days: [mon, tue, wed, thu, fri], open: "09:00", close: "17:45"}
+      closed_on_holidays: true
+    source: https://www.police.example.jp/soudan/9110.html
+""", encoding="utf-8")
+    own = load_directory(local).get("police_consult_9110")
+    assert not own.hours.usual and own.source == ("https://www.police.example.jp/soudan/9110.html",)
+    assert not own.hours.is_open(tokyo("2025-12-01T08:45")) and own.hours.is_open(tokyo("2025-12-01T17:30"))
+    local.write_text(text + "\nhotline_hours:\n  police_consult_911:\n    hours: {type: always}\n"
+                     "    source: https://www.police.example.jp/\n", encoding="utf-8")
+    with pytest.raises(DirectoryError, match="did you mean 'police_consult_9110'"):
+        load_directory(local)
 
 
 # --------------------------------------------------------------------------
@@ -302,7 +342,7 @@ def test_second_profile_from_a_path() -> None:
     directory = load_directory(TEST_PROFILE)
     assert directory.profile.id == "test_prefecture"
     assert "kawanishi_ombudsperson" not in directory
-    assert [h.id for h in directory.for_branch("delete")] == ["test_city_window"]
+    assert [h.id for h in directory.for_branch("delete", near=["test_city_window"])] == ["test_city_window"]
     assert directory.for_branch("talk") == []
     desk = directory.profile.desk
     assert desk.hours.is_open(tokyo("2025-12-01T10:00"))  # Monday morning

@@ -51,9 +51,9 @@ class Chat:
 
 
 ROLE_TAPS = {
-    "elementary": ["児童・生徒", "小学生"],
-    "junior_high": ["児童・生徒", "中学生"],
-    "high_school": ["児童・生徒", "高校生いじょう"],
+    "elementary": ["児童・生徒", "小学生（しょうがくせい）"],
+    "junior_high": ["児童・生徒", "中学生（ちゅうがくせい）"],
+    "high_school": ["児童・生徒", "高校生（こうこうせい）いじょう"],
     "guardian": ["保護者"],
     "teacher": ["教職員"],
 }
@@ -62,9 +62,9 @@ ROLE_TAPS = {
 EXPECTED = {
     "talk": {
         "child": ["sos_dial", "line_jinken", "kodomo_jinken110", "sos_email", "kodomo_soudan",
-                  "mamorouyokokoro", "kawanishi_ombudsperson"],
-        "guardian": ["sos_dial", "kodomo_jinken110", "sos_email", "mamorouyokokoro", "kawanishi_ombudsperson"],
-        "teacher": ["sos_dial", "kodomo_jinken110", "mamorouyokokoro", "kawanishi_ombudsperson"],
+                  "mamorouyokokoro"],
+        "guardian": ["sos_dial", "kodomo_jinken110", "sos_email", "mamorouyokokoro"],
+        "teacher": ["sos_dial", "kodomo_jinken110", "mamorouyokokoro"],
     },
     "delete": {
         "child": ["ihaho", "jinken", "bullying_hotline", "safeline", "kodomo_jinken110"],
@@ -130,7 +130,7 @@ def test_branch_before_role_asks_the_role_then_continues(dialogue):
     assert out["state"] == "who"
     assert any("ボット" in t for t in out["texts"]), "a new user is told it is a bot"
     chat.tap("児童・生徒")
-    out = chat.tap("高校生いじょう")
+    out = chat.tap("高校生（こうこうせい）いじょう")
     assert out["state"] == "delete"
     assert out["hotlines"] == expected("delete", "high_school")
 
@@ -192,7 +192,7 @@ class TestRoleAdvice:
         chat = Chat(dialogue, STAFFED)
         chat.follow()
         chat.tap("児童・生徒")
-        out = chat.tap("小学生")
+        out = chat.tap("小学生（しょうがくせい）")
         assert out["lang"] == "ja_easy"
         out = chat.post("delete")
         assert "削除" not in "\n".join(out["texts"][:3])

@@ -31,6 +31,8 @@ FULL = Session(
     awaiting_identity=True,
     concern="grooming",
     trail=["start", "menu", "delete"],
+    text_lang="en",
+    near=["kawanishi_ombudsperson"],
 )
 
 
@@ -164,6 +166,9 @@ def test_the_stored_fields_are_exactly_these():
         "awaiting_identity", "trail",
         # issue 11: the kind of danger half-seen in an unsure message (a category, never text)
         "concern",
+        # issue 12: the language messages are written in (ja or en), and the
+        # city windows whose area the person named (a window id, never a place)
+        "text_lang", "near",
     }
 
 

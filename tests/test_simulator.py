@@ -30,13 +30,13 @@ def test_one_line_out_per_line_in_with_the_documented_fields():
         {"user": "a", "tap": "保護者"},
         {"user": "a", "text": "身に覚えのない請求が届いた"},
         {"user": "b", "text": "死にたい"},
-        {"user": "a", "postback": "t=menu", "lang": "en"},
+        {"user": "c", "postback": "t=menu", "lang": "en"},
     ]
     out = run(lines, "--at", "2026-12-30T15:00+09:00")
     assert len(out) == len(lines)
     for reply in out:
         assert {"user", "texts", "options", "hotlines", "state", "urgent", "severity", "handoff"} <= set(reply)
-    assert [r["user"] for r in out] == ["a", "a", "a", "b", "a"]
+    assert [r["user"] for r in out] == ["a", "a", "a", "b", "c"]
     assert out[2]["state"] == "bill" and out[2]["hotlines"] == ["police_consult_9110", "consumer_188"]
     # 12/30 is in the year-end closure: #9110 says when it opens next.
     assert any("1月4日(月) 8:30" in t for t in out[2]["texts"])

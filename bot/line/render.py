@@ -233,6 +233,7 @@ def _bubble(card: HotlineCard, labels: CardLabels) -> FlexBubble:
     )
     body += _text(card.hours_note, size="xs", color=NOTE_COLOUR)
     body += _text(card.contact_note, size="xs", color=NOTE_COLOUR)
+    body += _text(card.language_note, size="xs", color=NOTE_COLOUR)
 
     return FlexBubble(
         size="kilo",

@@ -229,7 +229,7 @@ def test_a_tapped_quick_reply_gets_the_next_answer(client):
     answer = wait_for_messages(client, user, since=len(greeting))
     assert texts(answer) and texts(answer) != texts(greeting)
     labels = [i["action"]["label"] for i in answer[-1]["quickReply"]["items"]]
-    assert "中学生" in labels  # the next question: which school
+    assert "中学生（ちゅうがくせい）" in labels  # the next question: which school
 
 
 def test_a_crisis_message_gets_the_24_hour_number_first(client):
