@@ -45,6 +45,8 @@ TRAIL_LENGTH = 8
 SOS_NUMBER = "0120-0-78310"
 #: The postback of 「いま あぶない」, offered wherever the bot is unsure: one tap makes the chat urgent.
 DANGER_NOW = "danger_now"
+#: States with this ``entry`` answer the rich menu's buttons from any state (postback t=<state id>).
+RICH_MENU = "rich_menu"
 #: At most this many buttons when the bot could not place a message (issue 11).
 FALLBACK_CHOICES = 6
 
@@ -420,6 +422,13 @@ def handle(
             result = Triage(True, "high", (category,), (f"{category}.danger_now",), True)
             _raise_urgency(s, result)
             return s, turn.render_crisis(result, category)
+        if is_new:  # no follow event seen: still say first that this is a bot
+            turn.notes[:0] = [turn.t("greet.hello"), turn.t("greet.bot_disclosure")]
+        entered = chart.states.get(trigger or "")
+        if entered is not None and entered.entry == RICH_MENU:
+            # A button outside the conversation (bot/line/richmenu.py): its
+            # answer is shown wherever the person was, like the menu itself.
+            return s, _arrive(turn, entered.id)
         if trigger:
             return s, _fire(turn, trigger)
         return s, _clarify(turn, ())
