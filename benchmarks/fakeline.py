@@ -3,7 +3,8 @@
 The tests use the strict stand-in (bot.line.standin) that checks reply tokens,
 retry keys and message shapes. Under load that stand-in would measure itself:
 it validates every message under one lock in a threaded development server. This
-one answers what the bot calls (reply, push, profile) as LINE does when all is
+one answers what the bot calls (reply, push, profile, the loading animation; and
+"no such alias" for the rich menu, never deployed here) as LINE does when all is
 well, and only records *when* each answer arrived: the load generator puts the
 event's sequence number in its reply token, so webhook-sent to reply-received
 is one subtraction. Any other path is answered 404 and counted as unexpected,
@@ -28,6 +29,7 @@ class Records:
         self.replies: list[tuple[str, int]] = []  # (reply token, arrival time ns)
         self.pushes = 0
         self.profiles = 0
+        self.loadings = 0
         self.unexpected: list[str] = []
         self.unauthorised = 0
 
@@ -69,11 +71,23 @@ def make_app() -> web.Application:
         user = request.match_info["user"]
         return web.json_response({"userId": user, "displayName": "bench", "language": "ja"})
 
+    async def loading(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return web.json_response({"message": "Invalid access token"}, status=401)
+        records.loadings += 1
+        return web.json_response({}, status=202)
+
+    async def no_alias(request: web.Request) -> web.Response:
+        # The worker looks up the adults' rich menu by its alias; none is deployed here.
+        if not authorised(request):
+            return web.json_response({"message": "Invalid access token"}, status=401)
+        return web.json_response({"message": "Not found"}, status=404)
+
     async def stats(request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
         return web.json_response({
             "replies": records.replies[since:], "reply_count": len(records.replies),
-            "pushes": records.pushes, "profiles": records.profiles,
+            "pushes": records.pushes, "profiles": records.profiles, "loadings": records.loadings,
             "unexpected": records.unexpected[:20], "unexpected_count": len(records.unexpected),
             "unauthorised": records.unauthorised,
         })
@@ -85,6 +99,8 @@ def make_app() -> web.Application:
     app.router.add_post("/v2/bot/message/reply", reply)
     app.router.add_post("/v2/bot/message/push", push)
     app.router.add_get("/v2/bot/profile/{user}", profile)
+    app.router.add_post("/v2/bot/chat/loading/start", loading)
+    app.router.add_get("/v2/bot/richmenu/alias/{alias}", no_alias)
     app.router.add_get("/_bench/stats", stats)
     app.router.add_route("*", "/{tail:.*}", unknown)
     return app

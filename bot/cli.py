@@ -11,6 +11,7 @@ users           counsellor console accounts: add, passwd, disable, enable, token
 purge           remove transcripts and images of handoffs past the profile's retention_days; needs REDIS_URL
 clock           the Procfile's clock: line: purge now and then daily; needs REDIS_URL
 report          the monthly report (report.html) and the month's records (records.csv)
+richmenu        the rich menu: draw its images, deploy it to LINE (LINE_CHANNEL_ACCESS_TOKEN)
 """
 
 from __future__ import annotations
@@ -386,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_users_parser(sub)
     _add_records_parsers(sub, with_profile)
+    from bot.line import richmenu_commands
+
+    richmenu_commands.add_parser(sub)
     return parser
 
 

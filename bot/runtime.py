@@ -22,9 +22,12 @@ from linebot.v3.webhook import WebhookParser
 from bot.config import Config
 from bot.handoff.bridge import HandoffBridge, send_to_user
 from bot.handoff.queue import Handoff, HandoffQueue
+from bot.line.apiclient import LineApi
 from bot.line.handler import LineHandler
+from bot.line.loading import LoadingIndicator
 from bot.line.sender import CONNECT_TIMEOUT, Sender
 from bot.line.standin import StandinLine
+from bot.line.usermenu import UserMenus
 from bot.pipeline.enqueue import DEFAULT_PARTITIONS, ensure_partition_count
 from bot.pipeline.worker import Worker
 from bot.records.book import RecordBook
@@ -57,11 +60,14 @@ class Runtime:
     #: The built-in Messaging API stand-in (local mode only).
     standin: StandinLine | None = None
     clock: Callable[[], datetime] = tokyo_now
+    #: LINE's loading animation for slow answers, and the per-user rich menu.
+    loading: LoadingIndicator | None = None
+    menus: UserMenus | None = None
     _threads: list[tuple[Worker, threading.Thread, threading.Event]] = field(default_factory=list)
 
     def handler(self) -> LineHandler:
         return LineHandler(self.service, self.sender, self.client, self.keys, self.clock, bridge=self.bridge(),
-                           records=self.records)
+                           records=self.records, loading=self.loading, menus=self.menus)
 
     def bridge(self) -> HandoffBridge:
         return HandoffBridge(self.queue, self.dialogue, self.sender.fetch_content, self.clock,
@@ -96,6 +102,9 @@ class Runtime:
             thread.join(timeout=10)
         self._threads.clear()
         self.sender.close()
+        for extra in (self.loading, self.menus):
+            if extra is not None:
+                extra.close()
 
 
 def embedded_redis() -> redis.Redis:
@@ -140,6 +149,8 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         parser=WebhookParser(config.channel_secret),
         partitions=partitions,
         standin=standin,
+        loading=LoadingIndicator(LineApi.open(config.api_base_url, config.access_token)),
+        menus=UserMenus(LineApi.open(config.api_base_url, config.access_token), client, keys),
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -28,8 +29,10 @@ import redis
 
 from bot.handoff.bridge import HandoffBridge
 from bot.line.events import Incoming, translate
+from bot.line.loading import LoadingIndicator
 from bot.line.render import CardLabels, render
 from bot.line.sender import LineApiError, Sender
+from bot.line.usermenu import UserMenus
 from bot.pipeline.worker import Entry, RetryLater
 from bot.records.book import RecordBook
 from bot.service import ConsultationService
@@ -67,6 +70,10 @@ class LineHandler:
     bridge: HandoffBridge | None = None
     #: The consultation records (None: tests of the pipeline alone).
     records: RecordBook | None = None
+    #: LINE's loading animation while a slow answer to a text is prepared (None: never shown).
+    loading: LoadingIndicator | None = None
+    #: The per-user rich menu, switched when the dialogue learns the role (None: the default for all).
+    menus: UserMenus | None = None
 
     def __call__(self, entry: Entry) -> None:
         # The pipeline's event id names the entry everywhere (outbox, retry keys).
@@ -108,9 +115,25 @@ class LineHandler:
 
         if self.records is not None:
             render = self._recording(user, incoming.event_id, render)
-        messages = self.service.answer(user, incoming.event_id, event, render)
+        roles: list[str | None] = []  # the role the dialogue knows after this event (rich menu)
+        answer_render = render
+
+        def noting_role(reply: Reply) -> list[dict[str, Any]]:
+            roles.append(reply.role)
+            return answer_render(reply)
+
+        with self._preparing(incoming, event.kind):
+            messages = self.service.answer(user, incoming.event_id, event, noting_role)
         self._send(incoming, messages)
         self.service.delivered(user, incoming.event_id)
+        if self.menus is not None and roles:
+            self.menus.follow_role(user, roles[-1])
+
+    def _preparing(self, incoming: Incoming, kind: str) -> AbstractContextManager[object]:
+        """The loading animation, should the answer to a text take longer than a moment."""
+        if self.loading is None or kind != "text" or incoming.user_id is None:
+            return nullcontext()
+        return self.loading.while_preparing(incoming.user_id, incoming.timestamp_ms)
 
     def _recording(self, user: str, event_id: str,
                    render: Callable[[Reply], list[dict[str, Any]]]) -> Callable[[Reply], list[dict[str, Any]]]:

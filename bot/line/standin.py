@@ -17,6 +17,9 @@ It behaves like LINE where the bot's correctness depends on it:
   delivered again. A push to a user who unfollowed is accepted (LINE accepts
   it too) and recorded, so tests can assert the bot never does it.
 - ``GET /v2/bot/profile/<userId>``, ``POST /v2/bot/{group,room}/<id>/leave``.
+- Rich menus (create, list, get, delete, the image, the default, per-user
+  links, aliases) and ``POST /v2/bot/chat/loading/start``, validated as LINE
+  does: see ``bot.line.standin_richmenu``.
 - Every request needs ``Authorization: Bearer <token>`` (any non-empty token,
   or exactly ``access_token`` when one is configured), else 401.
 - Faults on demand: ``fail_next`` (a status, with ``Retry-After`` on 429),
@@ -43,6 +46,8 @@ from typing import Any, Callable
 from flask import Flask, Response, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
+
+from bot.line.standin_richmenu import Loading, RichMenus, StoredMenu
 
 REPLY_TOKEN_TTL = 60.0  # seconds, LINE's
 MAX_MESSAGES = 5
@@ -167,6 +172,7 @@ class StandinLine:
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
         self._content: dict[str, tuple[bytes, str]] = {}  # message id -> (data, content type)
+        self._richmenus = RichMenus(_validate_action)
 
     def set_clock(self, clock: Callable[[], float]) -> None:
         """Use ``clock`` (seconds, like time.time) for token ages from now on."""
@@ -289,6 +295,30 @@ class StandinLine:
         with self._lock:
             return list(self._left)
 
+    def rich_menus(self) -> list[StoredMenu]:
+        """The channel's rich menus, oldest first (with their images)."""
+        with self._lock:
+            return list(self._richmenus.menus.values())
+
+    def default_rich_menu(self) -> str | None:
+        with self._lock:
+            return self._richmenus.default
+
+    def rich_menu_of(self, user_id: str) -> str | None:
+        """The rich menu linked to ``user_id`` (None: they see the default)."""
+        with self._lock:
+            return self._richmenus.links.get(user_id)
+
+    def rich_menu_aliases(self) -> dict[str, str]:
+        """Alias id -> rich menu id."""
+        with self._lock:
+            return dict(self._richmenus.aliases)
+
+    def loadings(self, chat_id: str | None = None) -> list[Loading]:
+        """Loading animations accepted, in order."""
+        with self._lock:
+            return [x for x in self._richmenus.loadings if chat_id is None or x.chat_id == chat_id]
+
     def wait_for_deliveries(self, count: int, user_id: str | None = None, timeout: float = 10.0) -> list[Delivered]:
         """Block until at least ``count`` deliveries (to ``user_id``) exist; raise on timeout."""
         deadline = time.monotonic() + timeout
@@ -336,6 +366,8 @@ class StandinLine:
         def leave_room(chat_id):
             return self._handle(lambda ctx: self._leave(ctx, "room", chat_id))
 
+        self._add_richmenu_routes(app)
+
         @app.errorhandler(ClientDisconnected)
         def cut_off(exc):
             # The sender died mid-request (a worker killed by a test): nothing
@@ -356,6 +388,52 @@ class StandinLine:
             return _json(500, {"message": "stand-in error"}, _request_id())
 
         return app
+
+    def _add_richmenu_routes(self, app: Flask) -> None:
+        """Rich menus and the loading animation (bot.line.standin_richmenu): each
+        answered under the lock, with auth, faults and recording, like the rest."""
+
+        def route(rule: str, method: str, name: str, call) -> None:
+            app.add_url_rule(rule, name, lambda **kw: self._handle(lambda ctx: call(ctx, **kw)), methods=[method])
+
+        menus = lambda: self._richmenus  # noqa: E731  (reset() puts a new one in place)
+        route("/v2/bot/richmenu", "POST", "richmenu_create", lambda ctx: menus().create(ctx.body))
+        route("/v2/bot/richmenu/list", "GET", "richmenu_list", lambda ctx: menus().list())
+        route("/v2/bot/richmenu/<menu_id>", "GET", "richmenu_get", lambda ctx, menu_id: menus().get(menu_id))
+        route("/v2/bot/richmenu/<menu_id>", "DELETE", "richmenu_delete",
+              lambda ctx, menu_id: menus().delete(menu_id))
+        # LINE serves the image on api-data.line.me; the stand-in serves both hosts' paths.
+        route("/v2/bot/richmenu/<menu_id>/content", "POST", "richmenu_upload",
+              lambda ctx, menu_id: menus().upload(menu_id, ctx.raw, ctx.content_type))
+        route("/v2/bot/richmenu/<menu_id>/content", "GET", "richmenu_image",
+              lambda ctx, menu_id: self._rich_menu_image(menu_id))
+        route("/v2/bot/user/all/richmenu/<menu_id>", "POST", "richmenu_default_set",
+              lambda ctx, menu_id: menus().set_default(menu_id))
+        route("/v2/bot/user/all/richmenu", "GET", "richmenu_default_get", lambda ctx: menus().get_default())
+        route("/v2/bot/user/all/richmenu", "DELETE", "richmenu_default_cancel",
+              lambda ctx: menus().cancel_default())
+        route("/v2/bot/user/<user_id>/richmenu/<menu_id>", "POST", "richmenu_link",
+              lambda ctx, user_id, menu_id: menus().link(user_id, menu_id))
+        route("/v2/bot/user/<user_id>/richmenu", "DELETE", "richmenu_unlink",
+              lambda ctx, user_id: menus().unlink(user_id))
+        route("/v2/bot/user/<user_id>/richmenu", "GET", "richmenu_of_user",
+              lambda ctx, user_id: menus().of_user(user_id))
+        route("/v2/bot/richmenu/alias", "POST", "richmenu_alias_create", lambda ctx: menus().create_alias(ctx.body))
+        route("/v2/bot/richmenu/alias/list", "GET", "richmenu_alias_list", lambda ctx: menus().list_aliases())
+        route("/v2/bot/richmenu/alias/<alias>", "GET", "richmenu_alias_get",
+              lambda ctx, alias: menus().get_alias(alias))
+        route("/v2/bot/richmenu/alias/<alias>", "POST", "richmenu_alias_update",
+              lambda ctx, alias: menus().update_alias(alias, ctx.body))
+        route("/v2/bot/richmenu/alias/<alias>", "DELETE", "richmenu_alias_delete",
+              lambda ctx, alias: menus().delete_alias(alias))
+        route("/v2/bot/chat/loading/start", "POST", "loading_start",
+              lambda ctx: menus().start_loading(ctx.body, self._clock(), ctx.request_id))
+
+    def _rich_menu_image(self, menu_id: str):
+        found = self._richmenus.image(menu_id)
+        if found is None:
+            return 404, {"message": "Not found"}, {}, "Not found"
+        return 200, _Raw(*found), {}, None
 
     def _record_unexpected(self, status: int, error: str) -> None:
         with self._lock:
@@ -393,7 +471,7 @@ class StandinLine:
         if delay and not delay.after_processing:
             self._stopping.wait(delay.seconds)
 
-        ctx = _Ctx(request_id, retry_key, body, raw)
+        ctx = _Ctx(request_id, retry_key, body, raw, request.headers.get("Content-Type", ""))
         with self._changed:
             now = self._clock()
             if fault and not fault.accept_first:
@@ -513,6 +591,7 @@ class _Ctx:
     retry_key: str | None
     body: Any
     raw: bytes
+    content_type: str = ""
 
 
 def _request_id() -> str:
