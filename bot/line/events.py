@@ -49,12 +49,19 @@ def event_id_of(raw: dict[str, Any]) -> str:
     return "h" + hashlib.sha256(blob).hexdigest()[:32]
 
 
+def timestamp_of(raw: dict[str, Any]) -> int | None:
+    """When the event happened, as LINE writes it (ms since the epoch); None if it does not say.
+    A redelivered event keeps the timestamp of its first delivery."""
+    value = raw.get("timestamp")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def translate(raw: dict[str, Any]) -> Incoming:
     event_id = event_id_of(raw)
     source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
     kind = raw.get("type")
     token = raw.get("replyToken") if isinstance(raw.get("replyToken"), str) else None
-    stamp = raw.get("timestamp") if isinstance(raw.get("timestamp"), int) else 0
+    stamp = timestamp_of(raw) or 0
     source_type = source.get("type")
 
     if source_type in ("group", "room"):

@@ -5,16 +5,27 @@ raw body, lets the SDK validate the events, and returns the raw event dicts
 of the kinds the bot answers (they go to the durable queue as LINE sent
 them). Anything else is refused with a :class:`Refused` that carries the HTTP
 status and a reason fit for a log line: never the body, never a user id.
+
+``accept`` is what the webhook calls: ``read_events``, less the events too old
+to be anything but a replay. The queue recognises an event it stored for
+``DEDUPE_TTL_SECONDS`` only; a signed body captured and sent again later would
+be answered a second time, so an event older than that is refused by its
+timestamp (acknowledged, not queued: LINE's answer is the same 200).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
+
+from bot.line.events import timestamp_of
+from bot.pipeline.enqueue import DEDUPE_TTL_SECONDS
 
 #: LINE's limit is far below this; a larger body is not LINE's (413).
 MAX_BODY_BYTES = 1024 * 1024
@@ -24,6 +35,14 @@ MAX_BODY_BYTES = 1024 * 1024
 #: The bot's own console events (bot.line.events.CONSOLE_EVENT_TYPE) are not
 #: here on purpose: a webhook body can never carry one onto the pipeline.
 ANSWERED_TYPES = frozenset({"message", "postback", "follow", "unfollow", "join", "memberJoined"})
+
+
+#: How far LINE's clock and this machine's may disagree. It makes the cut-off earlier than the
+#: de-duplication window, never later: an event is refused before its marker can have expired.
+CLOCK_ALLOWANCE_SECONDS = 10 * 60
+#: An event older than this (by its own timestamp) is refused. LINE redelivers for far less
+#: long, and a redelivery keeps its first timestamp, so only a replay is ever this old.
+MAX_EVENT_AGE_MS = (DEDUPE_TTL_SECONDS - CLOCK_ALLOWANCE_SECONDS) * 1000
 
 
 class Refused(Exception):
@@ -64,6 +83,29 @@ def read_events(body: bytes, signature: str | None, parser: WebhookParser) -> li
         except RecursionError:
             raise Refused(400, "body is nested too deeply") from None
     return events
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The events of one body to queue, and how many were refused for their age."""
+
+    events: list[dict[str, Any]]
+    stale: int = 0
+
+
+def accept(body: bytes, signature: str | None, parser: WebhookParser, *,
+           now_ms: int | None = None) -> Accepted:
+    """The events to queue (``read_events``), less those older than ``MAX_EVENT_AGE_MS``."""
+    events = read_events(body, signature, parser)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    fresh = [event for event in events if not is_stale(event, now)]
+    return Accepted(fresh, len(events) - len(fresh))
+
+
+def is_stale(event: dict[str, Any], now_ms: int) -> bool:
+    """Too old to be queued; so is an event without a timestamp (the SDK requires one)."""
+    stamp = timestamp_of(event)
+    return stamp is None or now_ms - stamp > MAX_EVENT_AGE_MS
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -5,12 +5,18 @@ consultation, Japanese column names, codes kept beside their labels.
 No message text is in a record; the counsellor's free-text fields (advice,
 follow-up) may still hold a phone number or an address a child gave, so they
 are masked with bot.privacy.mask_pii before they leave the system.
+
+Every cell goes through :func:`neutralise` on its way out, in the console's
+download and ``python -m bot report`` alike (both write :func:`to_csv`): a cell
+that a spreadsheet would take for a formula (``=HYPERLINK(...)``,
+``+cmd|...``, ``@SUM(...)``) is written as text.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -27,6 +33,23 @@ COLUMNS = (
     "待機時間（秒）", "初回応答（秒）", "終了理由", "記録簿：相談者", "記録簿：種類", "記録簿：紹介した窓口",
     "記録簿：学校連絡の了解", "記録簿：フォローアップ要", "記録簿：助言（マスク済）", "記録簿：フォローアップ内容（マスク済）",
 )
+
+#: Columns whose cells are numbers the bot wrote (hour, seconds): a real number stays a number.
+NUMERIC_COLUMNS = frozenset(COLUMNS.index(name) for name in ("時", "待機時間（秒）", "初回応答（秒）"))
+
+#: A cell starting with one of these is read as a formula by Excel, LibreOffice and Google
+#: Sheets (OWASP, "CSV Injection"); tab and carriage return because they are skipped before one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def neutralise(cell: str, *, numeric: bool = False) -> str:
+    """The cell, as text a spreadsheet shows and never runs: a leading ``'`` before one that
+    starts like a formula (Excel hides the quote and reads the rest as text; OWASP's advice).
+    ``numeric``: the column holds numbers, and a cell that is one (``-3``) is kept readable."""
+    if numeric and _NUMBER.fullmatch(cell):
+        return cell
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _time(epoch: float | None) -> str:
@@ -69,5 +92,5 @@ def to_csv(records: Sequence[Record]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for record in records:
-        writer.writerow(row(record))
+        writer.writerow([neutralise(cell, numeric=n in NUMERIC_COLUMNS) for n, cell in enumerate(row(record))])
     return BOM + buffer.getvalue()

@@ -1,8 +1,9 @@
 """``POST /callback``: LINE's webhook. Verify, de-duplicate, store, answer fast.
 
-The view does no dialogue work: it checks the signature on the raw body
-(bot.line.intake), appends the events to the durable queue in one atomic
-step per event (bot.pipeline.enqueue), and answers 200. If the queue cannot
+The view does no dialogue work: it checks the signature on the raw body and
+drops events too old to be anything but a replay (bot.line.intake), appends
+the events to the durable queue in one atomic step per event
+(bot.pipeline.enqueue), and answers 200. If the queue cannot
 be reached it answers 503, so LINE redelivers: never 200 for an event that
 was not stored. Workers answer the users (python -m bot worker).
 """
@@ -13,7 +14,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from bot.line.intake import MAX_BODY_BYTES, Refused, read_events
+from bot.line.intake import MAX_BODY_BYTES, MAX_EVENT_AGE_MS, Refused, accept
 from bot.pipeline.enqueue import PipelineUnavailable, enqueue
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ def callback():
         return _refuse(Refused(413, f"declared body of {length} bytes is over {MAX_BODY_BYTES}"))
     try:
         body = request.get_data(cache=False)
-        events = read_events(body, request.headers.get("X-Line-Signature"), runtime.parser)
-        result = enqueue(runtime.client, runtime.keys, events, partitions=runtime.partitions)
+        accepted = accept(body, request.headers.get("X-Line-Signature"), runtime.parser)
+        result = enqueue(runtime.client, runtime.keys, accepted.events, partitions=runtime.partitions)
     except Refused as refused:
         return _refuse(refused)
     except PipelineUnavailable as exc:
@@ -39,6 +40,9 @@ def callback():
     # DEBUG, not INFO: a line per request was an eighth of the webhook's CPU and, at
     # campaign rates, millions of lines a day saying nothing went wrong.
     log.debug("webhook: %d stored, %d duplicates", result.stored, result.duplicates)
+    if accepted.stale:  # a count only: the events are someone's messages
+        log.warning("webhook: %d events refused, older than %.1f h: past de-duplication, a replay?",
+                    accepted.stale, MAX_EVENT_AGE_MS / 3_600_000)
     return jsonify({}), 200
 
 

@@ -111,11 +111,28 @@ def corpus():
     return [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in sorted(root.glob("*/*.json"))]
 
 
+def restamped(body: bytes) -> bytes:
+    """LINE's recorded body with its events dated now: the intake refuses
+    events older than the de-duplication window (issue 13), and these must
+    still reach the workers."""
+    import json
+    import time
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body  # a body that is not JSON is refused on its own merits
+    for event in data.get("events", []) if isinstance(data, dict) else []:
+        if isinstance(event, dict) and "timestamp" in event:
+            event["timestamp"] = int(time.time() * 1000)
+    return json.dumps(data).encode()
+
+
 @pytest.mark.parametrize("path", corpus())
 def test_every_recorded_body_gets_200_or_a_clear_4xx_and_no_worker_breaks(bot, path, redis_client):
     from bot.web import runtime_of
 
-    response = bot.post(body=path.read_bytes())
+    response = bot.post(body=restamped(path.read_bytes()))
     assert response.status_code in (200, 400), response.get_data(as_text=True)
     if response.status_code == 400:
         assert response.get_json()["message"]
