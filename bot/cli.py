@@ -7,7 +7,8 @@ diagram         print the chart as a Mermaid diagram (--readme: update README.md
 check           load and validate chart, directory, catalogs (what start-up does)
 serve           the whole bot in one process, for a newcomer: web, workers, local chat page
 worker          a queue worker (the Procfile's worker: line); needs REDIS_URL
-users           counsellor console accounts: add, passwd, disable, enable, token, list; needs REDIS_URL
+users           counsellor console accounts: add, passwd, disable, enable, token, revoke-token,
+                end-sessions, list; needs REDIS_URL
 purge           remove transcripts and images of handoffs past the profile's retention_days; needs REDIS_URL
 clock           the Procfile's clock: line: purge now and then daily; needs REDIS_URL
 report          the monthly report (report.html) and the month's records (records.csv)
@@ -205,6 +206,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     where = f"http://{shown}:{runtime.config.port}/"
     if runtime.config.local_line:
         print(f"\n  Open {where} in a browser and talk to the bot.\n", flush=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            # The page signs events for any user id: on an open interface, so can anyone.
+            print(f"  WARNING: --host {host or '0.0.0.0'} lets anyone who can reach this machine "
+                  "write to the bot as any user; keep the default (127.0.0.1) unless you mean it\n",
+                  file=sys.stderr, flush=True)
         if runtime.config.embedded_redis:
             # The in-process store is unreachable from `python -m bot users`: a
             # throw-away supervisor lets a newcomer see the counsellors' side too.
@@ -232,10 +238,11 @@ class UsersError(Exception):
     """A user mistake in a `users` command: one line on stderr, exit code 2."""
 
 
-def _accounts():
-    """The accounts store of the Redis server the web processes use."""
+def _console_stores():
+    """The accounts and the console sessions in the Redis server the web processes use."""
     from bot.config import ConfigError
     from bot.console.accounts import Accounts
+    from bot.console.sessions import SessionStore
     from bot.runtime import connect_for_command
 
     try:
@@ -247,7 +254,7 @@ def _accounts():
         )
     except ConfigError as exc:
         raise UsersError(str(exc)) from None
-    return Accounts(client, keys)
+    return Accounts(client, keys), SessionStore(client, keys)
 
 
 def _read_password(name: str) -> str:
@@ -266,6 +273,18 @@ def _read_password(name: str) -> str:
     return password
 
 
+def _token_state(account, now: float) -> str:  # type: ignore[no-untyped-def]
+    """One word for `users list`: no token, its scope and last day, or why it no longer works."""
+    if not account.has_token:
+        return "-"
+    if account.token_expires is None:
+        return "token-without-expiry:refused,issue-a-new-one"
+    if account.token_expires <= now:
+        return "token-expired"
+    until = datetime.fromtimestamp(account.token_expires, TOKYO).strftime("%Y-%m-%d")
+    return f"token:{account.token_scope}:until={until}"
+
+
 def cmd_users(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
@@ -276,7 +295,7 @@ def cmd_users(args: argparse.Namespace) -> int:
             check_name(args.name)
         if args.users_command == "add":
             check_role(args.role)
-        accounts = _accounts()
+        accounts, sessions = _console_stores()
         if args.users_command == "add":
             if accounts.get(args.name) is not None:
                 raise UsersError(f"account {args.name!r} already exists; change its password with "
@@ -288,9 +307,11 @@ def cmd_users(args: argparse.Namespace) -> int:
             if accounts.get(args.name) is None:
                 raise UsersError(f"there is no account {args.name!r}")
             accounts.set_password(args.name, _read_password(args.name))
+            sessions.end_all(args.name)
             print(f"changed the password of {args.name}; its open sessions have ended", file=sys.stderr)
         elif args.users_command == "disable":
             accounts.disable(args.name)
+            sessions.end_all(args.name)
             print(f"disabled {args.name}: its sessions and token are refused from the next request",
                   file=sys.stderr)
         elif args.users_command == "enable":
@@ -298,15 +319,31 @@ def cmd_users(args: argparse.Namespace) -> int:
             print(f"enabled {args.name}; it must log in again, and needs a new token for the API",
                   file=sys.stderr)
         elif args.users_command == "token":
-            token = accounts.issue_token(args.name)
-            print(f"personal API token of {args.name}, shown this once (any previous one no longer "
-                  "works); send it as 'Authorization: Bearer <token>':", file=sys.stderr)
+            scope = "read" if args.read_only else "full"
+            token = accounts.issue_token(args.name, days=args.days, scope=scope)
+            until = datetime.fromtimestamp(accounts.clock() + args.days * 86400, TOKYO).strftime("%Y-%m-%d %H:%M")
+            what = "read-only (GET requests only)" if args.read_only else "full"
+            print(f"personal API token of {args.name}, {what}, valid until {until} (Tokyo), shown this once "
+                  "(any previous one no longer works); send it as 'Authorization: Bearer <token>':",
+                  file=sys.stderr)
             print(token, flush=True)
+        elif args.users_command == "revoke-token":
+            if accounts.revoke_token(args.name):
+                print(f"revoked the API token of {args.name}: refused from the next request", file=sys.stderr)
+            else:
+                print(f"{args.name} had no API token; nothing to revoke", file=sys.stderr)
+        elif args.users_command == "end-sessions":
+            if accounts.get(args.name) is None:
+                raise UsersError(f"there is no account {args.name!r}")
+            ended = sessions.end_all(args.name)
+            print(f"ended {ended} console session(s) of {args.name}; it must log in again "
+                  "(its API token, if any, still works: `python -m bot users revoke-token` stops it)",
+                  file=sys.stderr)
         elif args.users_command == "list":
+            now = accounts.clock()
             for account in accounts.list():
                 state = "disabled" if account.disabled else "enabled"
-                token = "token" if account.has_token else "-"
-                print(f"{account.name:32} {account.role:11} {state:8} {token}")
+                print(f"{account.name:32} {account.role:11} {state:8} {_token_state(account, now)}")
     except (UsersError, AccountError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -316,8 +353,17 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_days(value: str) -> int:
+    """argparse type for --days: whole days within what accounts allow."""
+    from bot.console.accounts import MAX_TOKEN_DAYS
+
+    if not value.isdigit() or not 1 <= int(value) <= MAX_TOKEN_DAYS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days from 1 to {MAX_TOKEN_DAYS}")
+    return int(value)
+
+
 def _add_users_parser(sub: "argparse._SubParsersAction") -> None:
-    from bot.console.accounts import NAME_RULE, PASSWORD_RULE, ROLES
+    from bot.console.accounts import DEFAULT_TOKEN_DAYS, NAME_RULE, PASSWORD_RULE, ROLES
 
     users = sub.add_parser(
         "users", help="counsellor console accounts (needs REDIS_URL)",
@@ -336,7 +382,15 @@ def _add_users_parser(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("name")
     p = commands.add_parser("token", help="a new personal API token, printed once; the old one stops working")
     p.add_argument("name")
-    commands.add_parser("list", help="every account with its role and state")
+    p.add_argument("--days", type=_token_days, default=DEFAULT_TOKEN_DAYS,
+                   help=f"how long the token works (default {DEFAULT_TOKEN_DAYS} days)")
+    p.add_argument("--read-only", action="store_true",
+                   help="the token may only read (GET); anything else is refused with 403")
+    p = commands.add_parser("revoke-token", help="stop the account's personal API token now")
+    p.add_argument("name")
+    p = commands.add_parser("end-sessions", help="sign the account out of every console session now")
+    p.add_argument("name")
+    commands.add_parser("list", help="every account with its role, state and token")
     users.set_defaults(func=cmd_users)
 
 

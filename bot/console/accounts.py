@@ -3,9 +3,21 @@
 One hash per account (``keys.console_user(name)``): role, the argon2 hash of
 the password, a disabled flag, ``not_before`` (sessions that logged in earlier
 are refused: set when an account is disabled or its password changes) and the
-SHA-256 of its personal API token. ``keys.console_users()`` lists the names;
-``keys.console_token(sha256)`` maps a token's digest to its account. A token
-is shown once, when issued, and never stored.
+SHA-256 of its personal API token with the token's expiry and scope.
+``keys.console_users()`` lists the names; ``keys.console_token(sha256)`` maps a
+token's digest to its account (and expires with the token). A token is shown
+once, when issued, and never stored.
+
+Tokens expire (``DEFAULT_TOKEN_DAYS``, 90 days, unless the operator asks for
+fewer or more, up to ``MAX_TOKEN_DAYS``); a token issued before tokens had an
+expiry is refused, and ``python -m bot users list`` says to issue a new one. A
+token's scope is ``full`` (whatever its account may do) or ``read`` (GET only;
+bot.console.auth refuses anything else with 403).
+
+Passwords are judged by zxcvbn (Dropbox's strength estimator: common passwords,
+words, names, keyboard patterns, dates, repeats and l33t substitutions, with
+the reason it gives): it replaced a hand-written rule of character kinds that
+accepted ``password1234``.
 
 Every request re-reads the account (bot.console.auth), so disabling one takes
 effect at its next request, whether it comes with a session or a token.
@@ -22,6 +34,7 @@ from typing import Callable
 
 import redis
 from argon2 import PasswordHasher
+from zxcvbn import zxcvbn
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bot.storage.keys import KeyBuilder
@@ -32,13 +45,29 @@ NAME_RULE = "1-32 characters: lower-case letters, digits, '_', '.', '-', startin
 MIN_PASSWORD_CHARS = 12
 #: argon2 takes any length, but a megabyte "password" would only be a way to burn CPU.
 MAX_PASSWORD_CHARS = 256
+#: zxcvbn's score (0-4) a password needs. 3 is "safely unguessable" (about 10^10 guesses
+#: or more): far beyond what the login's lock-out lets anyone try, and slow work with argon2
+#: even for someone who copied the hashes.
+MIN_PASSWORD_SCORE = 3
+#: zxcvbn reads at most this many characters (its own limit against slow inputs); a longer
+#: password is judged by its beginning, which must then be strong on its own.
+_ZXCVBN_MAX_CHARS = 72
+#: Words a password should not lean on, beyond the account name (zxcvbn's user_inputs).
+_SITE_WORDS = ("netsoudan", "soudan", "console", "counsellor", "supervisor", "hyogo", "line")
 PASSWORD_RULE = (
-    f"at least {MIN_PASSWORD_CHARS} characters mixing at least two kinds (lower-case, upper-case, "
-    "digits, symbols or other scripts such as kana), with at least 4 different characters, "
-    "not containing the account name"
+    f"at least {MIN_PASSWORD_CHARS} characters, not containing the account name, and hard to guess: "
+    "not a common password, a word with digits added, a keyboard pattern, a date or repeats "
+    f"(zxcvbn score {MIN_PASSWORD_SCORE} of 4 or more); three or four unrelated words with a "
+    "digit or symbol between them work well"
 )
 #: A token is secrets.token_urlsafe(32) (43 characters); anything far longer is not one.
 MAX_TOKEN_CHARS = 256
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 366
+#: ``full``: whatever the account may do; ``read``: GET requests only.
+TOKEN_SCOPES = ("full", "read")
+#: The account hash's fields that describe its token.
+_TOKEN_FIELDS = ("token", "token_expires", "token_scope")
 
 
 class AccountError(ValueError):
@@ -53,6 +82,10 @@ class Account:
     #: Sessions that logged in before this instant (epoch seconds) are no longer valid.
     not_before: float = 0.0
     has_token: bool = False
+    #: The personal API token's expiry (epoch seconds; None: no token, or one from before
+    #: tokens expired, which is refused) and scope (TOKEN_SCOPES).
+    token_expires: float | None = None
+    token_scope: str | None = None
 
     @property
     def is_supervisor(self) -> bool:
@@ -79,19 +112,14 @@ def check_password(password: str, name: str = "") -> str:
         raise AccountError(f"the password is too short ({len(password)} characters); it must be {PASSWORD_RULE}")
     if len(password) > MAX_PASSWORD_CHARS:
         raise AccountError(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
-    classes = {
-        "lower" if c.isascii() and c.islower() else
-        "upper" if c.isascii() and c.isupper() else
-        "digit" if c.isascii() and c.isdigit() else
-        "other"
-        for c in password
-    }
-    if len(classes) < 2:
-        raise AccountError(f"the password uses only one kind of character; it must be {PASSWORD_RULE}")
-    if len(set(password)) < 4:
-        raise AccountError(f"the password repeats too few different characters; it must be {PASSWORD_RULE}")
     if name and name.lower() in password.lower():
         raise AccountError(f"the password contains the account name; it must be {PASSWORD_RULE}")
+    judged = zxcvbn(password[:_ZXCVBN_MAX_CHARS], user_inputs=[w for w in (name, *_SITE_WORDS) if w])
+    if judged["score"] < MIN_PASSWORD_SCORE:
+        feedback = judged.get("feedback") or {}
+        reasons = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+        why = " ".join(r.strip() for r in reasons if r and r.strip()) or "It follows a common pattern."
+        raise AccountError(f"the password is too easy to guess: {why} It must be {PASSWORD_RULE}")
     return password
 
 
@@ -148,7 +176,7 @@ class Accounts:
         return account
 
     def account_for_token(self, token: str) -> Account | None:
-        """The enabled account whose current personal API token this is, else None."""
+        """The enabled account whose current, unexpired personal API token this is, else None."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
             return None
         digest = token_digest(token)
@@ -161,6 +189,11 @@ class Accounts:
         # The account's own record must name this token too: a mapping left behind
         # by an interrupted re-issue is not a way in.
         if account is None or account.disabled or doc.get("token") != digest:
+            return None
+        # No expiry: a token from before tokens expired. Refused; `users list` says so.
+        if account.token_expires is None or self.clock() >= account.token_expires:
+            return None
+        if account.token_scope not in TOKEN_SCOPES:
             return None
         return account
 
@@ -205,7 +238,7 @@ class Accounts:
         digest = self._doc(name).get("token")
         with self._client.pipeline() as pipe:  # MULTI: all or nothing
             pipe.hset(key, mapping={"disabled": "1", "not_before": repr(self.clock())})
-            pipe.hdel(key, "token")
+            pipe.hdel(key, *_TOKEN_FIELDS)
             if digest:
                 pipe.delete(self._keys.console_token(digest))
             pipe.execute()
@@ -215,11 +248,20 @@ class Accounts:
         self._require(name)
         self._client.hset(self._keys.console_user(name), "disabled", "0")
 
-    def issue_token(self, name: str) -> str:
-        """A new personal API token for ``name``, returned once; the previous one stops working."""
+    def issue_token(self, name: str, *, days: int = DEFAULT_TOKEN_DAYS, scope: str = "full") -> str:
+        """A new personal API token for ``name``, returned once; the previous one stops working.
+
+        It works for ``days`` days and, with ``scope="read"``, for GET requests only.
+        """
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_TOKEN_DAYS:
+            raise AccountError(f"a token lasts 1 to {MAX_TOKEN_DAYS} days (default {DEFAULT_TOKEN_DAYS}), "
+                               f"not {days!r}")
+        if scope not in TOKEN_SCOPES:
+            raise AccountError(f"token scope {scope!r} is not one of {', '.join(TOKEN_SCOPES)}")
         account = self._require(name)
         if account.disabled:
             raise AccountError(f"account {name!r} is disabled; enable it before issuing a token")
+        expires = self.clock() + days * 86400
         token = secrets.token_urlsafe(32)
         digest = token_digest(token)
         key = self._keys.console_user(name)
@@ -230,22 +272,25 @@ class Accounts:
                 pipe.multi()
                 if old:
                     pipe.delete(self._keys.console_token(_text(old)))
-                pipe.set(self._keys.console_token(digest), name)
-                pipe.hset(key, "token", digest)
+                # The mapping leaves Redis when the token expires; the hash's expiry is what counts.
+                pipe.set(self._keys.console_token(digest), name, ex=days * 86400)
+                pipe.hset(key, mapping={"token": digest, "token_expires": repr(expires), "token_scope": scope})
                 pipe.execute()
         except redis.WatchError:
             raise AccountError(f"account {name!r} changed while its token was issued; try again") from None
         return token
 
-    def revoke_token(self, name: str) -> None:
+    def revoke_token(self, name: str) -> bool:
+        """Stop the account's personal API token now; False if it had none."""
         self._require(name)
         key = self._keys.console_user(name)
         digest = self._doc(name).get("token")
         with self._client.pipeline() as pipe:
-            pipe.hdel(key, "token")
+            pipe.hdel(key, *_TOKEN_FIELDS)
             if digest:
                 pipe.delete(self._keys.console_token(digest))
             pipe.execute()
+        return bool(digest)
 
     # --- inside ----------------------------------------------------------------------
 
@@ -261,8 +306,14 @@ class Accounts:
             not_before = float(doc.get("not_before") or 0)
         except ValueError:
             not_before = float("inf")  # unreadable: refuse every session rather than none
+        try:
+            token_expires: float | None = float(doc["token_expires"])
+        except (KeyError, ValueError):
+            token_expires = None  # no token, or one from before tokens expired: refused
         return Account(name=name, role=doc["role"], disabled=doc.get("disabled") != "0",
-                       not_before=not_before, has_token=bool(doc.get("token")))
+                       not_before=not_before, has_token=bool(doc.get("token")),
+                       token_expires=token_expires if doc.get("token") else None,
+                       token_scope=doc.get("token_scope") if doc.get("token") else None)
 
     def _require(self, name: str) -> Account:
         check_name(name)

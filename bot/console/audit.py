@@ -14,6 +14,15 @@ the transcript itself was purged, and the consultation records it refers to are
 kept for good, so the log that says who touched them is kept too. An entry is
 a few hundred bytes; a busy year is a few megabytes.
 
+So no anonymous request may append to it, or a stranger could fill Redis (it
+runs ``noeviction``: a full Redis stops the webhook). Entries are made only by
+signed-in accounts, and by logins that name an existing account: a failed one
+(with the address; the lock-out lets through at most 5 per account in 15
+minutes, the last marked ``lock``) and a successful one. Attempts refused while
+locked and failed logins on names that do not exist are *counted* instead
+(``count_refused``): one hash a month, ``keys.audit_refused(month)``, with one
+counter per day and kind, whatever the number of requests.
+
 Supervisors read it at ``/console/audit`` and ``GET /api/audit``; counsellors
 are refused (403).
 
@@ -29,7 +38,7 @@ import logging
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -64,6 +73,12 @@ ACTIONS: dict[str, str] = {
     "export": "記録のエクスポート",
     "view_report": "月次報告の閲覧",
     "view_audit": "監査ログの閲覧",
+    "end_sessions": "セッションの強制終了",
+}
+#: Anonymous refusals, counted per day rather than logged one by one (see the docstring).
+REFUSED_KINDS: dict[str, str] = {
+    "login_failed": "存在しないユーザー名でのログイン失敗",
+    "login_locked": "ログイン制限中の試行",
 }
 #: Details are for a few codes and names, never free text: bounded in number and size.
 MAX_DETAILS = 12
@@ -152,6 +167,25 @@ class AuditLog:
     def count(self) -> int:
         return int(self._client.xlen(self._keys.audit_log()))
 
+    def count_refused(self, kind: str) -> None:
+        """One more anonymous refusal of ``kind`` today (Tokyo): a counter, never an entry."""
+        if kind not in REFUSED_KINDS:
+            raise ValueError(f"refused kind {kind!r} is not one of {', '.join(REFUSED_KINDS)}")
+        day = datetime.fromtimestamp(self.clock(), _TOKYO)
+        self._client.hincrby(self._keys.audit_refused(day.strftime("%Y-%m")), f"{day:%Y-%m-%d}:{kind}", 1)
+
+    def refused(self, month: str) -> dict[str, dict[str, int]]:
+        """The month's (YYYY-MM) counted refusals: {day: {kind: n}}, days in order."""
+        raw = self._client.hgetall(self._keys.audit_refused(month))
+        days: dict[str, dict[str, int]] = {}
+        for field_name, value in raw.items():
+            day, _, kind = _text(field_name).partition(":")
+            try:
+                days.setdefault(day, {})[kind] = int(value)
+            except ValueError:
+                continue
+        return dict(sorted(days.items()))
+
 
 def init_app(app, runtime) -> None:  # type: ignore[no-untyped-def]
     """The store for this app and the supervisor's page and API."""
@@ -183,6 +217,14 @@ def record_action(action: str, *, handoff_id: str | None = None, who: str | None
         log.error("audit: could not record %r", action)
         if strict:
             raise
+
+
+def count_refused(kind: str) -> None:
+    """Count one anonymous refusal (see the module's docstring); a Redis error is only logged."""
+    try:
+        audit_log().count_refused(kind)
+    except redis.RedisError:
+        log.error("audit: could not count %r", kind)
 
 
 # --- the supervisor's page and API --------------------------------------------------------
@@ -243,7 +285,8 @@ def api_audit() -> ResponseReturnValue:
         return jsonify(error="bad_value", message=problem), 400
     entries = audit_log().list(**filters)
     record_action("view_audit", strict=True)
-    return jsonify(entries=[e.to_json() for e in entries], actions=ACTIONS)
+    return jsonify(entries=[e.to_json() for e in entries], actions=ACTIONS,
+                   refused=_recent_refusals(), refused_kinds=REFUSED_KINDS)
 
 
 @bp.get("/console/audit")
@@ -253,7 +296,17 @@ def page_audit() -> ResponseReturnValue:
     entries = [] if problem else audit_log().list(**filters)
     record_action("view_audit", strict=True)
     return render_template("console/audit.html", entries=[e.to_json() for e in entries], actions=ACTIONS,
-                           problem=problem, args=request.args), 400 if problem else 200
+                           problem=problem, args=request.args, refused=_recent_refusals(),
+                           refused_kinds=REFUSED_KINDS), 400 if problem else 200
+
+
+def _recent_refusals() -> dict[str, dict[str, int]]:
+    """Counted refusals of this month and the one before: {day: {kind: n}}, newest day first."""
+    log_ = audit_log()
+    today = datetime.fromtimestamp(log_.clock(), _TOKYO)
+    last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    days = {**log_.refused(last_month), **log_.refused(today.strftime("%Y-%m"))}
+    return dict(sorted(days.items(), reverse=True))
 
 
 # --- inside -----------------------------------------------------------------------------

@@ -3,26 +3,41 @@
 Two ways in, both checked again on every request (so a disabled account is
 refused at its next request, whichever it uses):
 
-- a session: Flask's signed cookie holding only the account name, the login
-  time, the time of the last action and a CSRF token. HttpOnly, SameSite=Lax,
-  Secure outside local mode and tests, and 8 hours at most from login (enforced
-  here, not only by the cookie's expiry). It also ends after
+- a session, kept on the server (bot.console.sessions: a hash in Redis per
+  signed-in session). Flask's signed cookie carries only the session's random id
+  and a CSRF token; every request looks the id up, and logging out deletes it,
+  so a cookie copied before the logout is refused after it. A supervisor can end
+  every session of an account (``POST /api/accounts/<name>/end-sessions``, or
+  ``python -m bot users end-sessions``). Cookies are HttpOnly, SameSite=Lax,
+  Secure outside local mode and tests; a session ends 8 hours after login
+  (checked here, not only by the cookie's expiry) and after
   ``BOT_CONSOLE_IDLE_MINUTES`` (30) without an action of the counsellor's own:
   the pages' background polls send ``X-Console-Background: 1`` and do not count,
-  so a console left open on an empty desk does not stay signed in all day. Every POST/PUT/PATCH/DELETE under /console/ and /api/ made
-  with a session must carry its CSRF token (form field ``csrf_token`` or header
-  ``X-CSRF-Token``); the login form too, with the token of the pre-login session.
+  so a console left open on an empty desk does not stay signed in all day.
+  Before login the cookie holds only the login form's CSRF token and nothing is
+  written to Redis, so anonymous visitors cannot grow it. Every
+  POST/PUT/PATCH/DELETE under /console/ and /api/ made with a session must carry
+  its CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``); the
+  login form too, with the token of the pre-login session.
 - ``Authorization: Bearer <personal token>`` (``python -m bot users token``):
   the session is then ignored, and no CSRF token is needed, because a
-  cross-site page can make a browser send cookies but not this header.
+  cross-site page can make a browser send cookies but not this header. Tokens
+  expire (90 days unless told otherwise); a ``read`` token may only GET (403
+  otherwise).
 
-Logins are throttled in Redis (bot.console.throttle): 5 failures for one name or
-20 from one address within 15 minutes lock that name or address for 15 minutes.
+Logins are throttled in Redis (bot.console.throttle): 5 attempts for one name or
+20 from one address within 15 minutes (a success gives its attempt back) lock
+that name or address for 15 minutes. An attempt is counted before its password
+is checked, atomically, so parallel guesses cannot slip past the count.
+Anonymous refusals are counted in the audit log, not written one by one
+(bot.console.audit).
 
 Every console response carries the CSP below (no inline script), frame-ancestors
 'none', nosniff; every response over TLS carries HSTS. ``BOT_BEHIND_PROXY=1``
-makes the app trust one proxy's X-Forwarded-For/-Proto (ProxyFix), so the
-client's own address is throttled and https is recognised behind a load balancer.
+with ``BOT_TRUSTED_PROXIES`` makes the app trust one proxy's
+X-Forwarded-For/-Proto (ProxyFix), only on requests that come from those
+proxies (bot.console.proxies), so the client's own address is throttled and
+https is recognised behind a load balancer.
 
 Routes call ``login_required`` or ``role_required("supervisor")``. Under /api/
 a refusal is JSON (401 or 403); a page is redirected to the login form (a
@@ -54,9 +69,9 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from werkzeug.middleware.proxy_fix import ProxyFix
-
+from bot.console import proxies
 from bot.console.accounts import ROLES, Account, Accounts
+from bot.console.sessions import LIFETIME_SECONDS, SessionStore
 from bot.console.throttle import LoginThrottle
 
 if TYPE_CHECKING:
@@ -64,7 +79,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SESSION_LIFETIME = timedelta(hours=8)
+SESSION_LIFETIME = timedelta(seconds=LIFETIME_SECONDS)
 COOKIE_NAME = "console_session"
 DEFAULT_HOME = "/console/"
 API_PREFIX = "/api/"
@@ -84,6 +99,8 @@ MSG_LOGGED_OUT = "ログアウトしました。"
 MSG_LOGIN_NEEDED = "ログインが必要です。もう一度ログインしてください。"
 MSG_CSRF = "画面の有効期限が切れたため、操作を受け付けられませんでした。画面を読み込み直してから、もう一度操作してください。"
 MSG_FORBIDDEN = "この操作は{role}だけが行えます。"
+MSG_READ_ONLY_TOKEN = "この API トークンは読み取り専用です。変更する操作には、読み書きできるトークンを発行してもらってください。"
+MSG_NO_ACCOUNT = "そのアカウントはありません。"
 # The same words whether or not the name exists: the lock-out counts unknown names too.
 MSG_LOCKED = "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってから、もう一度お試しください。"
 #: Sent by the pages' background polls: such a request does not count as the counsellor's action.
@@ -96,10 +113,13 @@ _SEEN_RESOLUTION = 15
 #: app.extensions key of the Accounts store (tests may put one with a cheaper hasher there).
 ACCOUNTS_EXTENSION = "netsoudan.console.accounts"
 THROTTLE_EXTENSION = "netsoudan.console.throttle"
+SESSIONS_EXTENSION = "netsoudan.console.sessions"
 _AUTH = "_console_auth"
 _CSRF_CHECKED = "_console_csrf_checked"
-# Session fields: the account name, the login time and last action (epoch seconds), the CSRF token.
-_S_ACCOUNT, _S_LOGIN_AT, _S_SEEN, _S_CSRF = "account", "login_at", "seen", "csrf"
+# Cookie fields: the server-side session's id (after login) and the CSRF token (also before).
+_S_SID, _S_CSRF = "sid", "csrf"
+#: Methods a read-only token may use.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 bp = Blueprint("auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
@@ -124,15 +144,28 @@ def init_app(app: Flask, runtime: "Runtime") -> None:
     app.config.setdefault("CONSOLE_IDLE_SECONDS", config.console_idle_minutes * 60)
     app.extensions[ACCOUNTS_EXTENSION] = Accounts(runtime.client, runtime.keys)
     app.extensions[THROTTLE_EXTENSION] = LoginThrottle(runtime.client, runtime.keys)
-    if config.behind_proxy:
-        # One hop: the proxy's own X-Forwarded-For entry is the client's address. Without
-        # this setting the headers are ignored, since anyone can send them.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    app.extensions[SESSIONS_EXTENSION] = SessionStore(runtime.client, runtime.keys,
+                                                      int(SESSION_LIFETIME.total_seconds()))
+    try:
+        networks = proxies.trusted_networks(proxies.setting_from(app.config), behind_proxy=config.behind_proxy)
+    except proxies.ProxySettingError as exc:
+        from bot.runtime import StartupError
+
+        raise StartupError(f"cannot start the web app: {exc}") from None
+    if networks is not None:
+        # One hop, and only from the named proxies: the proxy's own X-Forwarded-For entry is
+        # the client's address. From anyone else the headers are ignored, since anyone can send them.
+        log.warning("start-up: %s", proxies.describe(networks))
+        app.wsgi_app = proxies.TrustedProxyFix(app.wsgi_app, networks)  # type: ignore[method-assign]
     app.register_blueprint(bp)
 
 
 def accounts_of(app: Flask | None = None) -> Accounts:
     return (app or current_app).extensions[ACCOUNTS_EXTENSION]
+
+
+def sessions_of(app: Flask | None = None) -> SessionStore:
+    return (app or current_app).extensions[SESSIONS_EXTENSION]
 
 
 # --- who is asking ---------------------------------------------------------------------
@@ -168,22 +201,25 @@ def _authenticate() -> tuple[Account | None, str | None]:
     token = _bearer_token()
     if token is not None:
         return accounts.account_for_token(token), "token"
-    name = session.get(_S_ACCOUNT)
-    if not isinstance(name, str):
+    sid = session.get(_S_SID)
+    if not isinstance(sid, str):
         return None, None
-    account = accounts.get(name)
-    login_at = session.get(_S_LOGIN_AT)
-    if account is None or account.disabled or not isinstance(login_at, (int, float)):
+    sessions = sessions_of()
+    record = sessions.get(sid)
+    if record is None:
+        return None, "session"  # logged out, ended by a supervisor, expired, or never made
+    account = accounts.get(record.account)
+    if account is None or account.disabled:
         return None, "session"
     lifetime = current_app.permanent_session_lifetime.total_seconds()
+    idle = current_app.config["CONSOLE_IDLE_SECONDS"]
     now = accounts.clock()
-    if login_at < account.not_before or now - login_at > lifetime:
+    if record.login_at < account.not_before or now - record.login_at > lifetime:
         return None, "session"  # disabled or password changed since, or too old
-    seen = session.get(_S_SEEN, login_at)
-    if not isinstance(seen, (int, float)) or now - seen > current_app.config["CONSOLE_IDLE_SECONDS"]:
+    if now - record.seen > idle:
         return None, "session"  # nobody has used it for too long
-    if request.headers.get(BACKGROUND_HEADER) != "1" and now - seen >= _SEEN_RESOLUTION:
-        session[_S_SEEN] = now
+    if request.headers.get(BACKGROUND_HEADER) != "1" and now - record.seen >= _SEEN_RESOLUTION:
+        sessions.touch(sid, record, now, idle)
     return account, "session"
 
 
@@ -213,7 +249,7 @@ def _csrf_refusal() -> ResponseReturnValue | None:
     if _bearer_token() is not None:
         return None  # no cookie authenticates it, so there is nothing to forge
     is_login = request.endpoint == "auth.login"
-    if not is_login and not isinstance(session.get(_S_ACCOUNT), str):
+    if not is_login and not isinstance(session.get(_S_SID), str):
         return None  # anonymous: the route's decorator refuses it with 401
     if _csrf_valid():
         setattr(g, _CSRF_CHECKED, True)
@@ -243,7 +279,7 @@ def login_required(view: View) -> View:
     def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         if current_account() is None:
             return _unauthenticated()
-        refusal = _csrf_refusal()  # also for routes outside the guarded prefixes
+        refusal = _csrf_refusal() or _scope_refusal()  # also for routes outside the guarded prefixes
         if refusal is not None:
             return refusal
         return view(*args, **kwargs)
@@ -262,7 +298,7 @@ def role_required(role: str) -> Callable[[View], View]:
             account = current_account()
             if account is None:
                 return _unauthenticated()
-            refusal = _csrf_refusal()
+            refusal = _csrf_refusal() or _scope_refusal()
             if refusal is not None:
                 return refusal
             if account.role not in ROLES or ROLES.index(account.role) < needed:
@@ -281,6 +317,18 @@ def _unauthenticated() -> ResponseReturnValue:
     if request.method in ("GET", "HEAD"):
         return redirect(url_for("auth.login", next=_here()))
     return _message_page(MSG_LOGIN_NEEDED, 401, link=url_for("auth.login"), link_label="ログイン画面へ")
+
+
+def _scope_refusal() -> ResponseReturnValue | None:
+    """A 403 answer if a read-only token asks for anything but a read."""
+    if authenticated_by() != "token" or request.method in READ_METHODS:
+        return None
+    account = current_account()
+    if account is None or account.token_scope != "read":
+        return None
+    if _is_api():
+        return jsonify(error="read_only_token", message=MSG_READ_ONLY_TOKEN), 403
+    return _message_page(MSG_READ_ONLY_TOKEN, 403)
 
 
 def _forbidden(role: str) -> ResponseReturnValue:
@@ -304,25 +352,34 @@ def login() -> ResponseReturnValue:
     accounts = accounts_of()
     throttle: LoginThrottle = current_app.extensions[THROTTLE_EXTENSION]
     address = request.remote_addr or "-"
-    if throttle.locked(name, address):
-        # Refused before the password is looked at: a right guess now tells nothing.
+    attempt = throttle.attempt(name, address)  # counted now, before the password: no race
+    if not attempt.allowed:
+        # Refused before the password is looked at: a right guess now tells nothing. Counted,
+        # not logged one by one: this is what a flood of anonymous posts would be.
         log.warning("console: a login refused, too many failures")
-        _audit("login_locked", who=name if accounts.get(name) is not None else "", address=address)
+        _count_refused("login_locked")
         return _login_page(error=MSG_LOCKED, name=name, next_url=target, status=429)
     account = accounts.verify(name, request.form.get("password") or "")
     if account is None:
-        throttle.failed(name, address)
         # No name in the log: people type their password into the name field. The
-        # audit log names the account only if one by that name exists.
+        # audit log has an entry only if an account by that name exists (at most 5 per
+        # lock window, so not a flood path); other names are counted.
         log.warning("console: a login failed")
-        _audit("login_failed", who=name if accounts.get(name) is not None else "",
-               address=address)
+        if accounts.get(name) is not None:
+            details = {"address": address, **({"lock": "started"} if attempt.locks_name else {})}
+            _audit("login_failed", who=name, **details)
+        else:
+            _count_refused("login_failed")
         return _login_page(error=MSG_LOGIN_FAILED, name=name, next_url=target, status=401)
+    throttle.succeeded(name, address)
+    now = accounts.clock()
+    sid = sessions_of().open(account.name, now, current_app.config["CONSOLE_IDLE_SECONDS"])
+    old_sid = session.get(_S_SID)
+    if isinstance(old_sid, str):
+        sessions_of().close(old_sid)  # logging in again: the session this browser had ends
     session.clear()  # a new session on login: nothing planted before it survives
     session.permanent = True
-    session[_S_ACCOUNT] = account.name
-    session[_S_LOGIN_AT] = session[_S_SEEN] = accounts.clock()
-    throttle.succeeded(name)
+    session[_S_SID] = sid
     session[_S_CSRF] = secrets.token_urlsafe(32)
     log.info("console: %s logged in", account.name)
     _audit("login", who=account.name, address=address)
@@ -331,12 +388,27 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/console/logout")
 def logout() -> ResponseReturnValue:
-    name = session.get(_S_ACCOUNT)
+    sid = session.get(_S_SID)
+    # Deleted on the server: the cookie, wherever it was copied, opens nothing any more.
+    name = sessions_of().close(sid) if isinstance(sid, str) else None
     session.clear()
-    if isinstance(name, str):
+    if name is not None:
         log.info("console: %s logged out", name)
         _audit("logout", who=name)
     return redirect(url_for("auth.login", bye=1))
+
+
+@bp.post("/api/accounts/<name>/end-sessions")
+@role_required("supervisor")
+def end_sessions(name: str) -> ResponseReturnValue:
+    """A supervisor signs an account out everywhere (a lost phone, a shared PC left signed in)."""
+    account = name.strip().lower()
+    if accounts_of().get(account) is None:
+        return jsonify(error="not_found", message=MSG_NO_ACCOUNT), 404
+    ended = sessions_of().end_all(account)
+    log.info("console: the sessions of %s were ended by a supervisor", account)
+    _audit("end_sessions", target=account, sessions=ended)
+    return jsonify(account=account, ended=ended)
 
 
 @bp.app_context_processor
@@ -383,6 +455,12 @@ def _audit(action: str, **kwargs: Any) -> None:
     from bot.console.audit import record_action
 
     record_action(action, **kwargs)
+
+
+def _count_refused(kind: str) -> None:
+    from bot.console.audit import count_refused
+
+    count_refused(kind)
 
 
 def _guarded(path: str) -> bool:

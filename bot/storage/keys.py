@@ -193,6 +193,16 @@ class KeyBuilder:
         """String: account name for a personal API token, by the token's SHA-256 (never the token)."""
         return self.console(f"token:{self._event_part(token_digest)}")
 
+    def console_session(self, session_digest: str) -> str:
+        """Hash (with a TTL): one signed-in console session (account, login and last-action
+        times), by the SHA-256 of its id, so the keyspace holds no id a cookie could carry."""
+        return self.console(f"session:{self._event_part(session_digest)}")
+
+    def console_account_sessions(self, name: str) -> str:
+        """Sorted set (with a TTL): digests of an account's sessions, score: when each ends
+        at the latest, so all of them can be ended at once."""
+        return self.console(f"sessions:{self._event_part(name)}")
+
     # --- Consultation records (bot.records): ``<prefix>:{records}:<part>`` ---------------
     # No message text: counts and codes per consultation, kept for the monthly report.
 
@@ -225,11 +235,20 @@ class KeyBuilder:
         """Stream of console actions (who, what, which handoff); supervisors read it."""
         return f"{self._prefix}:{{audit}}:log"
 
+    def audit_refused(self, month: str) -> str:
+        """Hash: anonymous refused attempts (login on an unknown name, while locked) counted
+        per day and kind (``YYYY-MM-DD:<kind>`` -> n), one per month (YYYY-MM, Tokyo): a
+        flood of them adds to counters, never entries."""
+        if not re.fullmatch(r"\d{4}-\d{2}", month or ""):
+            raise ValueError(f"month must be YYYY-MM, got {month!r}")
+        return f"{self._prefix}:{{audit}}:refused:{month}"
+
     # --- Login throttling (bot.console.auth), in the console's slot ---------------------
 
     def console_login_failures(self, subject_digest: str) -> str:
-        """Counter (with a TTL) of failed logins for one account name or client address,
-        by a SHA-256 of it, so the keyspace does not list who tried."""
+        """Counter (with a TTL) of login attempts not known to have succeeded, for one
+        account name or client address, by a SHA-256 of it, so the keyspace does not list
+        who tried."""
         return self.console(f"fail:{self._event_part(subject_digest)}")
 
     @staticmethod

@@ -44,6 +44,7 @@ def console_env(fake_line, redis_server_url: str, console_catalog_cache: str) ->
         "REDIS_URL": redis_server_url,
         "BOT_ID_SECRET": ID_SECRET,
         "BOT_CONSOLE_SECRET": CONSOLE_SECRET,
+        "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",
         "BOT_CATALOG_CACHE": console_catalog_cache,
     }
 

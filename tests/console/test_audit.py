@@ -82,11 +82,13 @@ def test_login_logout_and_failures(app, people):
     page = client.get("/console/")
     client.post("/console/logout", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
     log = list(reversed(entries(app)))
-    assert [(e.action, e.who) for e in log] == [
-        ("login_failed", "sato"), ("login_failed", ""), ("login_failed", ""), ("login", "sato"),
-        ("logout", "sato")]
+    # Failures on names that do not exist are anonymous: counted per day, not entries.
+    assert [(e.action, e.who) for e in log] == [("login_failed", "sato"), ("login", "sato"), ("logout", "sato")]
     assert "my-Secret-pass-9" not in repr(log)
     assert log[0].details["address"] == "127.0.0.1"
+    audit = app.extensions["netsoudan.console.audit"]
+    counted = [day for month in _months_around(log[0].at) for day in audit.refused(month).values()]
+    assert counted == [{"login_failed": 2}]
 
 
 def test_only_supervisors_read_the_log(app, runtime, sato, boss):
@@ -105,6 +107,10 @@ def test_only_supervisors_read_the_log(app, runtime, sato, boss):
     assert "監査ログ" in text and "やりとりの閲覧" in text and h.id in text
     # Reading the log is itself recorded.
     assert [e.who for e in entries(app, action="view_audit")] == ["boss", "boss"]
+    # Attempts counted instead of logged are shown to supervisors too.
+    login(app.test_client(), "nobody-here", "wrong-Password-77")
+    text = boss.get("/console/audit").get_data(as_text=True)
+    assert "記録せずに数えたログインの試み" in text and "存在しないユーザー名でのログイン失敗" in text
     assert app.test_client().get("/api/audit").status_code == 401
 
 
@@ -144,3 +150,11 @@ def test_the_log_is_never_trimmed():
     import bot.console.audit as module
     source = inspect.getsource(module)
     assert "maxlen" not in source.lower().replace("no maxlen", "") and "xtrim" not in source.lower()
+
+
+def _months_around(at: float) -> list[str]:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    day = datetime.fromtimestamp(at, ZoneInfo("Asia/Tokyo"))
+    return sorted({(day + timedelta(days=d)).strftime("%Y-%m") for d in (-1, 0, 1)})

@@ -22,7 +22,7 @@ def env(redis_server_url: str, redis_client) -> dict[str, str]:
     """The web processes' settings (redis_client: an empty database)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "BOT_", "REDIS_"))}
     return {**environment, "REDIS_URL": redis_server_url, "BOT_ID_SECRET": ID_SECRET,
-            "BOT_CONSOLE_SECRET": CONSOLE_SECRET}
+            "BOT_CONSOLE_SECRET": CONSOLE_SECRET, "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="}
 
 
 @pytest.fixture

@@ -149,6 +149,7 @@ def test_forwarded_headers_are_ignored_unless_behind_a_proxy(make_console_app, m
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
     assert "Strict-Transport-Security" not in plain.test_client().get("/console/login", headers=forwarded).headers
     monkeypatch.setenv("BOT_BEHIND_PROXY", "1")
+    monkeypatch.setenv("BOT_TRUSTED_PROXIES", "127.0.0.1")  # the test client's address
     proxied = make_console_app()
     answer = proxied.test_client().get("/console/login", headers=forwarded)
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
@@ -156,6 +157,7 @@ def test_forwarded_headers_are_ignored_unless_behind_a_proxy(make_console_app, m
 
 def test_behind_a_proxy_the_clients_address_is_throttled(make_console_app, add_account, monkeypatch):
     monkeypatch.setenv("BOT_BEHIND_PROXY", "1")
+    monkeypatch.setenv("BOT_TRUSTED_PROXIES", "127.0.0.1")  # the test client's address
     app = make_console_app()
     client = app.test_client()
     page = client.get("/console/login")
