@@ -158,6 +158,8 @@ def bot_env(redis_url: str, line_url: str, workdir: Path) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "BOT_ID_SECRET": ID_SECRET,
         "BOT_CONSOLE_SECRET": "bench-console-session-secret-0123456789abcdef",
+        # Throw-away: the benchmark's Redis is its own and deleted afterwards.
+        "BOT_DATA_KEY": "YmVuY2gtZGF0YS1rZXktMDEyMzQ1Njc4OWFiY2RlZmc=",
         "BOT_CATALOG_CACHE": str(workdir / "mo"),
     }
 

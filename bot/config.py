@@ -12,6 +12,13 @@ Two conveniences for a newcomer, each announced at start-up:
 - ``LINE_CHANNEL_SECRET`` and ``LINE_CHANNEL_ACCESS_TOKEN`` unset: a local
   chat page at ``/`` and a built-in stand-in for the Messaging API, so the
   real pipeline can be tried in a browser without a LINE account.
+
+The local chat page signs webhook events for any user id it is given, so it
+must never be what a deployment that forgot its LINE secret turns into: the
+web process (gunicorn, ``load_config(web_process=True)``) refuses to start
+without LINE credentials, unless ``BOT_LOCAL_CHAT=1`` asks for the demo
+explicitly, and never with ``REDIS_URL`` (the Redis real counsellors read).
+``python -m bot serve`` is the newcomer's way to the page.
 """
 
 from __future__ import annotations
@@ -38,6 +45,12 @@ DEFAULT_CONSOLE_IDLE_MINUTES = 30
 #: How long the sender waits for LINE's answer to one request before it retries (bot.line.sender).
 DEFAULT_LINE_READ_TIMEOUT_MS = 10_000
 GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_hex(32))"'
+#: The explicit setting that lets the web process (gunicorn) serve the local chat page.
+LOCAL_CHAT_SETTING = "BOT_LOCAL_CHAT"
+_WHERE_LINE_CREDENTIALS = (
+    "LINE Developers console → your Messaging API channel: 'Channel secret' on Basic settings, "
+    "'Channel access token' on Messaging API"
+)
 
 
 class ConfigError(ValueError):
@@ -70,6 +83,11 @@ class Config:
     behind_proxy: bool = False
     #: Read timeout of one call to the LINE API; shorter frees a worker sooner when LINE is slow.
     line_read_timeout_ms: int = DEFAULT_LINE_READ_TIMEOUT_MS
+    #: The web process serves the local chat page because BOT_LOCAL_CHAT=1 asked for it.
+    local_chat_setting: bool = False
+    #: AES-256 key sealing LINE ids, transcripts, images and teachers' names in Redis
+    #: (bot.crypto, BOT_DATA_KEY); generated per process without REDIS_URL.
+    data_key: bytes = b""
 
     @property
     def embedded_redis(self) -> bool:
@@ -88,10 +106,16 @@ class Config:
         if self.behind_proxy:
             lines.append("BOT_BEHIND_PROXY: trusting one proxy's X-Forwarded-For / X-Forwarded-Proto")
         if self.local_line:
+            # Said loudly: /local/event signs a webhook event for any user id it is given.
+            why = f"{LOCAL_CHAT_SETTING}=1" if self.local_chat_setting else "python -m bot serve"
             lines.append(
-                "LINE credentials are not set: local chat page at / and a built-in stand-in "
-                f"for the Messaging API at {STANDIN_PATH} (no LINE account is contacted)"
+                f"LINE credentials are not set ({why}): local chat page at / and a built-in stand-in "
+                f"for the Messaging API at {STANDIN_PATH}, no LINE account is contacted; ANYONE WHO CAN "
+                "REACH THIS ADDRESS CAN WRITE TO THE BOT AS ANY USER: for trying it only, never a deployment"
             )
+            if self.redis_url:
+                lines.append("the local chat page writes into the Redis of REDIS_URL: never point "
+                             "it at a deployment's Redis")
         return lines
 
 
@@ -157,10 +181,36 @@ def _console_secret(env: Mapping[str, str], redis_url: str | None) -> bytes:
     return secrets.token_bytes(32)
 
 
-def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = False) -> Config:
+def _refuse_local_line(env: Mapping[str, str], redis_url: str | None, *, require_redis: bool,
+                       web_process: bool) -> None:
+    """No LINE credentials: refuse where the local chat page or its stand-in would
+    pass for a deployment (see the module's docstring)."""
+    unset = "LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not set"
+    if require_redis:
+        raise ConfigError(
+            f"{unset}: a worker answers users through LINE; set both ({_WHERE_LINE_CREDENTIALS}), "
+            "the same as the web process's"
+        )
+    if not web_process:
+        return  # python -m bot serve, and commands that never talk to LINE
+    if redis_url:
+        raise ConfigError(
+            f"{unset} but REDIS_URL is: set both ({_WHERE_LINE_CREDENTIALS}); the local chat page "
+            "runs only under `python -m bot serve`, never on a deployment's Redis"
+        )
+    if not _flag(env, LOCAL_CHAT_SETTING):
+        raise ConfigError(
+            f"{unset}: set both ({_WHERE_LINE_CREDENTIALS}); to try the bot without LINE, run "
+            f"`python -m bot serve`, or set {LOCAL_CHAT_SETTING}=1 for a throw-away demo without REDIS_URL"
+        )
+
+
+def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = False,
+                web_process: bool = False) -> Config:
     """Read and check the settings. ``require_redis``: the process cannot run
     on an in-process store (a separate worker process shares nothing with the
-    web process otherwise)."""
+    web process otherwise). ``web_process``: the settings of the web process
+    (gunicorn), which never serves the local chat page unless asked to."""
     env = os.environ if env is None else env
     secret, token, local = _required_pair(env)
     port = _int(env, "PORT", DEFAULT_PORT, 1, 65535)
@@ -185,6 +235,8 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
             "process uses (e.g. REDIS_URL=redis://localhost:6379/0); without Redis, run "
             "`python -m bot serve`, which runs the workers inside the web process"
         )
+    if local:
+        _refuse_local_line(env, redis_url, require_redis=require_redis, web_process=web_process)
 
     raw_id_secret = env.get("BOT_ID_SECRET", "").strip()
     if raw_id_secret:
@@ -234,7 +286,19 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
             env, "LINE_API_READ_TIMEOUT_MS", DEFAULT_LINE_READ_TIMEOUT_MS, 100, 60_000,
             "milliseconds to wait for LINE's answer to one call before retrying it",
         ),
+        # Read only where it can matter: with LINE credentials there is no local chat page.
+        local_chat_setting=local and web_process and _flag(env, LOCAL_CHAT_SETTING),
+        data_key=_data_key(env, redis_url),
     )
+
+
+def _data_key(env: Mapping[str, str], redis_url: str | None) -> bytes:
+    from bot.crypto import DataKeyError, data_key_from_env
+
+    try:
+        return data_key_from_env(env, durable=bool(redis_url))
+    except DataKeyError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

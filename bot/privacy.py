@@ -4,7 +4,11 @@
 addresses (with 〒 postal codes) are; ``mask_pii(text)`` replaces each with a
 label: [電話番号] [メールアドレス] [住所]. The console highlights the spans
 for the counsellor (bot.console.present); CSV exports and anything else that
-leaves the service masks them.
+leaves the service masks them, and so does what is kept for good: the closing
+record (記録簿) is masked when it is written (``mask_pii_deep``, bot.handoff.queue).
+The live transcript is not masked: a child in danger who gives an address is
+giving it to the counsellor who must send help; it is sealed at rest instead
+(bot.crypto) and purged with the handoff.
 
 Children type on phones with Japanese input methods, so full-width digits,
 full-width ＠, the long-vowel mark ー used as a hyphen and ideographic spaces are
@@ -21,9 +25,9 @@ LINE ids, addresses written without a municipality ("三宮町1-2-3").
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-__all__ = ["Span", "LABELS", "find_pii", "mask_pii"]
+__all__ = ["Span", "LABELS", "find_pii", "mask_pii", "mask_pii_deep"]
 
 LABELS = {"phone": "[電話番号]", "email": "[メールアドレス]", "address": "[住所]"}
 
@@ -197,6 +201,22 @@ def mask_pii(text: str) -> str:
             return text
         text = _replace(text, spans)
     return text
+
+
+def mask_pii_deep(value: Any) -> Any:
+    """``value`` (parsed JSON: dicts, lists, strings, numbers) with every string masked.
+
+    For what is kept for the long term as it was written (the closing record, 記録簿):
+    codes such as ``self_harm`` or ``sos_dial`` never look like personal data, so every
+    string is masked, and a free-text field added later is masked too.
+    """
+    if isinstance(value, str):
+        return mask_pii(value)
+    if isinstance(value, dict):
+        return {key: mask_pii_deep(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_pii_deep(item) for item in value]
+    return value
 
 
 def _replace(text: str, spans: list[Span]) -> str:

@@ -20,6 +20,7 @@ import redis
 from linebot.v3.webhook import WebhookParser
 
 from bot.config import Config
+from bot.crypto import Sealer
 from bot.handoff.bridge import HandoffBridge, send_to_user
 from bot.handoff.queue import Handoff, HandoffQueue
 from bot.line.apiclient import LineApi
@@ -141,7 +142,7 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         client=client,
         keys=keys,
         service=ConsultationService(dialogue, storage),
-        queue=HandoffQueue(client, keys),
+        queue=HandoffQueue(client, keys, sealer=Sealer(config.data_key)),
         records=RecordBook(client, keys),
         sender=Sender(config.api_base_url, config.access_token,
                       data_base_url=getattr(config, "line_data_api_base_url", None),

@@ -42,6 +42,8 @@ __all__ = [
     "Phone",
     "Hotline",
     "Desk",
+    "ReadPolicy",
+    "READERS",
     "Profile",
     "Directory",
     "load_directory",
@@ -203,6 +205,34 @@ class Desk:
         return dict(self.identity_required).get(role, ())
 
 
+#: Who a read policy may name (bot.console.actions decides with it):
+#: "supervisors" at any time; "counsellors": any account at any time; "on_duty": any
+#: account while the desk is staffed (its hours, widened by on_duty_margin_minutes);
+#: "holder": whoever holds the chat now; "handlers": whoever took, was handed or closed it.
+READERS: tuple[str, ...] = ("supervisors", "counsellors", "on_duty", "holder", "handlers")
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    """Who may read a chat in the console (its transcript, images, a teacher's
+    identity), by the chat's status. The defaults are the strict policy a
+    profile gets when it says nothing."""
+
+    waiting: tuple[str, ...] = ("on_duty", "supervisors")
+    claimed: tuple[str, ...] = ("holder", "supervisors")
+    #: Closed or returned to the bot.
+    closed: tuple[str, ...] = ("handlers", "supervisors")
+    #: Counsellors count as on duty this long before the desk opens and after it closes.
+    on_duty_margin_minutes: int = 0
+
+    def readers(self, status: str) -> tuple[str, ...]:
+        if status == "waiting":
+            return self.waiting
+        if status == "claimed":
+            return self.claimed
+        return self.closed
+
+
 @dataclass(frozen=True)
 class Profile:
     id: str
@@ -213,6 +243,10 @@ class Profile:
     path: Path
     #: Days a finished handoff's transcript and images are kept (bot.records.purge).
     retention_days: int = 365
+    #: Days an open chat may go with nothing happening in it before the purge
+    #: returns it to the bot (and so, later, purges it).
+    open_limit_days: int = 30
+    read_policy: ReadPolicy = ReadPolicy()
 
 
 class Directory:
@@ -563,6 +597,22 @@ def _profile(raw: Mapping[str, Any], path: Path) -> Profile:
         local_hotlines=tuple(_hotline(h, path, local=True) for h in raw["local_hotlines"]),
         path=path,
         retention_days=int(raw.get("retention_days", 365)),
+        open_limit_days=int(raw.get("open_limit_days", 30)),
+        read_policy=_read_policy(raw.get("read_policy")),
+    )
+
+
+def _read_policy(raw: Mapping[str, Any] | None) -> ReadPolicy:
+    """The profile's read policy (shape checked by the schema); what it leaves out
+    keeps the strict default."""
+    if not raw:
+        return ReadPolicy()
+    default = ReadPolicy()
+    return ReadPolicy(
+        waiting=tuple(raw.get("waiting", default.waiting)),
+        claimed=tuple(raw.get("claimed", default.claimed)),
+        closed=tuple(raw.get("closed", default.closed)),
+        on_duty_margin_minutes=int(raw.get("on_duty_margin_minutes", default.on_duty_margin_minutes)),
     )
 
 

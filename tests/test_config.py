@@ -14,7 +14,7 @@ from bot.config import (
 
 LINE = {"LINE_CHANNEL_SECRET": "s" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "t" * 40}
 DURABLE = {**LINE, "REDIS_URL": "redis://localhost:6379/0", "BOT_ID_SECRET": "x" * 32,
-           "BOT_CONSOLE_SECRET": "c" * 32}
+           "BOT_CONSOLE_SECRET": "c" * 32, "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="}
 
 
 def test_production_settings():

@@ -32,7 +32,8 @@ def make_app(tmp_path, monkeypatch):
     apps = []
 
     def make(**config):
-        app = create_app({"TESTING": True, "BOT_CATALOG_CACHE": str(tmp_path / "mo"), **config})
+        app = create_app({"TESTING": True, "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
+                          "BOT_LOCAL_CHAT": "1", **config})  # no LINE credentials: the demo, asked for
         apps.append(app)
         return app
 
@@ -138,6 +139,7 @@ def _start_web(tmp_path: Path, **env: str) -> tuple[subprocess.Popen, int, Path]
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PORT": str(port),
         "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
+        "BOT_LOCAL_CHAT": "1",  # no LINE credentials here: the demo, asked for
         **env,
     }
     with log.open("wb") as out:

@@ -2,8 +2,14 @@
 
 The rules, in one place for the API (and so for the pages, which use the API):
 
-- anyone signed in may take (claim) a waiting chat; of two at once, the queue's
-  Lua script lets exactly one win and tells the other who has it;
+- who may read a chat (its transcript, images, a teacher's identity) is the
+  deployment profile's ``read_policy`` (dialogs.directory.ReadPolicy), by the
+  chat's status; Hyogo's and the default: a waiting chat, counsellors on duty (the
+  desk's staffed hours) and supervisors; a claimed one, its holder and supervisors;
+  a closed one, those who took, were handed or closed it, and supervisors;
+- anyone who may read a waiting chat may take (claim) it (so taking it is never a
+  way round the policy); of two at once, the queue's Lua script lets exactly one
+  win and tells the other who has it;
 - everything else on a chat belongs to the counsellor holding it; a supervisor
   may do it on any chat (the queue's ``force``);
 - messages to the user are never sent from here: they become console events on
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.console.accounts import Account, Accounts
@@ -39,6 +46,11 @@ MSG_TAKEN = "この相談は {holder} さんが対応中です。"
 MSG_NOT_HOLDER = "この相談は {holder} さんが対応中です。操作できるのは担当者とスーパーバイザーだけです。"
 MSG_NOT_CLAIMED = "まだ誰も担当していません。先に「担当する」を押してください。"
 MSG_WAITING_FOR_SUPERVISOR = "待機中の相談です。先に担当者を決めてから送ってください（担当するか、引き継ぎで割り当て）。"
+#: Why a chat may not be read: who may, in the words of the profile's read_policy.
+MSG_NOT_READABLE = "{state}を読めるのは、{readers}です。"
+MSG_STATE = {"waiting": "待機中の相談", "claimed": "対応中の相談", "closed": "終了した相談"}
+MSG_READERS = {"on_duty": "受付時間中の相談員", "counsellors": "相談員", "holder": "担当者",
+               "handlers": "対応した相談員", "supervisors": "スーパーバイザー"}
 
 
 @dataclass
@@ -55,10 +67,52 @@ class Console:
             raise ApiError(404, "missing", MSG_MISSING)
         return handoff
 
+    def readable(self, hid: str, account: Account) -> Handoff:
+        """The chat, if the read policy lets ``account`` read it; else 403 (404 if missing)."""
+        handoff = self.handoff(hid)
+        if not self.may_read(handoff, account):
+            readers = self.runtime.dialogue.directory.profile.read_policy.readers(handoff.status)
+            state = MSG_STATE.get(handoff.status, MSG_STATE["closed"])
+            message = (MSG_NOT_READABLE.format(state=state, readers="と".join(MSG_READERS[r] for r in readers))
+                       if readers else f"{state}は、この設定ではだれも読めません。")
+            if handoff.status == "claimed" and handoff.claimed_by:
+                message = MSG_TAKEN.format(holder=handoff.claimed_by) + message
+            raise ApiError(403, "not_allowed", message)
+        return handoff
+
+    def may_read(self, handoff: Handoff, account: Account) -> bool:
+        """The profile's read policy for this chat's status and this account."""
+        policy = self.runtime.dialogue.directory.profile.read_policy
+        readers = policy.readers(handoff.status)
+        if "supervisors" in readers and account.is_supervisor:
+            return True
+        if "counsellors" in readers:
+            return True
+        if "holder" in readers and handoff.status == "claimed" and handoff.claimed_by == account.name:
+            return True
+        if "handlers" in readers and account.name in handlers_of(handoff):
+            return True
+        return "on_duty" in readers and self.on_duty()
+
+    def on_duty(self) -> bool:
+        """Are counsellors on duty now? The desk's staffed hours (the profile's desk.hours,
+        what users are told too), widened by the policy's margin on both sides. No shift
+        rota is kept: who is at the desk is the desk's hours, not a person's status."""
+        runtime = self.runtime
+        profile = runtime.dialogue.directory.profile
+        now = runtime.clock()
+        margin = timedelta(minutes=profile.read_policy.on_duty_margin_minutes)
+        hours = profile.desk.hours
+        # Three instants: enough for margins shorter than the shortest staffed slot.
+        return any(hours.is_open(at) for at in {now, now - margin, now + margin})
+
     # --- taking and handing on ------------------------------------------------------
 
     def claim(self, hid: str, account: Account) -> Handoff:
         before = self.handoff(hid)
+        if before.status == "waiting":
+            # Taking a chat shows it: whoever may not read it may not take it either.
+            self.readable(hid, account)
         result = self.runtime.queue.claim(hid, account.name)
         handoff = self._result(result)
         if before.status == "waiting":
@@ -208,3 +262,11 @@ class Console:
     def _positions_changed(self) -> None:
         runtime = self.runtime
         notify_positions(runtime.queue, runtime.send_to_user, runtime.desk_open())
+
+
+def handlers_of(handoff: Handoff) -> frozenset[str]:
+    """Who handled the chat: took it, was handed it, closed it (the queue keeps the
+    list; holder and closer are added for handoffs from before it did). "system"
+    (the bot's own moves) is nobody."""
+    names = {*handoff.handlers, handoff.claimed_by, handoff.closed_by}
+    return frozenset(n for n in names if n and n != "system")

@@ -5,10 +5,17 @@ or ``Authorization: Bearer <personal token>`` (bot.console.auth). Answers are
 JSON; a refusal is ``{"error": code, "message": Japanese text, ...}`` with a 4xx
 status, never a 500 for bad input. The routes, their bodies and curl examples
 are in docs/console-api.md.
+
+Reading follows the profile's read policy (bot.console.actions): a chat's
+transcript and images answer 403 to whoever it does not let read them; lists
+show every waiting and claimed chat (who has what is how the desk works
+together) without a teacher's identity unless the reader may read the chat, and
+closed chats only to those who may read them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -31,6 +38,9 @@ from bot.console.validate import (
     json_body,
     text_field,
 )
+from bot.crypto import SealedDataError
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("console_api", __name__, url_prefix="/api")
 
@@ -63,7 +73,12 @@ def _hid(hid: str) -> str:
 
 
 def _done(handoff, **extra: Any) -> ResponseReturnValue:
-    return jsonify(ok=True, handoff=present.handoff_json(handoff, _now()), **extra)
+    return jsonify(ok=True, handoff=_shown(handoff, _now()), **extra)
+
+
+def _shown(handoff, now: float) -> dict[str, Any]:
+    """One chat as this account may see it (a teacher's identity only to its readers)."""
+    return present.handoff_json(handoff, now, readable=console().may_read(handoff, _account()))
 
 
 # --- errors ------------------------------------------------------------------------
@@ -71,6 +86,14 @@ def _done(handoff, **extra: Any) -> ResponseReturnValue:
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> ResponseReturnValue:
     return jsonify(exc.to_json()), exc.status
+
+
+@bp.errorhandler(SealedDataError)
+def _not_opened(exc: SealedDataError) -> ResponseReturnValue:
+    # The operator's fix is in the message (the same BOT_DATA_KEY everywhere); it names no person.
+    log.error("console: %s", exc)
+    return jsonify(error="sealed",
+                   message="保存された相談を開けませんでした（サーバーの暗号鍵の設定）。管理者に連絡してください。"), 500
 
 
 @bp.errorhandler(RedisError)
@@ -108,12 +131,17 @@ def list_handoffs() -> ResponseReturnValue:
     limit_raw = request.args.get("limit", str(MAX_LIST))
     if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIST:
         raise ApiError(400, "bad_value", f"limit は 1〜{MAX_LIST} の数です。", field="limit")
-    queue = console().runtime.queue
+    c = console()
+    queue = c.runtime.queue
+    account = _account()
     now = _now()
     version = queue.version()
     handoffs = queue.list(status, int(limit_raw))
+    if status == "closed":
+        # The history of finished chats is for those who may read them (policy "closed").
+        handoffs = [h for h in handoffs if c.may_read(h, account)]
     return jsonify(status=status, version=version, now=now,
-                   handoffs=[present.handoff_json(h, now) for h in handoffs])
+                   handoffs=[_shown(h, now) for h in handoffs])
 
 
 @bp.get("/handoffs/<hid>")
@@ -123,15 +151,15 @@ def show_handoff(hid: str) -> ResponseReturnValue:
     if not since_raw.isdigit():
         raise ApiError(400, "bad_value", "since は 0 以上の数です。", field="since")
     c = console()
-    handoff = c.handoff(_hid(hid))
+    account = _account()
+    handoff = c.readable(_hid(hid), account)  # the profile's read policy, else 403
     directory = c.runtime.dialogue.directory
     entries = c.runtime.queue.transcript(hid)
     transcript = present.transcript_json(entries, hid, directory, start=int(since_raw))
-    account = _account()
     # Audited before anything is shown; no log, no transcript (strict: 503).
     record_action("view_transcript", handoff_id=hid, strict=True, since=int(since_raw))
     return jsonify(
-        handoff=present.handoff_json(handoff, _now()),
+        handoff=present.handoff_json(handoff, _now(), readable=True),
         version=c.runtime.queue.version(),
         transcript=transcript,
         transcript_length=len(entries),
@@ -149,7 +177,7 @@ def show_handoff(hid: str) -> ResponseReturnValue:
 @login_required
 def handoff_image(hid: str, n: int) -> ResponseReturnValue:
     c = console()
-    c.handoff(_hid(hid))
+    c.readable(_hid(hid), _account())  # the profile's read policy, else 403
     found = c.runtime.queue.image(hid, n) if n >= 1 else None
     if found is None:
         raise ApiError(404, "missing", "この画像は見つかりません。")

@@ -25,9 +25,14 @@ _KINDS = ("text", "image", "card", "event")
 _SENDERS = ("user", "bot", "counsellor", "note", "system")
 
 
-def handoff_json(handoff: Handoff, now: float) -> dict[str, Any]:
-    """The queue's view of one chat, with labels and how long it has waited (seconds)."""
+def handoff_json(handoff: Handoff, now: float, *, readable: bool = True) -> dict[str, Any]:
+    """The queue's view of one chat, with labels and how long it has waited (seconds).
+
+    ``readable``: the read policy lets the viewer read this chat (bot.console.actions);
+    if not, the chat is listed (who has what) without a teacher's identity."""
     data = handoff.to_api()
+    if not readable:
+        data["identity"] = None
     end = handoff.claimed_at if handoff.status != "waiting" and handoff.claimed_at else now
     if handoff.status in ("closed", "bot") and handoff.claimed_at is None:
         end = handoff.closed_at or now
@@ -42,6 +47,7 @@ def handoff_json(handoff: Handoff, now: float) -> dict[str, Any]:
         alert_label=labels.alert_label(handoff.alert),
         lang_label=labels.LANG_LABELS.get(handoff.lang, handoff.lang),
         closed_by=handoff.closed_by,
+        can_read=readable,
     )
     return data
 

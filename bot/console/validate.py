@@ -19,6 +19,10 @@ MAX_NOTE_CHARS = 4000
 MAX_ADVICE_CHARS = 4000
 MAX_FOLLOW_UP_CHARS = 2000
 MAX_REFERRED = 20
+#: How deeply a body's arrays and objects may nest. The API's deepest body is
+#: {"record": {"follow_up": {...}}} (3); Python's JSON parser recurses once per
+#: level and fails with RecursionError (a 500) near 1,000, so this is checked first.
+MAX_JSON_DEPTH = 32
 
 
 class ApiError(Exception):
@@ -37,9 +41,15 @@ class ApiError(Exception):
 
 def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object; an empty body counts as ``{}`` (claim, requeue...)."""
-    if not request.get_data(cache=True):
+    raw = request.get_data(cache=True)
+    if not raw:
         return {}
-    body = request.get_json(force=True, silent=True)
+    if json_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ApiError(400, "too_deep", f"JSON の入れ子が深すぎます（{MAX_JSON_DEPTH}段まで）。")
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # a last guard: the check above should make this unreachable
+        body = None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "JSON のオブジェクト（{...}）を送ってください。")
     try:
@@ -50,6 +60,33 @@ def json_body(request: Request) -> dict[str, Any]:
         # "\ud800" is valid JSON but no character: it could not be stored (UTF-8) or sent.
         raise ApiError(400, "bad_json", "送られた文字の中に、使えない文字が含まれています。")
     return body
+
+
+def json_depth(raw: bytes, stop_after: int) -> int:
+    """How deeply arrays and objects nest in the JSON text ``raw``, counting brackets
+    outside strings (one pass, no recursion); stops counting once past ``stop_after``.
+    Malformed text gets a number too: the parser refuses it afterwards."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_after:
+                    return deepest
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def _encodable(value: Any, depth: int = 0) -> bool:

@@ -25,7 +25,7 @@ from bot.console.api import CONSOLE_EXTENSION
 from bot.console.api import bp as api_bp
 from bot.console.auth import accounts_of, current_account, login_required
 from bot.console.canned import load_canned
-from bot.console.validate import MAX_NOTE_CHARS, MAX_REPLY_CHARS
+from bot.console.validate import MAX_NOTE_CHARS, MAX_REPLY_CHARS, ApiError
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -70,6 +70,11 @@ def chat(hid: str) -> ResponseReturnValue:
     dialogue = runtime.dialogue
     account = current_account()
     assert account is not None
+    try:
+        c.readable(hid, account)  # the profile's read policy
+    except ApiError as refused:
+        return render_template("console/base.html", message=refused.message,
+                               link=current_app.config["CONSOLE_HOME"], link_label="キューに戻る"), 403
     others = [a for a in c.accounts.list() if not a.disabled and a.name != account.name]
     # The page shows who the user is (pseudonym, identity given) and loads the transcript.
     audit.record_action("view_transcript", handoff_id=hid, strict=True, page="chat")

@@ -204,7 +204,8 @@ class HandoffBridge:
         from the old "waiting" state and queued a new chat just before the user
         hears it has ended. Unless that message was a danger signal, the new chat
         is returned to the bot: the menu coming back is the true answer."""
-        ghost = self.queue.active_for(ended.line_user)
+        # By pseudonym: the LINE id stays sealed unless something is pushed.
+        ghost = self.queue.active_for_pseudonym(ended.user)
         if (ghost is None or ghost.id == ended.id or ghost.urgent or ghost.status != "waiting"
                 or ended.closed_at is None or ghost.queued_at < ended.closed_at):
             return
@@ -301,7 +302,8 @@ def send_to_user(client: redis.Redis, keys: KeyBuilder, partitions: int, handoff
     """Queue a console message for ``handoff``'s user; returns its event id.
 
     The event goes to the user's own partition of the pipeline (same source
-    id), so it reaches the user in order with their own events and is pushed
+    id: the LINE id is opened here, the one place a console action needs it),
+    so it reaches the user in order with their own events and is pushed
     with a retry key derived from the event id: delivered once. A caller that
     may say the same thing twice (two clicks on 'take' at one instant) passes
     an ``event_id`` derived from what happened: the pipeline's de-duplication

@@ -63,6 +63,17 @@ local function union_reasons(doc, new)
   if added then redis.call('HSET', doc, 'reasons', cjson.encode(list)) end
   return added
 end
+-- Who took, was handed or closed the chat (a JSON list in first-seen order): the read
+-- policy lets them read it once it is closed. 'system' (the bot's own moves) is nobody.
+local function add_handler(doc, name)
+  if name == nil or name == '' or name == 'system' then return end
+  local list = cjson.decode(redis.call('HGET', doc, 'handlers') or '[]')
+  for _, n in ipairs(list) do
+    if n == name then return end
+  end
+  table.insert(list, name)
+  redis.call('HSET', doc, 'handlers', cjson.encode(list))
+end
 """
 
 
@@ -115,6 +126,8 @@ if cur then
       if value ~= '' and redis.call('HSETNX', doc, field, value) == 1 then changed = true end
     end
     if changed then redis.call('INCR', KEYS[3]) end
+    -- The user is still there: the chat is not left open (expire).
+    redis.call('HSET', doc, 'touched_at', now)
     return with({rose and 'raised' or 'merged', cur}, snapshot(doc, KEYS[2], cur))
   end
   -- A stale index entry (its handoff is final or gone): fall through to a new one.
@@ -129,10 +142,13 @@ return with({'created', new_id}, snapshot(KEYS[4], KEYS[2], new_id))
 """
 
 # KEYS: 1 doc, 2 waiting, 3 claimed, 4 closed, 5 by_user, 6 version, 7 transcript
-# ARGV: 1 op (claim|transfer|requeue|bot|close), 2 id, 3 actor, 4 target of a transfer,
+# ARGV: 1 op (claim|transfer|requeue|bot|close|expire), 2 id, 3 actor, 4 target of a transfer,
 #       5 force ('1' = a supervisor acting on someone else's chat), 6 now, 7 now in ms,
-#       8 transcript entry (JSON) recorded when the transition happens, 9 record (JSON)
-# Answers {reason, holder ('' = nobody), snapshot...}; reason as in ClaimResult.
+#       8 transcript entry (sealed JSON) recorded when the transition happens, 9 record (JSON),
+#       10 expire only: the cut-off (epoch seconds); the chat goes only if nothing
+#       happened in it since before then (checked here, so a message that just arrived keeps it)
+# Answers {reason, holder ('' = nobody), snapshot...}; reason as in ClaimResult, or
+# 'fresh' when an expire found the chat still in use.
 TRANSITION = """
 local doc, waiting, claimed, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local by_user, version, log = KEYS[5], KEYS[6], KEYS[7]
@@ -149,6 +165,13 @@ local function clear_idle()
   if alert == 'idle' then redis.call('HDEL', doc, 'alert') end
 end
 
+if op == 'expire' then
+  -- A chat left open: back to the bot like the system's other endings (forced).
+  local touched = tonumber(redis.call('HGET', doc, 'touched_at') or '0') or 0
+  if math.max(tonumber(queued_at) or 0, touched) >= tonumber(ARGV[10]) then return answer('fresh', holder) end
+  op, force = 'bot', true
+end
+
 if op == 'claim' then
   if status == 'claimed' then
     -- A double click by the holder is not a conflict; anyone else is told who has it.
@@ -161,6 +184,7 @@ if op == 'claim' then
   -- Out of the line: if it comes back (requeue), the user is told their place anew.
   redis.call('HDEL', doc, 'notified_position')
   clear_idle()
+  add_handler(doc, actor)
   holder = actor
 elseif op == 'requeue' and status == 'waiting' then
   -- Already back in the queue (a second click): nothing to do.
@@ -177,6 +201,7 @@ else
     redis.call('HSETNX', doc, 'claimed_at', now)
     redis.call('HDEL', doc, 'notified_position')
     clear_idle()
+    add_handler(doc, target)
     holder = target
   elseif op == 'requeue' then
     -- Back with its original queued_at: the chat gets its old place, not the end.
@@ -194,6 +219,7 @@ else
     redis.call('HSET', doc, 'status', final, 'closed_at', now, 'closed_by', actor)
     if op == 'close' then redis.call('HSET', doc, 'record', ARGV[9]) end
     redis.call('HDEL', doc, 'alert')
+    add_handler(doc, actor)
     -- Leave the user index only if it still points here, so the user's next open()
     -- starts a new handoff.
     if user and redis.call('HGET', by_user, user) == hid then redis.call('HDEL', by_user, user) end
@@ -202,6 +228,7 @@ else
     return redis.error_reply('unknown handoff transition ' .. op)
   end
 end
+redis.call('HSET', doc, 'touched_at', now)
 redis.call('RPUSH', log, ARGV[8])
 redis.call('INCR', version)
 return answer('ok', holder)
@@ -272,10 +299,12 @@ return 1
 
 # A transcript entry, only for a handoff that exists (no orphan transcripts), with
 # an optional field set in the same step (escalate: escalated=1 and its entry).
-# KEYS: 1 doc, 2 transcript, 3 version ; ARGV: 1 entry JSON, 2 field ('' = none), 3 value
+# KEYS: 1 doc, 2 transcript, 3 version
+# ARGV: 1 entry (sealed JSON), 2 field ('' = none), 3 value, 4 now (the chat is in use)
 APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
+redis.call('HSET', KEYS[1], 'touched_at', ARGV[4])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('INCR', KEYS[3])
 return 1

@@ -2,10 +2,11 @@
 
 Layout (every key from KeyBuilder, all under the hash tag ``{handoff}``):
 
-* ``handoff_doc(id)``: hash of one handoff's scalar fields; ``reasons`` and ``record``
-  are JSON strings; a field that is None is absent. Two bookkeeping fields are not in
-  Handoff: ``images`` (the last image number) and ``notified_position`` (the place
-  in line the user was last told).
+* ``handoff_doc(id)``: hash of one handoff's scalar fields; ``reasons``, ``record`` and
+  ``handlers`` are JSON strings; a field that is None is absent. Bookkeeping fields not
+  in Handoff: ``images`` (the last image number), ``notified_position`` (the place in
+  line the user was last told) and ``touched_at`` (the last time anything happened in
+  the chat: a message, a transition; what ``expire_open_before`` measures).
 * ``handoff_waiting()``: sorted set, score ``(3 - severity rank) * 10**13 +
   queued_at_ms``, so ascending order is most urgent first, then longest waiting.
 * ``handoff_claimed()``: sorted set, score = last counsellor activity (ms), so idle
@@ -18,11 +19,22 @@ Layout (every key from KeyBuilder, all under the hash tag ``{handoff}``):
 Status changes that can race run as one Lua script each (bot.handoff.lua), so Redis
 serialises them: of two counsellors taking one chat at once, exactly one gets it.
 
+At rest, what identifies or exposes the user is sealed with AES-256-GCM
+(bot.crypto, the key is ``BOT_DATA_KEY``), each value bound to its handoff: the raw
+LINE id (opened only when something is pushed to the user: ``Handoff.line_user``),
+every transcript entry, the evidence images and a teacher's identity. Codes, times,
+severity and reasons stay clear: the queue's scripts order and filter by them. The
+closing record (記録簿) is kept for good (it is the consultation's record), so its free
+text is masked (bot.privacy) when it is written, never sealed away from the report.
+
 Closed and returned handoffs are kept without a TTL: the transcript, the evidence
 images and the closing record (記録簿) are the consultation record a supervisor
 reviews and a follow-up builds on, so they must not vanish on a timer chosen here.
 Removing them is the job of the retention purge (``purge_before``, run by
-``python -m bot purge``), after the profile's ``retention_days``.
+``python -m bot purge``), after the profile's ``retention_days``. A chat nobody
+finishes would never get there: ``expire_open_before`` returns to the bot the open
+chats in which nothing happened for the profile's ``open_limit_days``, so they are
+purged like any other.
 
 Nothing here logs: transcript text, a teacher's identity and LINE user ids are
 personal data, and ``line_user`` leaves this module only to be pushed to.
@@ -40,7 +52,9 @@ from typing import Any
 
 import redis
 
+from bot.crypto import Sealer
 from bot.handoff import lua
+from bot.privacy import mask_pii_deep
 from bot.storage.keys import KeyBuilder
 
 SEVERITY_RANK: dict[str | None, int] = {None: 0, "medium": 1, "high": 2, "critical": 3}
@@ -66,7 +80,6 @@ _STR_FIELDS = (
 class Handoff:
     id: str
     user: str  # pseudonym (keys.pseudonym(line_user)); the console shows user[:8]
-    line_user: str  # raw LINE id, needed to push; NEVER in to_api(), logs or pages
     status: str
     role: str | None
     level: str | None
@@ -86,8 +99,24 @@ class Handoff:
     alert: str | None
     escalated: bool
     record: dict | None
+    #: Who took it, was handed it or closed it (account names, in that order): the
+    #: read policy lets them read it once it is closed (bot.console.actions).
+    handlers: tuple[str, ...] = ()
     # 1-based place among waiting chats when read (list(), get(), transitions); None otherwise.
     position: int | None = field(default=None, compare=False)
+    #: The LINE id as kept in Redis (sealed; "" once purged) and what opens it.
+    sealed_line_user: str = field(default="", repr=False, compare=False)
+    _opener: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def line_user(self) -> str:
+        """The raw LINE id, opened only when asked: to push to the user. NEVER in
+        to_api(), logs or pages. "" once purged (nothing is pushed to a finished chat)."""
+        if not self.sealed_line_user:
+            return ""
+        if self._opener is None:
+            raise RuntimeError("this Handoff was not read through a HandoffQueue: its LINE id cannot be opened")
+        return self._opener(self.sealed_line_user)
 
     def to_api(self) -> dict[str, Any]:
         """JSON-able view for the console. Lists what may be shown, so a new field
@@ -131,17 +160,23 @@ class HandoffQueue:
     """Handoffs in Redis. ``clock`` gives epoch seconds; it is passed to the scripts
     (not Redis TIME) so tests can fix time and every process stamps the same way.
 
+    ``sealer`` holds the data key (``BOT_DATA_KEY``, bot.crypto). Every process
+    sharing a Redis must pass one made from the same key; without one, a key is
+    generated for this process (the newcomer's in-process store, tests).
+
     The client must answer bytes (no ``decode_responses``): images are binary.
     """
 
     def __init__(
-        self, client: redis.Redis, keys: KeyBuilder, clock: Callable[[], float] = time.time
+        self, client: redis.Redis, keys: KeyBuilder, clock: Callable[[], float] = time.time,
+        *, sealer: Sealer | None = None,
     ) -> None:
         if client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("HandoffQueue needs a client without decode_responses (images are bytes)")
         self._client = client
         self._keys = keys
         self._clock = clock
+        self._sealer = sealer if sealer is not None else Sealer.for_process()
         prelude = lua.prelude(SEVERITY_RANK)
         self._open = client.register_script(prelude + lua.OPEN)
         self._transition = client.register_script(prelude + lua.TRANSITION)
@@ -198,16 +233,20 @@ class HandoffQueue:
         now = self._clock()
         new_id = secrets.token_hex(8)
         doc = {
-            "id": new_id, "user": user, "line_user": line_user, "status": "waiting",
-            "role": role, "level": level, "lang": lang, "category": category,
+            "id": new_id, "user": user, "line_user": self._seal(new_id, "line_user", line_user),
+            "status": "waiting", "role": role, "level": level, "lang": lang, "category": category,
             "urgent": urgent, "severity": severity, "reasons": list(reasons),
-            "identity": identity, "queued_at": now, "escalated": False,
+            "identity": self._seal(new_id, "identity", identity) if identity else None,
+            "queued_at": now, "touched_at": now, "escalated": False,
         }
         pairs = [item for name, value in doc.items() if value is not None
                  for item in (name, _encode(value))]
         by_user = self._keys.handoff_by_user()
         for _ in range(_OPEN_ATTEMPTS):
             expected = _text(self._client.hget(by_user, user))
+            # The script fills a missing identity into the open handoff it merges into
+            # (``expected``): sealed for that handoff, so it opens there.
+            merge_identity = self._seal(expected, "identity", identity) if identity and expected else ""
             reply = self._open(
                 keys=[
                     by_user, self._keys.handoff_waiting(), self._keys.handoff_version(),
@@ -216,12 +255,12 @@ class HandoffQueue:
                 ],
                 args=[
                     user, expected or "", new_id, _encode(now), severity or "", category or "",
-                    role or "", level or "", identity or "", "1" if urgent else "0",
+                    role or "", level or "", merge_identity, "1" if urgent else "0",
                     len(reasons), *reasons, *pairs,
                 ],
             )
             if _text(reply[0]) != "retry":
-                return _from_snapshot(reply[2:]), _text(reply[0])
+                return self._snapshot(reply[2:]), _text(reply[0])
         raise RuntimeError("open(): the user's handoff index kept changing; try again")
 
     # --- reading -------------------------------------------------------------------
@@ -231,11 +270,16 @@ class HandoffQueue:
         pipe.zrank(self._keys.handoff_waiting(), hid)
         pipe.hgetall(self._keys.handoff_doc(hid))
         rank, raw = pipe.execute()
-        return _from_hash(raw, rank)
+        return self._from_hash(raw, rank)
 
     def active_for(self, line_user: str) -> Handoff | None:
         """The user's waiting or claimed handoff, if any."""
-        hid = _text(self._client.hget(self._keys.handoff_by_user(), self._keys.pseudonym(line_user)))
+        return self.active_for_pseudonym(self._keys.pseudonym(line_user))
+
+    def active_for_pseudonym(self, user: str) -> Handoff | None:
+        """The waiting or claimed handoff of the user with this pseudonym (Handoff.user),
+        if any: for code that has a handoff and must not open its LINE id to find another."""
+        hid = _text(self._client.hget(self._keys.handoff_by_user(), user))
         if hid is None:
             return None
         handoff = self.get(hid)
@@ -349,15 +393,19 @@ class HandoffQueue:
         """claimed -> closed with the closing record (記録簿); the user leaves the index."""
         if not isinstance(record, dict):
             raise TypeError("record must be a dict")
-        return self._move("close", hid, by, force=force, record=record, event={"event": "closed"})
+        # The record is kept for good (the report, a later review): phone numbers,
+        # e-mail and addresses in its free text never reach it.
+        return self._move("close", hid, by, force=force, record=mask_pii_deep(record),
+                          event={"event": "closed"})
 
     def _move(
         self, op: str, hid: str, actor: str, *, event: dict[str, Any], target: str = "",
-        force: bool = False, record: dict | None = None,
+        force: bool = False, record: dict | None = None, cutoff: float | None = None,
     ) -> ClaimResult:
         _check_name(actor)
         now = self._clock()
-        entry = {"at": now, "from": "system", "by": actor, "kind": "event", "text": "", **event}
+        entry = self._seal_entry(hid, {"at": now, "from": "system", "by": actor, "kind": "event", "text": "",
+                                       **event})
         keys = self._keys
         reply = self._transition(
             keys=[
@@ -366,10 +414,10 @@ class HandoffQueue:
                 keys.handoff_transcript(hid),
             ],
             args=[op, hid, actor, target, "1" if force else "0", _encode(now), _ms(now),
-                  _json(entry), _json(record or {})],
+                  entry, _json(record or {}), _encode(cutoff) if cutoff is not None else ""],
         )
         reason, holder = _text(reply[0]), _text(reply[1]) or None
-        handoff = _from_snapshot(reply[2:]) if len(reply) > 2 else None
+        handoff = self._snapshot(reply[2:]) if len(reply) > 2 else None
         return ClaimResult(ok=reason == "ok", handoff=handoff, holder=holder, reason=reason)
 
     # --- counsellor activity and alerts -------------------------------------------
@@ -426,7 +474,7 @@ class HandoffQueue:
         done = self._append(
             keys=[self._keys.handoff_doc(hid), self._keys.handoff_transcript(hid),
                   self._keys.handoff_version()],
-            args=[_json(entry), set_field, value],
+            args=[self._seal_entry(hid, entry), set_field, value, _encode(self._clock())],
         )
         if not int(done):
             raise KeyError(f"no handoff {hid!r}")
@@ -434,7 +482,9 @@ class HandoffQueue:
     def transcript(self, hid: str, *, last: int | None = None) -> list[dict]:
         """The whole transcript, or only its ``last`` entries."""
         start = -last if last else 0
-        return [json.loads(item) for item in self._client.lrange(self._keys.handoff_transcript(hid), start, -1)]
+        context = _context(hid, "log")
+        return [json.loads(self._sealer.open_text(_text(item), context))
+                for item in self._client.lrange(self._keys.handoff_transcript(hid), start, -1)]
 
     def add_image(self, hid: str, data: bytes, content_type: str) -> int:
         """Keep an image the user sent with the handoff; returns its number n and adds
@@ -455,7 +505,8 @@ class HandoffQueue:
         # Image first, then its transcript entry: the entry never points at nothing.
         # (A crash in between leaves an unused number, which is harmless.)
         self._client.hset(self._keys.handoff_image(hid, number),
-                          mapping={"content_type": content_type, "data": data})
+                          mapping={"content_type": content_type,
+                                   "data": self._sealer.seal(data, _context(hid, f"img:{number}"))})
         self._append_entry(hid, {"at": self._clock(), "from": "user", "by": None,
                                  "kind": "image", "image": number, "text": ""})
         return number
@@ -464,7 +515,7 @@ class HandoffQueue:
         data, content_type = self._client.hmget(self._keys.handoff_image(hid, n), "data", "content_type")
         if data is None or content_type is None:
             return None
-        return bytes(data), _text(content_type)
+        return self._sealer.open(bytes(data), _context(hid, f"img:{n}")), _text(content_type)
 
     # --- retention -----------------------------------------------------------------
 
@@ -473,30 +524,55 @@ class HandoffQueue:
         closed (or returned to the bot) before ``cutoff`` (epoch seconds): the
         transcript, the evidence images, the teacher's identity and the raw LINE id. The handoff's
         codes, times and closing record stay (the consultation record and the audit
-        log refer to them). Idempotent: a purged handoff is marked and skipped.
+        log refer to them; its free text is masked, which a record closed before
+        masking-on-write gets here). Idempotent: a purged handoff is marked and skipped.
         Returns counts: handoffs, transcripts, images, identities."""
         counts = {"handoffs": 0, "transcripts": 0, "images": 0, "identities": 0}
         closed = self._keys.handoff_closed()
         for raw_id in self._client.zrangebyscore(closed, "-inf", f"({_ms(cutoff)}"):
             hid = _text(raw_id)
             doc = self._keys.handoff_doc(hid)
-            purged, images, identity = self._client.hmget(doc, "purged", "images", "identity")
+            purged, images, identity, record = self._client.hmget(doc, "purged", "images", "identity", "record")
             if purged is not None or not self._client.exists(doc):
                 continue
+            image_count = int(images or 0)
             pipe = self._client.pipeline(transaction=True)
             pipe.delete(self._keys.handoff_transcript(hid))
-            for n in range(1, int(images or 0) + 1):
+            for n in range(1, image_count + 1):
                 pipe.delete(self._keys.handoff_image(hid, n))
             pipe.hdel(doc, "identity")
             # Nothing is ever pushed to a finished chat again: the raw LINE id goes
             # too (the pseudonym stays, so the record and the audit log still match).
-            pipe.hset(doc, mapping={"purged": _encode(self._clock()), "line_user": ""})
+            mapping = {"purged": _encode(self._clock()), "line_user": ""}
+            if record is not None:
+                mapping["record"] = _json(mask_pii_deep(json.loads(_text(record) or "{}")))
+            pipe.hset(doc, mapping=mapping)
             results = pipe.execute()
             counts["handoffs"] += 1
             counts["transcripts"] += int(results[0])
-            counts["images"] += sum(int(r) for r in results[1:-2])
+            counts["images"] += sum(int(r) for r in results[1:1 + image_count])
             counts["identities"] += 1 if identity is not None else 0
         return counts
+
+    def expire_open_before(self, cutoff: float, note: str) -> list[Handoff]:
+        """Return to the bot every waiting or claimed chat in which nothing happened
+        (no message, no counsellor's action, no transition) since before ``cutoff``
+        (epoch seconds): left open, it would never be closed, so never purged, and a
+        user writing into a chat nobody holds any more would hear nothing. ``note``
+        (Japanese) is what the transcript says happened. Checked and done in one
+        script per chat, so a message arriving meanwhile keeps its chat open.
+        Returns the chats returned to the bot (by "system")."""
+        if not isinstance(note, str) or not note:
+            raise ValueError("expire_open_before needs the note the transcript will show")
+        ids = [*self._client.zrange(self._keys.handoff_waiting(), 0, -1),
+               *self._client.zrange(self._keys.handoff_claimed(), 0, -1)]
+        expired = []
+        for raw_id in ids:
+            result = self._move("expire", _text(raw_id), "system", cutoff=cutoff,
+                                event={"event": "expired", "text": note})
+            if result.ok and result.handoff is not None:
+                expired.append(result.handoff)
+        return expired
 
     def _load(self, ids: Iterable[Any]) -> list[Handoff]:
         """Handoffs for ids, in order, skipping any whose document is gone."""
@@ -506,7 +582,36 @@ class HandoffQueue:
         pipe = self._client.pipeline(transaction=False)
         for hid in id_list:
             pipe.hgetall(self._keys.handoff_doc(hid))
-        return [h for h in (_from_hash(raw) for raw in pipe.execute()) if h is not None]
+        return [h for h in (self._from_hash(raw) for raw in pipe.execute()) if h is not None]
+
+    # --- sealing ---------------------------------------------------------------------
+
+    def _seal(self, hid: str, name: str, value: str) -> str:
+        return self._sealer.seal_text(value, _context(hid, name))
+
+    def _seal_entry(self, hid: str, entry: dict) -> str:
+        """A transcript entry as kept: its JSON, sealed for this handoff's transcript."""
+        return self._sealer.seal_text(_json(entry), _context(hid, "log"))
+
+    def _from_hash(self, raw: dict, rank: Any = None) -> Handoff | None:
+        handoff = _from_hash(raw, rank)
+        if handoff is None:
+            return None
+        hid = handoff.id
+        identity = handoff.identity
+        return replace(
+            handoff,
+            identity=self._sealer.open_text(identity, _context(hid, "identity")) if identity else None,
+            # Opened only when someone asks for it (a push to the user), not on every read.
+            _opener=lambda sealed: self._sealer.open_text(sealed, _context(hid, "line_user")),
+        )
+
+    def _snapshot(self, reply: list) -> Handoff | None:
+        """A script's snapshot: [rank or -1, field, value, ...]."""
+        if not reply:
+            return None
+        flat = reply[1:]
+        return self._from_hash(dict(zip(flat[0::2], flat[1::2])), reply[0])
 
 
 # --- encoding ----------------------------------------------------------------------
@@ -541,7 +646,13 @@ def _float(fields: dict[str, str], name: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def _context(hid: str, name: str) -> str:
+    """What a sealed value is bound to (bot.crypto): this handoff, this field."""
+    return f"handoff:{hid}:{name}"
+
+
 def _from_hash(raw: dict, rank: Any = None) -> Handoff | None:
+    """The Handoff as stored: identity and the LINE id still sealed."""
     if not raw:
         return None
     fields = {_text(k): _text(v) for k, v in raw.items()}
@@ -549,7 +660,8 @@ def _from_hash(raw: dict, rank: Any = None) -> Handoff | None:
     return Handoff(
         id=fields["id"],
         user=fields["user"],
-        line_user=fields["line_user"],
+        sealed_line_user=fields.get("line_user") or "",
+        handlers=tuple(json.loads(fields.get("handlers") or "[]")),
         status=fields["status"],
         lang=fields.get("lang") or "",
         urgent=fields.get("urgent") == "1",
@@ -561,14 +673,6 @@ def _from_hash(raw: dict, rank: Any = None) -> Handoff | None:
         **{name: _float(fields, name) for name in _FLOAT_FIELDS if name != "queued_at"},
         **{name: fields.get(name) for name in _STR_FIELDS},
     )
-
-
-def _from_snapshot(reply: list) -> Handoff | None:
-    """A script's snapshot: [rank or -1, field, value, ...]."""
-    if not reply:
-        return None
-    flat = reply[1:]
-    return _from_hash(dict(zip(flat[0::2], flat[1::2])), reply[0])
 
 
 def _check_severity(severity: str | None) -> None:

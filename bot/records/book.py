@@ -7,8 +7,9 @@ the desk, and it is the same consultation when a counsellor takes it).
 
 What a record holds is codes and times only: never message text, never the
 LINE id (the user is a keyed pseudonym). The counsellor's closing record is
-copied in as the console validated it; its free-text fields (advice, follow-up)
-are masked when exported (bot.records.export).
+copied in as the console validated it, with phone numbers, e-mail and street
+addresses in its free text (advice, follow-up) masked: records are kept for
+good, so personal data never reach them (exports mask again, bot.records.export).
 
 Layout (KeyBuilder, all under ``{records}``): ``record_doc(id)`` is a hash of
 JSON-encoded fields; ``records_month(YYYY-MM)`` a sorted set of ids by start
@@ -32,6 +33,7 @@ from typing import Any
 
 import redis
 
+from bot.privacy import mask_pii_deep
 from bot.storage.keys import KeyBuilder
 from dialogs.hours import TOKYO
 
@@ -74,7 +76,7 @@ class Record:
     first_response_seconds: float | None = None
     closing: dict[str, Any] | None = None
     ended_at: float | None = None
-    ended_by: str | None = None  # closed | returned | unfollow | idle
+    ended_by: str | None = None  # closed | returned | expired | unfollow | idle
     last_event_at: float | None = None
     events: list[str] = field(default_factory=list)
 
@@ -158,9 +160,10 @@ class RecordBook:
         record.queued_at = handoff.queued_at
         self._save(record)
 
-    def handoff_ended(self, handoff: Any) -> Record | None:
+    def handoff_ended(self, handoff: Any, why: str | None = None) -> Record | None:
         """A handoff was closed (with its 記録簿) or returned to the bot: copy its
-        times and closing record, and end the consultation."""
+        times and closing record, and end the consultation. ``why``: how it ended
+        when not by a counsellor ("expired": left open past the profile's limit)."""
         record = self._for_handoff(handoff)
         if record is None:
             return None
@@ -172,7 +175,8 @@ class RecordBook:
         record.closed_at = handoff.closed_at
         record.wait_seconds = _between(handoff.queued_at, handoff.claimed_at)
         record.first_response_seconds = _between(handoff.queued_at, handoff.first_reply_at)
-        record.closing = dict(handoff.record) if handoff.record else None
+        # Masked again here: a handoff closed before the queue masked its record.
+        record.closing = mask_pii_deep(dict(handoff.record)) if handoff.record else None
         # A danger signal while a counsellor held the chat raised the handoff, not a dialogue answer.
         record.urgent = record.urgent or handoff.urgent
         if SEVERITY_RANK.get(handoff.severity, 0) > SEVERITY_RANK.get(record.severity, 0):
@@ -180,7 +184,7 @@ class RecordBook:
         record.reasons += [c for c in _categories(handoff.reasons) if c not in record.reasons]
         if record.ended_at is None:
             self._end(record, handoff.closed_at or self._clock(),
-                      "closed" if handoff.status == "closed" else "returned")
+                      why or ("closed" if handoff.status == "closed" else "returned"))
         else:
             self._save(record)
         return record

@@ -22,7 +22,7 @@ class CommandError(Exception):
 
 
 def _store():
-    """(client, keys, directory) of the deployment named by the environment."""
+    """(client, keys, directory, sealer) of the deployment named by the environment."""
     from bot.config import ConfigError
     from bot.runtime import connect_for_command
     from dialogs.directory import load_directory
@@ -33,24 +33,28 @@ def _store():
             "processes use; run this with their settings (REDIS_URL, BOT_ID_SECRET, BOT_PROFILE)")
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
-    return client, keys, load_directory(config.profile)
+    from bot.crypto import Sealer
+
+    return client, keys, load_directory(config.profile), Sealer(config.data_key)
 
 
-def _purge_once(client, keys, retention_days: int, now: float | None = None) -> int:
+def _purge_once(client, keys, profile, sealer, now: float | None = None, send=None) -> int:
     from bot.records.purge import purge
 
-    run = purge(client, keys, retention_days, now)
+    run = purge(client, keys, profile.retention_days, now, open_limit_days=profile.open_limit_days,
+                sealer=sealer, send=send)
     cutoff = datetime.fromtimestamp(run.cutoff).astimezone().isoformat(timespec="seconds")
-    print(f"purge: handoffs closed before {cutoff} ({retention_days} days): {run.handoffs} purged, "
+    print(f"purge: {run.expired} open chats idle for {profile.open_limit_days} days returned to the bot; "
+          f"handoffs closed before {cutoff} ({profile.retention_days} days): {run.handoffs} purged, "
           f"{run.transcripts} transcripts, {run.images} images, {run.identities} identities removed",
           file=sys.stderr, flush=True)
     return 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    client, keys, directory = _store()
+    client, keys, directory, sealer = _store()
     now = args.now.timestamp() if args.now else None
-    return _purge_once(client, keys, directory.profile.retention_days, now)
+    return _purge_once(client, keys, directory.profile, sealer, now)
 
 
 def cmd_clock(args: argparse.Namespace, stop) -> int:
@@ -64,9 +68,9 @@ def cmd_clock(args: argparse.Namespace, stop) -> int:
     from bot.pipeline.enqueue import DEFAULT_PARTITIONS
     from dialogs.hours import TOKYO
 
-    client, keys, directory = _store()
+    client, keys, directory, sealer = _store()
     days = directory.profile.retention_days
-    queue = HandoffQueue(client, keys)
+    queue = HandoffQueue(client, keys, sealer=sealer)
     hours = directory.profile.desk.hours
     print(f"clock: purging daily, retention {days} days; checking the desk's hours every minute",
           file=sys.stderr, flush=True)
@@ -79,7 +83,7 @@ def cmd_clock(args: argparse.Namespace, stop) -> int:
         # A Redis blip must not end the clock: the next round tries again.
         if time.monotonic() - last_purge >= 24 * 3600 or not last_purge:
             try:
-                _purge_once(client, keys, days)
+                _purge_once(client, keys, directory.profile, sealer, send=send)
                 last_purge = time.monotonic()
             except Exception as exc:
                 print(f"clock: purge failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
@@ -110,7 +114,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         directory = load_directory(args.profile)
         generate(client, keys, directory, month=args.month)
     else:
-        client, keys, directory = _store()
+        client, keys, directory, _ = _store()
     records = RecordBook(client, keys).month(args.month)
     out = Path(args.out)
     html_path, csv_path = write_report(out, args.month, records, directory)

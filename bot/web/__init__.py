@@ -8,7 +8,9 @@ Nothing is built at import time: gunicorn calls ``bot.web:create_app()``.
 
 Routes: ``POST /callback`` (LINE's webhook), ``GET /healthz``; in local mode
 (no LINE credentials) also the chat page at ``/`` and the built-in stand-in for
-the Messaging API under ``/_line``.
+the Messaging API under ``/_line``. Built from the environment (gunicorn), the
+app is in local mode only with ``BOT_LOCAL_CHAT=1`` and never with
+``REDIS_URL`` (bot.config); ``python -m bot serve`` hands it a runtime instead.
 """
 
 from __future__ import annotations
@@ -34,10 +36,23 @@ _RUNTIME = "netsoudan.runtime"
 ENV_SETTINGS = (
     "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_BASE_URL", "REDIS_URL", "PORT",
     "BOT_PROFILE", "BOT_ID_SECRET", "BOT_CATALOG_CACHE", "BOT_WORKER_THREADS",
-    "BOT_CONSOLE_SECRET", "LINE_DATA_API_BASE_URL", "BOT_IDLE_ALERT_SECONDS", "LINE_API_READ_TIMEOUT_MS",
+    "BOT_CONSOLE_SECRET", "BOT_DATA_KEY", "LINE_DATA_API_BASE_URL", "BOT_IDLE_ALERT_SECONDS", "LINE_API_READ_TIMEOUT_MS",
+    "BOT_LOCAL_CHAT",
 )
 
-__all__ = ["create_app", "dialogue_of", "runtime_of", "StartupError", "rehearse"]
+try:
+    from gunicorn.errors import AppImportError as _GunicornStops
+except ImportError:  # the app served by something else: a plain StartupError
+    _GunicornStops = Exception  # type: ignore[assignment,misc]
+
+
+class SettingRefused(StartupError, _GunicornStops):
+    """A setting stops the web process. Also gunicorn's AppImportError, which gunicorn
+    prints as one line and then halts ("App failed to load", exit code 4): a setting
+    the operator must fix is a line to read, not a traceback."""
+
+
+__all__ = ["create_app", "dialogue_of", "runtime_of", "SettingRefused", "StartupError", "rehearse"]
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -50,9 +65,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
     if runtime is None:
         env = {**os.environ, **{k: str(v) for k, v in settings.items() if k in ENV_SETTINGS}}
         try:
-            runtime = build_runtime(load_config(env))
+            runtime = build_runtime(load_config(env, web_process=True))
         except ConfigError as exc:
-            raise StartupError(f"cannot start the web app: {exc}") from exc
+            raise SettingRefused(f"cannot start the web app: {exc}") from exc
         except StartupError as exc:
             raise StartupError(f"cannot start the web app: {exc}") from exc
         from bot.logs import configure_from_environment

@@ -73,6 +73,7 @@ def bot_env(fake_line, redis_server_url, tmp_path) -> dict[str, str]:
         "REDIS_URL": redis_server_url,
         "BOT_ID_SECRET": ID_SECRET,
         "BOT_CONSOLE_SECRET": "e2e-console-session-secret-0123456789abcdef",
+        "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",
         "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
     }
 

@@ -81,7 +81,9 @@ def test_writing_again_while_waiting_gets_the_acknowledgement_and_reaches_the_tr
     transcript has the message."""
     port = free_port()
     env = {**procfile_env(port, bot_env), "BOT_CONSOLE_SECRET": CONSOLE_SECRET}
-    cli(env, "users", "add", "kato", "--role", "counsellor", stdin="correct horse battery staple\n")
+    # A supervisor: the read policy (issue 13) lets counsellors read a waiting chat only
+    # while the desk is staffed, and these processes run on the real clock.
+    cli(env, "users", "add", "kato", "--role", "supervisor", stdin="correct horse battery staple\n")
     token = cli(env, "users", "token", "kato").strip().splitlines()[-1].strip()
     child = "U" + "f" * 32
     with procfile_running(env, port, tmp_path):

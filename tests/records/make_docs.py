@@ -43,7 +43,7 @@ def screenshot() -> None:
 
     for name in ("REDIS_URL", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
         os.environ.pop(name, None)
-    app = create_app({"TESTING": True})
+    app = create_app({"TESTING": True, "BOT_LOCAL_CHAT": "1"})
     runtime = runtime_of(app)
     generate(runtime.client, runtime.keys, runtime.dialogue.directory, month=MONTH)
     accounts_of(app).add("yamada", "supervisor", PASSWORD)

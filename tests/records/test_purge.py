@@ -86,6 +86,7 @@ def test_retention_days_must_be_a_positive_int(store):
 def _env(redis_server_url):
     return {**os.environ, "REDIS_URL": redis_server_url, "BOT_ID_SECRET": "cli-purge-secret-0123456789abcdef",
             "BOT_CONSOLE_SECRET": "cli-console-secret-0123456789abcdef",
+            "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",
             "LINE_CHANNEL_SECRET": "x" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "y" * 32}
 
 

@@ -29,6 +29,8 @@ UNSET_FOR_LOCAL_MODE = {
     "REDIS_URL": "",
     "BOT_ID_SECRET": "",
     "BOT_PROFILE": "hyogo",
+    # Built from settings (as gunicorn does), the app serves the chat page only when asked.
+    "BOT_LOCAL_CHAT": "1",
 }
 
 
