@@ -156,7 +156,8 @@ class Hotline:
     local: bool = False
     show_in: tuple[str, ...] = ()
     area: Text | None = None
-    #: How people name ``area`` (川西, かわにし): a window serving less than the
+    #: How people name ``area`` (川西, かわにし), NFKC-folded at load so a message
+    #: is matched without folding them again: a window serving less than the
     #: whole deployment is offered only to someone who named its area.
     area_words: tuple[str, ...] = ()
 
@@ -306,9 +307,9 @@ class Directory:
 
     def areas_named(self, text: str) -> tuple[str, ...]:
         """Ids of the local windows whose area ``text`` names (「川西市に住んでる」)."""
-        folded = unicodedata.normalize("NFKC", text).casefold()
+        folded = _fold(text)
         return tuple(h.id for h in self.profile.local_hotlines
-                     if any(unicodedata.normalize("NFKC", w).casefold() in folded for w in h.area_words))
+                     if any(word in folded for word in h.area_words))
 
 
 # --------------------------------------------------------------------------
@@ -451,6 +452,11 @@ def _field_name(parts: list[Any]) -> str:
 # -- entries
 
 
+def _fold(text: str) -> str:
+    """ｶﾜﾆｼ → カワニシ, Kawanishi → kawanishi: width and case do not change a place name."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def _fail(path: Path, entry: str, field: str, problem: str) -> DirectoryError:
     return DirectoryError(f"{path}: {entry}, field {field!r}: {problem}")
 
@@ -502,7 +508,7 @@ def _hotline(raw: Mapping[str, Any], path: Path, *, local: bool) -> Hotline:
         local=local,
         show_in=tuple(raw.get("show_in", ())),
         area=texts["area"],
-        area_words=tuple(raw.get("area_words", ())),
+        area_words=tuple(_fold(w) for w in raw.get("area_words", ())),
         answers_in=tuple(raw.get("answers_in", ("ja",))),
     )
 

@@ -373,8 +373,7 @@ def handle(
     """
     chart = dialogue.chart
     is_new = session is None
-    s = dialogue.new_session() if session is None else replace(
-        session, reasons=list(session.reasons), near=list(session.near))
+    s = dialogue.new_session() if session is None else replace(session, reasons=list(session.reasons))
     turn = _Turn(dialogue, s, now, is_new)
     if s.state not in chart.states:
         # A chart change removed the stored state: back to the menu, politely.

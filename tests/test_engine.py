@@ -142,15 +142,20 @@ def test_first_contact_says_it_is_a_bot_and_cannot_see_or_call(dialogue):
     assert out["options"][:3] == ["児童・生徒", "保護者", "教職員"]
 
 
+def answer_texts(dialogue, who, branch="delete"):
+    """What ``who`` (a key of ROLE_TAPS) reads on ``branch``, staffed hours."""
+    chat = Chat(dialogue, STAFFED)
+    chat.follow()
+    for label in ROLE_TAPS[who]:
+        chat.tap(label)
+    return "\n".join(chat.post(branch)["texts"])
+
+
 class TestRoleAdvice:
     """Seed 004's procedure by role, on the deletion branch."""
 
     def texts(self, dialogue, who, branch="delete"):
-        chat = Chat(dialogue, STAFFED)
-        chat.follow()
-        for label in ROLE_TAPS[who]:
-            chat.tap(label)
-        return "\n".join(chat.post(branch)["texts"])
+        return answer_texts(dialogue, who, branch)
 
     def test_everyone_saves_the_screen_first(self, dialogue):
         for who in ROLE_TAPS:

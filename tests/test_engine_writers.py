@@ -6,7 +6,7 @@ that are only usual said as usual."""
 from __future__ import annotations
 
 from tests.conftest import tokyo
-from tests.test_engine import STAFFED, Chat
+from tests.test_engine import STAFFED, Chat, answer_texts
 
 NIGHT_SAT = tokyo("2026-11-28 21:00")  # Saturday night: #9110 usually closed until Monday
 
@@ -96,38 +96,24 @@ class TestNotYourFault:
         assert any("あなたのせいではありません" in t for t in out["texts"])
 
     def test_a_child_with_harassing_mail_reads_it(self, dialogue):
-        chat = Chat(dialogue, STAFFED)
-        chat.follow()
-        chat.tap("児童・生徒")
-        chat.post("level_high_school")
-        out = chat.post("mail")
-        assert any("あなたのせいではありません" in t for t in out["texts"])
+        assert "あなたのせいではありません" in answer_texts(dialogue, "high_school", "mail")
 
     def test_adults_are_not_told_it_is_their_fault_or_not(self, dialogue):
-        chat = Chat(dialogue, STAFFED)
-        chat.follow()
-        chat.tap("保護者")
-        assert not any("あなたのせいでは" in t for t in chat.post("talk")["texts"])
+        assert "あなたのせいでは" not in answer_texts(dialogue, "guardian", "talk")
 
 
 class TestSeed004ForEachWriter:
-    def texts(self, dialogue, role_label, branch):
-        chat = Chat(dialogue, STAFFED)
-        chat.follow()
-        chat.tap(role_label)
-        return "\n".join(chat.post(branch)["texts"])
-
     def test_a_teacher_is_told_how_a_deletion_request_is_made(self, dialogue):
-        text = self.texts(dialogue, "教職員", "delete")
+        text = answer_texts(dialogue, "teacher", "delete")
         assert "保護者または学校から" in text and "URLと理由" in text and "広がる" in text
 
     def test_a_guardian_with_harassing_mail_is_told_police_or_school(self, dialogue):
-        text = self.texts(dialogue, "保護者", "mail")
+        text = answer_texts(dialogue, "guardian", "mail")
         assert "警察や学校" in text
 
     def test_the_desk_itself_reports_illegal_content_and_a_school_site(self, dialogue):
-        for role in ("保護者", "教職員"):
-            text = self.texts(dialogue, role, "report")
+        for role in ("guardian", "teacher"):
+            text = answer_texts(dialogue, role, "report")
             assert "相談員がサイトを確かめて" in text and "学校裏サイト" in text and "相談窓口から教育委員会" in text
 
     def test_the_greeting_does_not_promise_teachers_anonymity(self, dialogue):
