@@ -1,5 +1,5 @@
-"""Blind sets 6-21, after their first run (docs/triage.md): now in the
-regression pool, and in the training corpus (resources/nlu/corpus/X*). The
+"""Blind sets 6-23, after their first run (docs/triage.md): now in the
+regression pool; 6-21 also in the training corpus (resources/nlu/corpus/X*). The
 whole bot's first reply to each message, as `python -m bot triage-report --set
 NAME` prints it. These are no longer measures of the next child (the first
 runs in docs/triage.md are); the floors hold what the model learned from them,
@@ -16,6 +16,9 @@ from dialogs.nlu.report import SETS_DIR, format_report, main, run
 FLOORS = {name: (0.99, 0.97, 0.02, 0.05, 0.95)
           for name in ("blind6", "blind7", "blind8", "blind9", "blind10", "blind11", "blind12", "blind13",
                        "blind14", "blind15", "blind16", "blind17", "blind18", "blind19", "blind20", "blind21")}
+# Not learned from (yet): they hold their first run's figures, so a change that
+# makes the shipped model worse on text it has not seen fails here.
+FLOORS |= {"blind22": (0.99, 0.969, 0.0, 0.076, 0.918), "blind23": (0.994, 0.967, 0.0, 0.028, 0.937)}
 
 
 @pytest.fixture(scope="module")
