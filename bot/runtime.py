@@ -20,6 +20,7 @@ import redis
 from linebot.v3.webhook import WebhookParser
 
 from bot.config import Config
+from bot.conversation.core import Conversation
 from bot.crypto import Sealer
 from bot.handoff.bridge import HandoffBridge, send_to_user
 from bot.handoff.queue import Handoff, HandoffQueue
@@ -66,9 +67,14 @@ class Runtime:
     menus: UserMenus | None = None
     _threads: list[tuple[Worker, threading.Thread, threading.Event]] = field(default_factory=list)
 
+    def conversation(self) -> Conversation:
+        """The conversation core every channel goes through."""
+        return Conversation(self.service, self.client, self.keys, self.clock, handoffs=self.bridge(),
+                            records=self.records)
+
     def handler(self) -> LineHandler:
-        return LineHandler(self.service, self.sender, self.client, self.keys, self.clock, bridge=self.bridge(),
-                           records=self.records, loading=self.loading, menus=self.menus)
+        return LineHandler(self.conversation(), self.sender, self.client, self.keys,
+                           loading=self.loading, menus=self.menus)
 
     def bridge(self) -> HandoffBridge:
         return HandoffBridge(self.queue, self.dialogue, self.sender.fetch_content, self.clock,
@@ -153,27 +159,6 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         loading=LoadingIndicator(LineApi.open(config.api_base_url, config.access_token)),
         menus=UserMenus(LineApi.open(config.api_base_url, config.access_token), client, keys),
     )
-
-
-def connect_for_command(why_redis: str) -> tuple[Config, redis.Redis, KeyBuilder]:
-    """Settings, a reachable Redis and the key builder for an operator's command
-    (``users``, ``purge``, ``clock``, ``report``), which works on the Redis server the
-    web and worker processes use. ``why_redis`` says, when REDIS_URL is unset, why an
-    in-process store will not do. Raises ConfigError with a one-line reason."""
-    import os
-
-    from bot.config import ConfigError, load_config
-    from bot.storage.redis import make_redis_client
-
-    if not os.environ.get("REDIS_URL", "").strip():
-        raise ConfigError(f"REDIS_URL is not set: {why_redis}")
-    config = load_config()
-    client = make_redis_client(config.redis_url)
-    try:
-        client.ping()
-    except Exception as exc:
-        raise ConfigError(f"Redis at REDIS_URL is not reachable: {exc}") from None
-    return config, client, KeyBuilder(secret=config.id_secret)
 
 
 def rehearse(dialogue: Dialogue) -> None:

@@ -1,8 +1,10 @@
-"""One user's turn, end to end: lock, load, handle, save.
+"""The stored session: lock, load, handle, save, once per event.
 
 The dialogue itself is pure (dialogs.engine.handle); this is the thin layer
 that gives it a stored session, serialised per user so that two events of
-one user never interleave. The LINE worker and the simulator both use it.
+one user never interleave, and an outbox that makes an event run again
+(a redelivery, a worker that died before acknowledging) find its first
+answer. The conversation core (bot.conversation) is its caller.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from dialogs.session import Session
 DEFAULT_SESSION_TTL = 7 * 24 * 3600
 #: Answers computed but not yet delivered, by event id, stored with the session.
 OUTBOX = "outbox"
+#: Answers kept in the outbox. A user's events are handled one at a time, in
+#: order (bot.pipeline.worker): when one is answered, the ones before it were
+#: acknowledged or dead-lettered. So an answer is not deleted after delivery (a
+#: second lock, load and save per event); the next answers push it out.
+OUTBOX_KEEP = 4
 
 
 def tokyo_now() -> datetime:
@@ -67,7 +74,8 @@ class ConsultationService:
         redelivered it, or a worker died before acknowledging it), the saved
         answer is returned instead of running the dialogue a second time, so
         the conversation never moves twice and the user gets the same words.
-        Call :meth:`delivered` once it is sent. ``prepare`` may change the
+        It stays with the session until :meth:`delivered` or until newer
+        answers push it out (``OUTBOX_KEEP``). ``prepare`` may change the
         stored session before the event is handled (a counsellor closed the
         chat: the urgency of that chat is over).
         """
@@ -82,6 +90,7 @@ class ConsultationService:
             session, reply = handle(self.dialogue, session, event, now or self.clock())
             rendered = render(reply)
             outbox[event_id] = rendered
+            outbox = dict(list(outbox.items())[-OUTBOX_KEEP:])
             self.storage.save(user_id, {**session.to_dict(), OUTBOX: outbox}, ttl_seconds=self.session_ttl)
         return rendered
 

@@ -1,4 +1,4 @@
-"""The conversation simulator: the real dialogue over JSON lines, no LINE.
+"""The conversation simulator: the real conversation core over JSON lines, no LINE.
 
 Each input line is one user action; each produces exactly one output line,
 flushed at once, so a script or a person at a terminal can drive it:
@@ -9,16 +9,23 @@ flushed at once, so a script or a person at a terminal can drive it:
     {"user": "u1", "postback": "t=menu", "lang": "en"}
 
 A line may carry "at" (ISO 8601 with offset) to set the clock for that line.
+
+The lines go through :class:`bot.conversation.Conversation`, as LINE's do in
+production, over an in-process Redis: an answer that hands off queues the
+chat (its place in line is said while counsellors are on duty, and shown
+under "queue"), and the consultation's record is kept (under "record").
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from typing import Any, Callable, TextIO
 
-from bot.service import ConsultationService
-from dialogs.engine import Event
+from bot.content import Part
+from bot.conversation.core import Conversation, Turn
+from dialogs.engine import Dialogue, Event
 from dialogs.reply import Reply
 
 
@@ -29,12 +36,15 @@ def parse_instant(value: str) -> datetime:
     return moment
 
 
-def reply_to_json(user: str, reply: Reply) -> dict[str, Any]:
+def reply_to_json(user: str, reply: Reply, parts: tuple[Part, ...] | None = None) -> dict[str, Any]:
+    """One output line: what was said (``parts``; by default the dialogue's
+    reply alone) and the dialogue's reading of the event."""
+    parts = (Part.of(reply),) if parts is None else parts
     return {
         "user": user,
-        "texts": [*reply.texts, *(card.as_text() for card in reply.cards)],
-        "options": [choice.label for choice in reply.choices],
-        "hotlines": list(reply.hotline_ids),
+        "texts": [t for p in parts for t in (*p.texts, *(card.as_text() for card in p.cards))],
+        "options": [c.label for p in parts for c in p.choices],
+        "hotlines": [card.id for p in parts for card in p.cards],
         "state": reply.state,
         "urgent": reply.urgent,
         "severity": reply.severity,
@@ -45,12 +55,44 @@ def reply_to_json(user: str, reply: Reply) -> dict[str, Any]:
     }
 
 
+def turn_to_json(user: str, turn: Turn, core: Conversation) -> dict[str, Any]:
+    """A turn of the core as one output line, with the chat's place in the
+    handoff queue and the consultation's record as production keeps them."""
+    # A counsellor's chat (not reachable here) or a stored answer has no fresh reply.
+    reply = turn.reply or Reply(texts=(), cards=(), choices=(), state="human",
+                                lang=turn.parts[0].lang if turn.parts else "ja")
+    out = reply_to_json(user, reply, turn.parts)
+    handoffs = core.handoffs
+    active = handoffs.active(user) if handoffs is not None else None
+    if active is not None and handoffs is not None:
+        out["queue"] = {"status": active.status, "position": handoffs.queue.position(active.id),
+                        "category": active.category, "severity": active.severity, "urgent": active.urgent}
+    record = core.records.open_for(user) if core.records is not None else None
+    if record is not None:
+        out["record"] = {"role": record.role, "branches": list(record.branches), "hotlines": list(record.hotlines),
+                         "urgent": record.urgent, "severity": record.severity, "answers": record.answers,
+                         "handed_off": record.handed_off, "outside_hours": record.outside_hours}
+    return out
+
+
+class SettableClock:
+    """Now, unless a line of input says otherwise (its "at")."""
+
+    def __init__(self, base: Callable[[], datetime]) -> None:
+        self.base = base
+        self.fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed or self.base()
+
+
 class Simulator:
-    def __init__(self, service: ConsultationService, clock: Callable[[], datetime]):
-        self.service = service
-        self.clock = clock
+    def __init__(self, dialogue: Dialogue, clock: Callable[[], datetime]):
+        self.clock = SettableClock(clock)
+        self.core = Conversation.in_memory(dialogue, self.clock)
         # What each user was last shown, so that "tap" can name a label.
         self._shown: dict[str, dict[str, str]] = {}
+        self._ids = itertools.count(1)
 
     def event_for(self, line: dict[str, Any]) -> Event:
         lang = line.get("lang")
@@ -77,12 +119,12 @@ class Simulator:
                 raise ValueError('each line must be a JSON object with "user"')
             user = str(line["user"])
             event = self.event_for(line)
-            now = parse_instant(line["at"]) if "at" in line else self.clock()
+            self.clock.fixed = parse_instant(line["at"]) if "at" in line else None
         except (ValueError, TypeError) as exc:
             return {"error": str(exc)}
-        reply = self.service.handle(user, event, now)
-        self._shown[user] = {c.label: c.data for c in reply.choices}
-        return reply_to_json(user, reply)
+        turn = self.core.turn(user, f"sim-{next(self._ids)}", event)
+        self._shown[user] = {c.label: c.data for p in turn.parts for c in p.choices}
+        return turn_to_json(user, turn, self.core)
 
     def run(self, stdin: TextIO, stdout: TextIO) -> int:
         for raw in stdin:

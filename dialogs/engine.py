@@ -33,12 +33,12 @@ from dialogs.cards import hotline_card
 from dialogs.reply import Choice, HotlineCard, Reply
 from dialogs.routing import Route, Router
 from dialogs.session import Session
+from dialogs.severity import rank as severity_rank
 from dialogs.assess import Assessment, assess
 from dialogs.dangers import CATEGORY_ORDER, DANGERS_PATH, Danger, default_dangers, load_dangers
 from dialogs.nlu.model import Model, default_model
 from dialogs.triage import LEXICON_PATH, Lexicon, Triage, load_lexicon
 
-SEVERITY_ORDER = {None: 0, "medium": 1, "high": 2, "critical": 3}
 #: How many state ids a session keeps for the counsellor's view of the bot's part.
 TRAIL_LENGTH = 8
 #: 24時間子供SOSダイヤル (seed 002), in every first reply and every crisis answer.
@@ -201,6 +201,13 @@ class _Turn:
         self.now = now
         self.is_new = is_new
         self.notes: list[str] = []  # texts said before the state's own
+        self._routes: dict[str, Route] = {}
+
+    def route(self, text: str) -> Route:
+        """The router's reading of the message, made once per turn."""
+        if text not in self._routes:
+            self._routes[text] = self.d.router.route(text)
+        return self._routes[text]
 
     # -- context -----------------------------------------------------------
     @property
@@ -358,7 +365,7 @@ class _Turn:
 
 def _raise_urgency(session: Session, result: Triage) -> None:
     session.urgent = True
-    if SEVERITY_ORDER[result.severity] > SEVERITY_ORDER[session.severity]:
+    if severity_rank(result.severity) > severity_rank(session.severity):
         session.severity = result.severity
     session.reasons = list(dict.fromkeys([*session.reasons, *result.reasons]))
 
@@ -504,7 +511,7 @@ def _answering(turn: _Turn, text: str) -> bool:
     if s.awaiting_identity:
         return True
     if s.state in (d.chart.start, d.chart.ask_role, d.chart.ask_level):
-        return _introduction(text, d.router.route(text))
+        return _introduction(text, turn.route(text))
     return False
 
 
@@ -545,7 +552,7 @@ def _answer_text(turn: _Turn, text: str, found: Assessment | None) -> Reply:
     for choice in turn.choices(state.options):
         if choice.label == typed:
             return _fire(turn, parse_postback(choice.data) or "")
-    route = d.router.route(text)
+    route = turn.route(text)
     if state.id == d.chart.start and not _introduction(text, route) and found is not None \
             and found.scores is not None:
         # A first message that is more than "who I am": it is answered now, for

@@ -12,6 +12,7 @@ from typing import Any
 
 from dialogs.dangers import CATEGORY_ORDER
 from dialogs.i18n import LANGS
+from dialogs.severity import SEVERITIES
 
 #: Version of the stored layout. A change that cannot read old sessions bumps
 #: it; old sessions are then started again politely rather than crash.
@@ -19,7 +20,6 @@ SESSION_FORMAT = 1
 
 ROLES = ("child", "guardian", "teacher")
 LEVELS = ("elementary", "junior_high", "high_school")
-SEVERITIES = ("medium", "high", "critical")
 #: Crisis categories, for ``concern``.
 CONCERNS = CATEGORY_ORDER
 

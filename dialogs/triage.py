@@ -40,13 +40,12 @@ import jsonschema
 import yaml
 
 from dialogs.i18n import RESOURCES
+from dialogs.severity import RANK as _RANK
 
 LEXICON_PATH = RESOURCES / "triage" / "lexicon.yaml"
 SCHEMA_PATH = RESOURCES / "schemas" / "lexicon.schema.json"
 
 CATEGORIES = ("self_harm", "threat", "extortion")
-SEVERITIES = ("medium", "high", "critical")
-_RANK = {None: 0, "medium": 1, "high": 2, "critical": 3}
 
 #: Categories where any high or critical signal means a life may be at stake:
 #: the first reply then also gives 110 and 119.

@@ -19,10 +19,10 @@ from typing import Any, Sequence
 
 import yaml
 
-from dialogs.triage import CATEGORIES, SEVERITIES, Lexicon, Triage, default_lexicon, load_lexicon
+from dialogs.severity import RANK, SEVERITIES
+from dialogs.triage import CATEGORIES, Lexicon, Triage, default_lexicon, load_lexicon
 
 DEFAULT_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "triage_labelled.yaml"
-RANK = {None: 0, **{s: i + 1 for i, s in enumerate(SEVERITIES)}}
 
 #: Targets the tests and the exit status hold the lexicon to.
 MIN_RECALL = 1.0

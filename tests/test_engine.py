@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.service import ConsultationService
 from bot.simulator import Simulator
-from bot.storage import MemoryStorage
 from tests.conftest import tokyo
 
 STAFFED = tokyo("2026-11-25 15:00")  # Wednesday, desk open 14:00-19:00
@@ -22,7 +20,7 @@ class Chat:
     """One user talking to the simulator, in process."""
 
     def __init__(self, dialogue, at, user="u1", lang=None):
-        self.sim = Simulator(ConsultationService(dialogue, MemoryStorage()), clock=lambda: at)
+        self.sim = Simulator(dialogue, clock=lambda: at)
         self.user = user
         self.lang = lang
         self.at = at
@@ -297,7 +295,7 @@ class TestHonestHours:
         out = chat.say("県立○○高校の山田です")
         assert out["state"] == "human" and out["handoff"] is True
         assert out["extra"] == {"identity": "県立○○高校の山田です"}
-        stored = chat.sim.service.storage.load(chat.user)
+        stored = chat.sim.core.service.storage.load(chat.user)
         assert "山田" not in str(stored), "the name goes to the handoff, never into the session"
 
     def test_teacher_in_danger_is_not_asked_for_a_name_first(self, dialogue):

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import ConsultationService
 from bot.simulator import Simulator
-from bot.storage import MemoryStorage
 from tests.conftest import tokyo
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 def transcript(dialogue, name: str) -> list[dict]:
-    sim = Simulator(ConsultationService(dialogue, MemoryStorage()), clock=lambda: tokyo("2026-12-07 12:00"))
+    sim = Simulator(dialogue, clock=lambda: tokyo("2026-12-07 12:00"))
     out = [sim.step(line) for line in (EXAMPLES / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
     assert not any("error" in o for o in out), out
     return out

@@ -30,7 +30,7 @@ Logins are throttled in Redis (bot.console.throttle): 5 attempts for one name or
 that name or address for 15 minutes. An attempt is counted before its password
 is checked, atomically, so parallel guesses cannot slip past the count.
 Anonymous refusals are counted in the audit log, not written one by one
-(bot.console.audit).
+(bot.console.auditlog, the store this module writes logins and logouts through).
 
 Every console response carries the CSP below (no inline script), frame-ancestors
 'none', nosniff; every response over TLS carries HSTS. ``BOT_BEHIND_PROXY=1``
@@ -60,6 +60,7 @@ from flask import (
     Flask,
     current_app,
     g,
+    has_request_context,
     jsonify,
     redirect,
     render_template,
@@ -69,7 +70,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from bot.console import proxies
+from bot.console import auditlog, proxies
 from bot.console.accounts import ROLES, Account, Accounts
 from bot.console.sessions import LIFETIME_SECONDS, SessionStore
 from bot.console.throttle import LoginThrottle
@@ -182,6 +183,15 @@ def authenticated_by() -> str | None:
     current_account()
     account, how = getattr(g, _AUTH)
     return how if account is not None else None
+
+
+def identity() -> tuple[str, str | None]:
+    """Who is asking, for the audit log: the signed-in account's name ("" if none, or
+    outside a request) and how it signed in ("session", "token" or None)."""
+    if not has_request_context():
+        return "", None
+    account = current_account()
+    return (account.name if account is not None else ""), authenticated_by()
 
 
 def _bearer_token() -> str | None:
@@ -357,7 +367,7 @@ def login() -> ResponseReturnValue:
         # Refused before the password is looked at: a right guess now tells nothing. Counted,
         # not logged one by one: this is what a flood of anonymous posts would be.
         log.warning("console: a login refused, too many failures")
-        _count_refused("login_locked")
+        auditlog.count_refused("login_locked")
         return _login_page(error=MSG_LOCKED, name=name, next_url=target, status=429)
     account = accounts.verify(name, request.form.get("password") or "")
     if account is None:
@@ -367,9 +377,9 @@ def login() -> ResponseReturnValue:
         log.warning("console: a login failed")
         if accounts.get(name) is not None:
             details = {"address": address, **({"lock": "started"} if attempt.locks_name else {})}
-            _audit("login_failed", who=name, **details)
+            auditlog.write("login_failed", who=name, details=details)
         else:
-            _count_refused("login_failed")
+            auditlog.count_refused("login_failed")
         return _login_page(error=MSG_LOGIN_FAILED, name=name, next_url=target, status=401)
     throttle.succeeded(name, address)
     now = accounts.clock()
@@ -382,7 +392,7 @@ def login() -> ResponseReturnValue:
     session[_S_SID] = sid
     session[_S_CSRF] = secrets.token_urlsafe(32)
     log.info("console: %s logged in", account.name)
-    _audit("login", who=account.name, address=address)
+    auditlog.write("login", who=account.name, details={"address": address})
     return redirect(target)
 
 
@@ -394,7 +404,7 @@ def logout() -> ResponseReturnValue:
     session.clear()
     if name is not None:
         log.info("console: %s logged out", name)
-        _audit("logout", who=name)
+        auditlog.write("logout", who=name)
     return redirect(url_for("auth.login", bye=1))
 
 
@@ -407,7 +417,8 @@ def end_sessions(name: str) -> ResponseReturnValue:
         return jsonify(error="not_found", message=MSG_NO_ACCOUNT), 404
     ended = sessions_of().end_all(account)
     log.info("console: the sessions of %s were ended by a supervisor", account)
-    _audit("end_sessions", target=account, sessions=ended)
+    who, via = identity()
+    auditlog.write("end_sessions", who=who, via=via, details={"target": account, "sessions": ended})
     return jsonify(account=account, ended=ended)
 
 
@@ -449,19 +460,6 @@ def _message_page(message: str, status: int, *, link: str | None = None,
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-def _audit(action: str, **kwargs: Any) -> None:
-    # Imported here: bot.console.audit uses this module's decorators.
-    from bot.console.audit import record_action
-
-    record_action(action, **kwargs)
-
-
-def _count_refused(kind: str) -> None:
-    from bot.console.audit import count_refused
-
-    count_refused(kind)
-
 
 def _guarded(path: str) -> bool:
     return path in ("/console", "/api") or path.startswith(GUARDED_PREFIXES)

@@ -9,8 +9,9 @@ Both are audit-logged (bot.console.audit): who looked at or took out which month
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, Response, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from bot.console.audit import record_action
@@ -20,11 +21,19 @@ from bot.records.output import build
 from bot.records.report import is_month, minutes
 from dialogs.hours import TOKYO
 
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+#: app.extensions key of the runtime the reports read (given by bot.web.create_app).
+REPORTS_EXTENSION = "netsoudan.console.reports"
+
 bp = Blueprint("reports", __name__, template_folder="../records/templates",
                static_folder="../records/static", static_url_path="/console/report-static")
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, runtime: "Runtime") -> None:
+    """The report's pages, reading the records of ``runtime`` (kept here, as auth and audit do)."""
+    app.extensions[REPORTS_EXTENSION] = runtime
     app.register_blueprint(bp)
     app.add_template_filter(minutes, "minutes")  # the report body's times, as in the standalone file
 
@@ -36,9 +45,7 @@ def _month() -> str | None:
 
 
 def _records(month: str):
-    from bot.web import runtime_of
-
-    runtime = runtime_of()
+    runtime: Runtime = current_app.extensions[REPORTS_EXTENSION]
     return runtime, runtime.records.month(month)
 
 

@@ -13,9 +13,11 @@ The worker asks the bridge, for each event of a user:
   counsellors are on duty. While a chat waits, what the user and the bot say
   goes to its transcript.
 - :meth:`HandoffBridge.console_messages`: what a counsellor sent through the
-  console, as LINE messages.
+  console, as plain content (:class:`bot.content.Part`) that
+  each channel renders its own way.
 
-The console never calls LINE itself: :func:`send_to_user` puts a console
+The conversation core (bot.conversation) is the only caller; nothing here
+knows LINE. The console never calls LINE itself: :func:`send_to_user` puts a console
 event on the user's pipeline partition, so the worker pushes it in order with
 the user's own events, with a retry key, retried and dead-lettered like any
 other event.
@@ -32,14 +34,13 @@ from typing import Any, Callable
 
 import redis
 
+from bot.content import Part
 from bot.handoff.queue import Handoff, HandoffQueue
-from bot.line.events import CONSOLE_EVENT_TYPE, Incoming
-from bot.line.render import CardLabels, render
-from bot.pipeline.enqueue import enqueue
+from bot.pipeline.enqueue import CONSOLE_EVENT_TYPE, enqueue
 from bot.storage.keys import KeyBuilder
 from dialogs.cards import hotline_card
 from dialogs.dangers import CATEGORY_ORDER
-from dialogs.engine import Dialogue, parse_postback
+from dialogs.engine import Dialogue, Event, parse_postback
 from dialogs.hours import format_when
 from dialogs.reply import Reply
 
@@ -69,12 +70,11 @@ class HandoffBridge:
     def active(self, user: str) -> Handoff | None:
         return self.queue.active_for(user)
 
-    def with_counsellor(self, handoff: Handoff, incoming: Incoming) -> list[str]:
+    def with_counsellor(self, handoff: Handoff, event_id: str, event: Event,
+                        message_id: str | None = None) -> list[str]:
         """A message while a counsellor has the chat: record it; the texts to
         send now (none, unless a danger signal needs the 24-hour number)."""
-        event = incoming.event
-        assert event is not None
-        self._record_user(handoff, incoming)
+        self._record_user(handoff, event_id, event, message_id)
         if event.kind != "text":
             return []
         # A person is reading every line: the console is alerted and the user
@@ -88,10 +88,11 @@ class HandoffBridge:
             (c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
         key = f"crisis.{category}.other" if found.about_other else f"crisis.{category}"
         text = self.dialogue.catalogs.text(handoff.lang, key)
-        self._append(handoff.id, incoming.event_id, {"from": "bot", "kind": "text", "text": text})
+        self._append(handoff.id, event_id, {"from": "bot", "kind": "text", "text": text})
         return [text]
 
-    def after_reply(self, user: str, incoming: Incoming, reply: Reply, active: Handoff | None) -> Reply:
+    def after_reply(self, user: str, event_id: str, event: Event, reply: Reply, active: Handoff | None,
+                    message_id: str | None = None) -> Reply:
         """Queue or update the handoff the reply asks for; keep the transcript
         of a waiting chat; tell the user their place in line."""
         if not reply.handoff and active is None:
@@ -113,7 +114,7 @@ class HandoffBridge:
                 self._bot_part(opened, reply)
             handoff = opened
         assert handoff is not None
-        self._record_user(handoff, incoming)
+        self._record_user(handoff, event_id, event, message_id)
         if reply.handoff and handoff.status == "waiting" and self._desk_open():
             position = self.queue.position(handoff.id)
             if position:
@@ -125,12 +126,12 @@ class HandoffBridge:
                 notify_positions(self.queue, self.send, True)
         said = "\n".join([*reply.texts, *(c.name for c in reply.cards)])
         if said:
-            self._append(handoff.id, incoming.event_id, {"from": "bot", "kind": "text", "text": said})
+            self._append(handoff.id, event_id, {"from": "bot", "kind": "text", "text": said})
         return reply
 
-    def console_messages(self, payload: dict[str, Any]) -> tuple[Handoff | None, list[Any]]:
-        """What the console asked to send, as LINE messages (may be none: a
-        stale position update, a chat that ended meanwhile)."""
+    def console_messages(self, payload: dict[str, Any]) -> tuple[Handoff | None, list[Part]]:
+        """What the console asked to send (may be nothing: a stale position
+        update, a chat that ended meanwhile)."""
         action = payload.get("action")
         handoff = self.queue.get(str(payload.get("handoff", "")))
         if handoff is None or action not in CONSOLE_ACTIONS:
@@ -146,15 +147,12 @@ class HandoffBridge:
                 return handoff, []
         if action == "message":
             text = str(payload.get("text") or "").strip()
-            return handoff, [_text(t(lang, "human.counsellor_says", text=text))] if text else []
+            return handoff, [Part.text(lang, t(lang, "human.counsellor_says", text=text))] if text else []
         if action == "card":
             hotline = self.dialogue.directory.get(str(payload.get("hotline")))
-            card = hotline_card(hotline, self.clock(), lang, self.dialogue.catalogs)
-            reply = Reply(texts=(), cards=(card,), choices=(), state="human", lang=lang)
-            labels = CardLabels.from_catalog(self.dialogue.catalogs, lang)
-            return handoff, [m.to_dict() for m in render(reply, labels)]
+            return handoff, [Part(lang, cards=(hotline_card(hotline, self.clock(), lang, self.dialogue.catalogs),))]
         if action == "claimed":
-            return handoff, [_text(t(lang, "human.connected"))]
+            return handoff, [Part.text(lang, t(lang, "human.connected"))]
         if action == "requeued":
             # The user had been told a person joined; now they are back in line.
             if handoff.status != "waiting":
@@ -162,7 +160,7 @@ class HandoffBridge:
             if self._desk_open():
                 position = self.queue.position(handoff.id) or 1
                 self.queue.set_notified_position(handoff.id, position)
-                return handoff, [_text(t(lang, "human.requeued", n=position))]
+                return handoff, [Part.text(lang, t(lang, "human.requeued", n=position))]
             return handoff, self._off_duty(lang)
         if action == "after_hours":
             if handoff.status != "waiting":
@@ -173,10 +171,10 @@ class HandoffBridge:
             n = payload.get("n")
             if handoff.status != "waiting" or self.queue.position(handoff.id) != n:
                 return handoff, []
-            return handoff, [_text(t(lang, "human.position_update", n=n))]
+            return handoff, [Part.text(lang, t(lang, "human.position_update", n=n))]
         # closed / returned: the caller adds the menu, so the bot is back.
         self._drop_ghost(handoff)
-        return handoff, [_text(t(lang, "human.ended" if action == "closed" else "human.returned"))]
+        return handoff, [Part.text(lang, t(lang, "human.ended" if action == "closed" else "human.returned"))]
 
     def unfollowed(self, user: str) -> None:
         """The user blocked the bot: a waiting or claimed chat cannot go on."""
@@ -188,7 +186,7 @@ class HandoffBridge:
 
     # ----------------------------------------------------------------- helpers
 
-    def _off_duty(self, lang: str) -> list[dict[str, Any]]:
+    def _off_duty(self, lang: str) -> list[Part]:
         """Nobody is on duty: when they are back, the 24-hour numbers, and that
         the message is kept for them."""
         t = self.dialogue.catalogs.text
@@ -197,7 +195,7 @@ class HandoffBridge:
         status = desk.hours.status(now)
         closed = (t(lang, "human.closed", desk=desk.name_in(lang), when=format_when(status.next_open, lang, now))
                   if status.next_open else t(lang, "human.closed_unknown", desk=desk.name_in(lang)))
-        return [_text(closed), _text(t(lang, "human.closed_24h")), _text(t(lang, "human.kept"))]
+        return [Part.text(lang, closed, t(lang, "human.closed_24h"), t(lang, "human.kept"))]
 
     def _drop_ghost(self, ended: Handoff) -> None:
         """A message the user sent while the counsellor was closing was answered
@@ -239,26 +237,25 @@ class HandoffBridge:
             text = catalogs.text(reply.lang, state.texts[0].key)
             self.queue.append(handoff.id, {"from": "bot", "kind": "text", "text": text, "state": sid})
 
-    def _record_user(self, handoff: Handoff, incoming: Incoming) -> None:
-        event = incoming.event
-        if event is None or self._seen(handoff.id, incoming.event_id, "user"):
+    def _record_user(self, handoff: Handoff, event_id: str, event: Event, message_id: str | None) -> None:
+        if self._seen(handoff.id, event_id, "user"):
             return
         if event.kind == "text":
             entry = {"from": "user", "kind": "text", "text": event.text or ""}
         elif event.kind == "postback":
             entry = {"from": "user", "kind": "event", "text": self._tap_label(event.data, handoff.lang)}
-        elif event.kind == "media" and event.data == "image" and incoming.message_id:
-            content = self.fetch_content(incoming.message_id)
+        elif event.kind == "media" and event.data == "image" and message_id:
+            content = self.fetch_content(message_id)
             if content is not None:
                 data, content_type = content
                 if content_type not in IMAGE_TYPES:
                     # LINE sends JPEG; anything else is not shown to a counsellor inline.
-                    self._append(handoff.id, incoming.event_id, {"from": "user", "kind": "event",
+                    self._append(handoff.id, event_id, {"from": "user", "kind": "event",
                                                                  "text": "[image of an unsupported type]"})
                     return
                 try:
                     self.queue.add_image(handoff.id, data, content_type)
-                    self._append(handoff.id, incoming.event_id, {"from": "system", "kind": "event",
+                    self._append(handoff.id, event_id, {"from": "system", "kind": "event",
                                                                  "text": "image received", "mark": "user"})
                     return
                 except ValueError:
@@ -270,7 +267,7 @@ class HandoffBridge:
             entry = {"from": "user", "kind": "event", "text": "[followed the bot again]"}
         else:
             return
-        self._append(handoff.id, incoming.event_id, {**entry, "mark": "user"})
+        self._append(handoff.id, event_id, {**entry, "mark": "user"})
 
     def _tap_label(self, data: str | None, lang: str) -> str:
         trigger = parse_postback(data)
@@ -291,10 +288,6 @@ class HandoffBridge:
         if mark != "user" and self._seen(hid, event_id, mark):
             return
         self.queue.append(hid, {**entry, "event": event_id})
-
-
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "text", "text": text[:5000]}
 
 
 def send_to_user(client: redis.Redis, keys: KeyBuilder, partitions: int, handoff: Handoff,

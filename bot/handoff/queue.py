@@ -56,8 +56,8 @@ from bot.crypto import Sealer
 from bot.handoff import lua
 from bot.privacy import mask_pii_deep
 from bot.storage.keys import KeyBuilder
+from dialogs.severity import RANK as SEVERITY_RANK
 
-SEVERITY_RANK: dict[str | None, int] = {None: 0, "medium": 1, "high": 2, "critical": 3}
 STATUSES = ("waiting", "claimed", "closed", "bot")  # "bot": returned to the bot (also final)
 OPEN_STATUSES = ("waiting", "claimed")
 

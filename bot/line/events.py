@@ -14,13 +14,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.pipeline.enqueue import CONSOLE_EVENT_TYPE
 from dialogs.engine import Event
 
-Action = Literal["dialogue", "unfollow", "group", "console", "ignore"]
+__all__ = ["CONSOLE_EVENT_TYPE", "Incoming", "event_id_of", "timestamp_of", "translate"]
 
-#: Events the bot puts on its own pipeline (a counsellor's message, a queue
-#: position): never from LINE; the webhook drops any event of this type.
-CONSOLE_EVENT_TYPE = "x-console"
+Action = Literal["dialogue", "unfollow", "group", "console", "ignore"]
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,17 @@
-"""One queued LINE event, answered: the worker's handler.
+"""One queued LINE event, answered: the worker's handler, LINE's adapter.
 
 For each event the pipeline hands over (in order, one user at a time):
 
 1. translate it (bot.line.events);
-2. a user event goes through the dialogue once (ConsultationService.answer
-   keeps the rendered answer with the session until it is delivered, so a
-   redelivered or reclaimed event is re-sent, never re-answered);
-3. deliver it: the reply token while fresh, otherwise a push with a retry key
-   derived from the event, so a retried push is delivered once;
-4. forget the copy. Only then does the worker acknowledge the event.
+2. take a turn of the conversation core (bot.conversation): the session,
+   the blocked flag, the handoff, the outbox and the records are its work;
+3. render what it says as LINE messages (bot.line.render) and deliver them:
+   the reply token while fresh, otherwise a push with a retry key derived
+   from the event, so a retried push is delivered once. Only then does the
+   worker acknowledge the event.
 
-A user who blocked the bot (unfollow) loses their session and gets no push
-until they follow again. A group or room gets one short notice, then the bot
-leaves. Nothing here logs message text or LINE ids in clear.
+A group or room gets one short notice, then the bot leaves. Nothing here
+logs message text or LINE ids in clear.
 """
 
 from __future__ import annotations
@@ -21,30 +20,25 @@ import json
 import logging
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+from typing import Any, Iterable
 
 import redis
 
-from bot.handoff.bridge import HandoffBridge
+from bot.content import Part
+from bot.conversation.core import Conversation
 from bot.line.events import Incoming, translate
 from bot.line.loading import LoadingIndicator
 from bot.line.render import CardLabels, render
 from bot.line.sender import LineApiError, Sender
 from bot.line.usermenu import UserMenus
 from bot.pipeline.worker import Entry, RetryLater
-from bot.records.book import RecordBook
-from bot.service import ConsultationService
 from bot.storage.keys import KeyBuilder
-from dialogs.engine import Event, postback_data
 from dialogs.reply import Reply
-from dialogs.session import Session
 
 log = logging.getLogger(__name__)
 
-#: How long a blocked flag and a cached profile language are kept.
-BLOCKED_TTL = 400 * 24 * 3600
+#: How long a cached profile language is kept.
 LANGUAGE_TTL = 30 * 24 * 3600
 #: Distinct rendered answers kept per worker (a few hundred states x languages x minutes).
 RENDER_CACHE_SIZE = 4096
@@ -61,15 +55,10 @@ class LineUnavailable(RetryLater):
 
 @dataclass
 class LineHandler:
-    service: ConsultationService
+    core: Conversation
     sender: Sender
     client: redis.Redis
     keys: KeyBuilder
-    clock: Callable[[], datetime]
-    #: The handoff queue's side of each event (None: no counsellors, tests of the pipeline alone).
-    bridge: HandoffBridge | None = None
-    #: The consultation records (None: tests of the pipeline alone).
-    records: RecordBook | None = None
     #: LINE's loading animation while a slow answer to a text is prepared (None: never shown).
     loading: LoadingIndicator | None = None
     #: The per-user rich menu, switched when the dialogue learns the role (None: the default for all).
@@ -81,53 +70,27 @@ class LineHandler:
         if incoming.action == "dialogue":
             self._dialogue(incoming)
         elif incoming.action == "unfollow":
-            self._unfollow(incoming)
+            assert incoming.user_id is not None
+            self.client.delete(self.keys.profile_language(incoming.user_id))
+            self.core.blocked(incoming.user_id)
         elif incoming.action == "group":
             self._group(incoming)
-        elif incoming.action == "console" and self.bridge is not None:
-            self._console(incoming)
-
-    # ------------------------------------------------------------ users
+        elif incoming.action == "console":
+            assert incoming.user_id is not None and incoming.console is not None
+            turn = self.core.console(incoming.user_id, incoming.event_id, incoming.console)
+            if turn.parts:
+                self._send(incoming, turn.parts)
 
     def _dialogue(self, incoming: Incoming) -> None:
         user = incoming.user_id
         assert user is not None and incoming.event is not None
-        event = incoming.event
-        if event.kind == "follow":
-            self.client.delete(self.keys.blocked(user))
-        elif self.client.exists(self.keys.blocked(user)):
-            # The user blocked the bot: keep nothing, send nothing, until a follow.
-            return
-        event = Event(event.kind, event.text, event.data, lang=self._language(user))
-        active = self.bridge.active(user) if self.bridge is not None else None
-        if self.bridge is not None and active is not None and active.status == "claimed":
-            # A counsellor has the chat: the dialogue stays quiet (triage does not).
-            texts = self.bridge.with_counsellor(active, incoming)
-            if texts:
-                self._send(incoming, [{"type": "text", "text": t} for t in texts])
-            return
-        render = self._render_json
-        if self.bridge is not None:
-            bridge = self.bridge
-
-            def render(reply: Reply) -> list[dict[str, Any]]:
-                return self._render_json(bridge.after_reply(user, incoming, reply, active))
-
-        if self.records is not None:
-            render = self._recording(user, incoming.event_id, render)
-        roles: list[str | None] = []  # the role the dialogue knows after this event (rich menu)
-        answer_render = render
-
-        def noting_role(reply: Reply) -> list[dict[str, Any]]:
-            roles.append(reply.role)
-            return answer_render(reply)
-
-        with self._preparing(incoming, event.kind):
-            messages = self.service.answer(user, incoming.event_id, event, noting_role)
-        self._send(incoming, messages)
-        self.service.delivered(user, incoming.event_id)
-        if self.menus is not None and roles:
-            self.menus.follow_role(user, roles[-1])
+        with self._preparing(incoming, incoming.event.kind):
+            turn = self.core.turn(user, incoming.event_id, incoming.event, message_id=incoming.message_id,
+                                  language=lambda: self._language(user))
+        if turn.parts:
+            self._send(incoming, turn.parts)
+        if self.menus is not None and turn.answered:
+            self.menus.follow_role(user, turn.role)
 
     def _preparing(self, incoming: Incoming, kind: str) -> AbstractContextManager[object]:
         """The loading animation, should the answer to a text take longer than a moment."""
@@ -135,30 +98,12 @@ class LineHandler:
             return nullcontext()
         return self.loading.while_preparing(incoming.user_id, incoming.timestamp_ms)
 
-    def _recording(self, user: str, event_id: str,
-                   render: Callable[[Reply], list[dict[str, Any]]]) -> Callable[[Reply], list[dict[str, Any]]]:
-        """``render``, then the answer noted in the consultation's record. Only a new
-        answer is rendered (service.answer keeps it with the session), and the record
-        skips an event id it already holds, so a re-run event counts once."""
-        records = self.records
-        assert records is not None
-
-        def noted(reply: Reply) -> list[dict[str, Any]]:
-            messages = render(reply)
-            now = self.clock()
-            records.note_answer(user, reply, now, self.service.dialogue.desk_open(now), event_id)
-            if reply.handoff and self.bridge is not None:
-                records.note_handoff(user, self.bridge.active(user))
-            return messages
-
-        return noted
-
-    def _send(self, incoming: Incoming, messages: list[dict[str, Any]]) -> None:
+    def _send(self, incoming: Incoming, parts: Iterable[Part]) -> None:
         user = incoming.user_id
         assert user is not None
         outcome = self.sender.deliver(
             user,
-            messages,
+            [m for part in parts for m in self._render_json(part)],
             reply_token=incoming.reply_token,
             token_issued_at=incoming.timestamp_ms / 1000 if incoming.timestamp_ms else None,
             retry_key_seed=incoming.event_id,
@@ -167,32 +112,6 @@ class LineHandler:
             if outcome.retryable:
                 raise LineUnavailable(outcome.describe())
             raise DeliveryFailed(outcome.describe())
-
-    def _console(self, incoming: Incoming) -> None:
-        """A counsellor's message, a hotline card, a place in line, the end of
-        the chat: pushed (retry key from the event), in order with the user's
-        own events."""
-        user = incoming.user_id
-        assert user is not None and incoming.console is not None and self.bridge is not None
-        if self.client.exists(self.keys.blocked(user)):
-            return
-        handoff, said = self.bridge.console_messages(incoming.console)
-        if incoming.console.get("action") in ("closed", "returned") and handoff is not None:
-            if self.records is not None:
-                # The console noted it already; again here (idempotent) for any other closer.
-                self.records.handoff_ended(handoff)
-            # The bot's menu comes back; the chat's urgency is over.
-            def calm(session: Session) -> None:
-                session.urgent, session.severity, session.reasons = False, None, []
-
-            event = Event("postback", data=postback_data("menu"))
-            messages = self.service.answer(
-                user, incoming.event_id, event, lambda reply: [*said, *self._render_json(reply)], prepare=calm)
-            self._send(incoming, messages)
-            self.service.delivered(user, incoming.event_id)
-            return
-        if said:
-            self._send(incoming, said)
 
     def _language(self, user: str) -> str | None:
         """The LINE profile language, asked of LINE once per user and cached."""
@@ -213,30 +132,13 @@ class LineHandler:
         self.client.set(key, lang or "", ex=LANGUAGE_TTL)
         return lang
 
-    def _unfollow(self, incoming: Incoming) -> None:
-        user = incoming.user_id
-        assert user is not None
-        self.service.forget(user)
-        active = self.bridge.active(user) if self.bridge is not None else None
-        if self.bridge is not None:
-            self.bridge.unfollowed(user)
-        if self.records is not None:
-            ended = self.bridge.queue.get(active.id) if self.bridge is not None and active else None
-            if ended is not None:
-                self.records.handoff_ended(ended)  # its times, up to the block
-            self.records.user_left(user, self.clock())
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self.keys.profile_language(user))
-        pipe.set(self.keys.blocked(user), "1", ex=BLOCKED_TTL)
-        pipe.execute()
-
     # ------------------------------------------------------------ groups
 
     def _group(self, incoming: Incoming) -> None:
         assert incoming.source_type and incoming.source_id
         if incoming.reply_token:
-            notice = self.service.dialogue.catalogs.text("ja", "group.notice")
-            self.sender.deliver_to_group(incoming.reply_token, notice)
+            notice = self.core.group_notice()
+            self.sender.deliver_to_group(incoming.reply_token, "\n".join(notice.texts))
         self.sender.leave(incoming.source_type, incoming.source_id)
 
     def __post_init__(self) -> None:
@@ -245,13 +147,13 @@ class LineHandler:
         # dialogue step itself: each distinct answer is rendered once per worker.
         self._rendered = lru_cache(maxsize=RENDER_CACHE_SIZE)(self._render_text)
 
-    def _render_json(self, reply: Reply) -> list[dict[str, Any]]:
-        """LINE messages as JSON, so the answer can be kept with the session."""
-        # A fresh copy each time: the answer is stored and sent by code that may change it.
-        return json.loads(self._rendered(reply.lang, reply.texts, reply.cards, reply.choices))
+    def _render_json(self, part: Part) -> list[dict[str, Any]]:
+        """LINE messages as JSON dicts, as the sender takes them."""
+        # A fresh copy each time: the sender may change what it is given.
+        return json.loads(self._rendered(part.lang, part.texts, part.cards, part.choices))
 
     def _render_text(self, lang: str, texts: tuple, cards: tuple, choices: tuple) -> str:
         """The answer's LINE messages as a JSON text; the arguments are all ``render`` reads."""
-        labels = CardLabels.from_catalog(self.service.dialogue.catalogs, lang)
+        labels = CardLabels.from_catalog(self.core.dialogue.catalogs, lang)
         reply = Reply(texts=texts, cards=cards, choices=choices, state="", lang=lang)
         return json.dumps([m.to_dict() for m in render(reply, labels)], ensure_ascii=False)

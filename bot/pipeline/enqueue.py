@@ -41,6 +41,10 @@ DEFAULT_PARTITIONS = 16
 # LINE redelivers a failed webhook for a limited time (well under a day); 48 h keeps
 # the dedupe marker comfortably longer while letting it expire on its own.
 DEDUPE_TTL_SECONDS = 48 * 3600
+#: Events the bot puts on its own pipeline (a counsellor's message, a queue
+#: position): never from LINE; the webhook drops any event of this type.
+CONSOLE_EVENT_TYPE = "x-console"
+
 # The consumer group every worker reads through. Not a key: a name inside each stream.
 GROUP = "workers"
 

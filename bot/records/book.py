@@ -35,6 +35,7 @@ import redis
 
 from bot.privacy import mask_pii_deep
 from bot.storage.keys import KeyBuilder
+from dialogs.severity import rank as severity_rank
 from dialogs.hours import TOKYO
 
 #: Six hours without an event end a consultation (unless a handoff is still open).
@@ -43,7 +44,6 @@ IDLE_SECONDS = 6 * 3600
 RECENT_EVENTS = 8
 #: Chart branches that are navigation, not a consultation topic.
 NOT_TOPICS = frozenset({"menu", "start", "human"})
-SEVERITY_RANK: dict[str | None, int] = {None: 0, "medium": 1, "high": 2, "critical": 3}
 
 
 @dataclass
@@ -142,7 +142,7 @@ class RecordBook:
             record.branches.append(reply.branch)
         record.hotlines += [h for h in dict.fromkeys(reply.hotline_ids) if h not in record.hotlines]
         record.urgent = record.urgent or bool(reply.urgent)
-        if SEVERITY_RANK.get(reply.severity, 0) > SEVERITY_RANK.get(record.severity, 0):
+        if severity_rank(reply.severity) > severity_rank(record.severity):
             record.severity = reply.severity
         record.reasons += [c for c in _categories(reply.reasons) if c not in record.reasons]
         self._save(record)
@@ -179,7 +179,7 @@ class RecordBook:
         record.closing = mask_pii_deep(dict(handoff.record)) if handoff.record else None
         # A danger signal while a counsellor held the chat raised the handoff, not a dialogue answer.
         record.urgent = record.urgent or handoff.urgent
-        if SEVERITY_RANK.get(handoff.severity, 0) > SEVERITY_RANK.get(record.severity, 0):
+        if severity_rank(handoff.severity) > severity_rank(record.severity):
             record.severity = handoff.severity
         record.reasons += [c for c in _categories(handoff.reasons) if c not in record.reasons]
         if record.ended_at is None:
@@ -196,6 +196,10 @@ class RecordBook:
             self._end(record, now.timestamp() if now else self._clock(), "unfollow")
 
     # --- reading ----------------------------------------------------------------------
+
+    def open_for(self, line_user: str) -> Record | None:
+        """The user's consultation still going on, if any (the simulator shows it)."""
+        return self._open_record(self._keys.pseudonym(line_user))
 
     def get(self, record_id: str) -> Record | None:
         raw = self._client.hgetall(self._keys.record_doc(record_id))

@@ -24,7 +24,7 @@ class CommandError(Exception):
 def _store():
     """(client, keys, directory, sealer) of the deployment named by the environment."""
     from bot.config import ConfigError
-    from bot.runtime import connect_for_command
+    from bot.connection import connect_for_command
     from dialogs.directory import load_directory
 
     try:

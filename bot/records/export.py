@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.console.labels import CATEGORY_LABELS, LANG_LABELS, ROLE_LABELS, SCHOOL_CONTACT_LABELS
+from bot.records.labels import CATEGORY_LABELS, LANG_LABELS, ROLE_LABELS, SCHOOL_CONTACT_LABELS
 from bot.privacy import mask_pii
 from bot.records.book import Record
 from bot.records.report import LEVEL_LABELS, WEEKDAYS_JA

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.console.labels import CATEGORY_LABELS, LANG_LABELS, ROLE_LABELS
+from bot.records.labels import CATEGORY_LABELS, LANG_LABELS, ROLE_LABELS
 from bot.records.book import Record
 
 WEEKDAYS_JA = ("月", "火", "水", "木", "金", "土", "日")

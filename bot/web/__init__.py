@@ -97,7 +97,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
     # Its pages (/console/, /console/h/<id>) and JSON API (/api/), after auth.
     init_console_views(app, runtime)
     from bot.console.reports import init_app as init_console_reports
-    init_console_reports(app)  # the supervisors' monthly report and CSV export
+    init_console_reports(app, runtime)  # the supervisors' monthly report and CSV export
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):

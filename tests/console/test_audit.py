@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.console.audit import ACTIONS, AuditLog, audit_log
+from bot.console.auditlog import ACTIONS, AuditLog, audit_log
 from tests.console.conftest import PASSWORD, csrf_from, login
 from tests.console.test_api import (  # noqa: F401  (fixtures)
     CHILD,
@@ -147,7 +147,7 @@ def test_details_are_small_and_masked(app):
 def test_the_log_is_never_trimmed():
     import inspect
 
-    import bot.console.audit as module
+    import bot.console.auditlog as module
     source = inspect.getsource(module)
     assert "maxlen" not in source.lower().replace("no maxlen", "") and "xtrim" not in source.lower()
 

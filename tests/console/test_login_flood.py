@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.console.audit import audit_log
+from bot.console.auditlog import audit_log
 from bot.web import runtime_of
 from tests.console.conftest import csrf_from, login
 from tests.console.test_auth import app, probe_blueprint  # noqa: F401  (fixture)

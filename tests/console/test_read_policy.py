@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.console.audit import audit_log
+from bot.console.auditlog import audit_log
 from tests.conftest import tokyo
 from tests.console.test_api import (  # noqa: F401  (fixtures)
     GUARDIAN,

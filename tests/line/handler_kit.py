@@ -1,6 +1,6 @@
 """A worker's LineHandler on an in-process store, talking to the fake LINE API.
 
-The real handler, dialogue, session service and SDK (over HTTP to the
+The real handler, conversation core, dialogue, session service and SDK (over HTTP to the
 stand-in); only Redis is fakeredis, and events are handed to the handler
 directly, one at a time, as a worker would, so tests see exactly which calls
 each event made and in which order.
@@ -14,6 +14,7 @@ from typing import Any
 
 import fakeredis
 
+from bot.conversation.core import Conversation
 from bot.line.handler import LineHandler
 from bot.line.sender import Sender
 from bot.pipeline.worker import Entry
@@ -29,7 +30,8 @@ def make_handler(line, dialogue, *, service: ConsultationService | None = None, 
     keys = KeyBuilder(secret=b"handler-kit-secret-0123456789")
     service = service or ConsultationService(dialogue, RedisStorage(client, keys))
     sender = Sender(line.base_url, line.access_token, max_attempts=1)
-    return LineHandler(service, sender, client, keys, tokyo_now, **extras)
+    core = Conversation(service, client, keys, tokyo_now)
+    return LineHandler(core, sender, client, keys, **extras)
 
 
 def event(line, user: str, kind: str, *, sent_ago: float = 0.0, **fields: Any) -> dict:

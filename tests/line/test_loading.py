@@ -53,7 +53,7 @@ def order(line) -> list[str]:
 
 def test_an_answer_that_takes_a_while_is_preceded_by_the_loading_animation(fake_line, dialogue, indicator):
     handler = make_handler(fake_line, dialogue, loading=indicator(after=0.2))
-    handler.service = SlowService(handler.service)
+    handler.core.service = SlowService(handler.core.service)
     handle(handler, text(fake_line, USER, "ネットに悪口を書かれました"))
     assert order(fake_line) == [LOADING, "/v2/bot/message/reply"]
     [shown] = fake_line.loadings()
@@ -63,7 +63,7 @@ def test_an_answer_that_takes_a_while_is_preceded_by_the_loading_animation(fake_
 
 def test_a_message_that_waited_in_the_queue_gets_the_animation_at_once(fake_line, dialogue, indicator):
     handler = make_handler(fake_line, dialogue, loading=indicator(after=0.5))
-    handler.service = SlowService(handler.service, delay=0.3)  # less than `after`, but the message was sent 2 s ago
+    handler.core.service = SlowService(handler.core.service, delay=0.3)  # less than `after`, but the message was sent 2 s ago
     handle(handler, text(fake_line, USER, "こんにちは", sent_ago=2.0))
     assert order(fake_line) == [LOADING, "/v2/bot/message/reply"]
 
@@ -72,7 +72,7 @@ def test_an_answer_ready_while_the_animation_call_is_under_way_waits_for_it(fake
     """Else LINE would start the animation after the answer and show it for 5 s for nothing."""
     fake_line.delay_next(1, 0.5, LOADING, after_processing=False)  # LINE takes its time to take it
     handler = make_handler(fake_line, dialogue, loading=indicator(after=0.0))
-    handler.service = SlowService(handler.service, delay=0.1)
+    handler.core.service = SlowService(handler.core.service, delay=0.1)
     handle(handler, text(fake_line, USER, "こんにちは"))
     assert order(fake_line) == [LOADING, "/v2/bot/message/reply"]
 
@@ -87,7 +87,7 @@ def test_a_quick_answer_shows_no_animation(fake_line, dialogue, indicator):
 
 def test_only_a_users_text_gets_the_animation(fake_line, dialogue, indicator):
     handler = make_handler(fake_line, dialogue, loading=indicator(after=0.0))
-    handler.service = SlowService(handler.service)
+    handler.core.service = SlowService(handler.core.service)
     handle(handler, event(fake_line, USER, "follow"))
     handle(handler, tap(fake_line, USER, "t=menu"))
     assert fake_line.loadings() == []
@@ -103,7 +103,7 @@ def test_a_failing_or_hanging_animation_call_neither_fails_nor_holds_up_the_answ
     else:
         fake_line.delay_next(1, 5.0, LOADING, after_processing=False)
     handler = make_handler(fake_line, dialogue, loading=indicator(after=0.0, timeout=(0.5, 0.5)))
-    handler.service = SlowService(handler.service)
+    handler.core.service = SlowService(handler.core.service)
     started = time.monotonic()
     handle(handler, text(fake_line, USER, "ネットに悪口を書かれました"))
     took = time.monotonic() - started

@@ -1,0 +1,177 @@
+"""The conversation core: one event of one user in, what to say back out.
+
+Every channel goes through :meth:`Conversation.turn`: the LINE worker, the
+local chat page (which posts real webhooks to the same worker) and the
+simulator. The core owns what a turn changes:
+
+- the **blocked flag**: a user who blocked the bot gets nothing until they
+  follow again, and nothing is kept for them meanwhile;
+- the **session** and its **outbox**, in one lock, load and save per event
+  (bot.service): an event run again returns its first answer;
+- the **handoff**: while a counsellor has the chat the dialogue stays quiet
+  and crisis triage alone speaks; otherwise the dialogue answers, and an
+  answer that hands off queues the chat (bot.handoff.bridge);
+- the **records**: each answer counted once per event id (bot.records).
+
+What comes out is channel-free (:class:`~bot.content.Part`);
+the adapter renders and sends it. Nothing here knows LINE.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+import redis
+
+from bot.content import Part
+from bot.crypto import Sealer
+from bot.handoff.bridge import HandoffBridge
+from bot.handoff.queue import HandoffQueue
+from bot.records.book import RecordBook
+from bot.service import ConsultationService
+from bot.storage.keys import KeyBuilder
+from bot.storage.redis import RedisStorage
+from dialogs.engine import Dialogue, Event, postback_data
+from dialogs.reply import Reply
+from dialogs.session import Session
+
+#: How long a blocked flag is kept.
+BLOCKED_TTL = 400 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one event makes the bot say, in order (may be nothing at all)."""
+
+    parts: tuple[Part, ...]
+    #: The dialogue ran (not a redelivered event's stored answer, not a
+    #: counsellor's chat), so ``role`` is what it knows after this event.
+    answered: bool = False
+    role: str | None = None
+    #: The reply of the dialogue, when it ran (the simulator shows its state).
+    reply: Reply | None = None
+
+
+NOTHING = Turn(())
+
+
+@dataclass
+class Conversation:
+    service: ConsultationService
+    client: redis.Redis
+    keys: KeyBuilder
+    clock: Callable[[], datetime]
+    #: The handoff queue's side of each event (None: no counsellors, tests of the pipeline alone).
+    handoffs: HandoffBridge | None = None
+    #: The consultation records (None: tests of the pipeline alone).
+    records: RecordBook | None = None
+
+    @property
+    def dialogue(self) -> Dialogue:
+        return self.service.dialogue
+
+    @classmethod
+    def in_memory(cls, dialogue: Dialogue, clock: Callable[[], datetime]) -> Conversation:
+        """The core over an in-process Redis (fakeredis), with the handoff queue
+        and the records as production keeps them: the simulator's, and tests'."""
+        import fakeredis
+
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        keys = KeyBuilder(secret=secrets.token_bytes(32))
+        queue = HandoffQueue(client, keys, clock=lambda: clock().timestamp(), sealer=Sealer(secrets.token_bytes(32)))
+        return cls(
+            ConsultationService(dialogue, RedisStorage(client, keys), clock=clock),
+            client, keys, clock,
+            handoffs=HandoffBridge(queue, dialogue, fetch_content=lambda _mid: None, clock=clock),
+            records=RecordBook(client, keys, clock=lambda: clock().timestamp()),
+        )
+
+    # ------------------------------------------------------------ a user's event
+
+    def turn(self, user: str, event_id: str, event: Event, *, message_id: str | None = None,
+             language: Callable[[], str | None] | None = None) -> Turn:
+        """Answer one event of ``user`` (at most once per ``event_id``).
+
+        ``language`` is asked for the user's language only when the dialogue
+        needs it (never for a blocked user). ``message_id`` names a media
+        message's content, fetched only when a handoff keeps it as evidence.
+        """
+        if event.kind == "follow":
+            self.client.delete(self.keys.blocked(user))
+        elif self.client.exists(self.keys.blocked(user)):
+            # The user blocked the bot: keep nothing, send nothing, until a follow.
+            return NOTHING
+        handoffs = self.handoffs
+        active = handoffs.active(user) if handoffs is not None else None
+        if handoffs is not None and active is not None and active.status == "claimed":
+            # A counsellor has the chat: the dialogue stays quiet (triage does not).
+            texts = handoffs.with_counsellor(active, event_id, event, message_id)
+            return Turn(tuple(Part.text(active.lang, t) for t in texts))
+        if language is not None and event.lang is None:
+            event = Event(event.kind, event.text, event.data, lang=language())
+        seen: list[Reply] = []
+
+        def answered(reply: Reply) -> list[dict[str, Any]]:
+            if handoffs is not None:
+                reply = handoffs.after_reply(user, event_id, event, reply, active, message_id)
+            if self.records is not None:
+                now = self.clock()
+                self.records.note_answer(user, reply, now, self.dialogue.desk_open(now), event_id)
+                if reply.handoff and handoffs is not None:
+                    self.records.note_handoff(user, handoffs.active(user))
+            seen.append(reply)
+            return [Part.of(reply).to_dict()]
+
+        stored = self.service.answer(user, event_id, event, answered)
+        parts = tuple(Part.from_dict(doc) for doc in stored)
+        if not seen:
+            return Turn(parts)
+        return Turn(parts, answered=True, role=seen[-1].role, reply=seen[-1])
+
+    # ------------------------------------------------------------ the console's event
+
+    def console(self, user: str, event_id: str, payload: dict[str, Any]) -> Turn:
+        """A counsellor's message, a hotline card, a place in line, the end of
+        the chat: what to tell the user, in order with their own events."""
+        if self.handoffs is None or self.client.exists(self.keys.blocked(user)):
+            return NOTHING
+        handoff, said = self.handoffs.console_messages(payload)
+        if payload.get("action") in ("closed", "returned") and handoff is not None:
+            if self.records is not None:
+                # The console noted it already; again here (idempotent) for any other closer.
+                self.records.handoff_ended(handoff)
+
+            def calm(session: Session) -> None:
+                # The bot's menu comes back; the chat's urgency is over.
+                session.urgent, session.severity, session.reasons = False, None, []
+
+            menu = Event("postback", data=postback_data("menu"))
+            stored = self.service.answer(
+                user, event_id, menu, lambda reply: [*(p.to_dict() for p in said), Part.of(reply).to_dict()],
+                prepare=calm)
+            return Turn(tuple(Part.from_dict(doc) for doc in stored))
+        return Turn(tuple(said))
+
+    # ------------------------------------------------------------ leaving
+
+    def blocked(self, user: str) -> None:
+        """The user blocked the bot: forget the dialogue, end a chat in the
+        queue and the consultation, and send nothing until a follow."""
+        self.service.forget(user)
+        handoffs = self.handoffs
+        active = handoffs.active(user) if handoffs is not None else None
+        if handoffs is not None:
+            handoffs.unfollowed(user)
+        if self.records is not None:
+            ended = handoffs.queue.get(active.id) if handoffs is not None and active else None
+            if ended is not None:
+                self.records.handoff_ended(ended)  # its times, up to the block
+            self.records.user_left(user, self.clock())
+        self.client.set(self.keys.blocked(user), "1", ex=BLOCKED_TTL)
+
+    def group_notice(self) -> Part:
+        """Said once in a group or room before the bot leaves it."""
+        return Part.text("ja", self.dialogue.catalogs.text("ja", "group.notice"))

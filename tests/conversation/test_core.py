@@ -1,0 +1,141 @@
+"""The conversation core, without any channel: one turn per event, the
+session, the blocked flag, the handoff, the outbox and the records it owns.
+
+The LINE adapter's side (rendering, delivery, the reply token) is tested in
+tests/line and end to end in tests/e2e; here no network is involved at all.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.content import Part
+from bot.conversation.core import Conversation
+from dialogs.engine import Event
+from tests.conftest import tokyo
+
+STAFFED = tokyo("2026-12-07 15:00")  # a Monday afternoon: counsellors on duty
+NIGHT = tokyo("2026-12-07 23:00")
+USER = "U" + "c0" * 16
+
+
+@pytest.fixture
+def at():
+    return [STAFFED]
+
+
+@pytest.fixture
+def core(dialogue, at) -> Conversation:
+    return Conversation.in_memory(dialogue, lambda: at[0])
+
+
+def said(turn) -> list[str]:
+    return [t for part in turn.parts for t in (*part.texts, *(c.name for c in part.cards))]
+
+
+def test_a_turn_answers_with_channel_free_parts_and_the_role_it_learned(core):
+    turn = core.turn(USER, "e1", Event("follow"))
+    assert turn.answered and turn.role is None and all(isinstance(p, Part) for p in turn.parts)
+    turn = core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    assert turn.role == "guardian" and turn.reply.state == "menu"
+    assert turn.parts[0].choices, "the menu's buttons come with the answer"
+
+
+def test_an_event_run_again_gets_its_first_answer_and_moves_nothing(core):
+    core.turn(USER, "e1", Event("follow"))
+    first = core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    again = core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    assert again.parts == first.parts
+    assert not again.answered, "a stored answer is not a new reading of the role"
+    record = core.records.open_for(USER)
+    assert record.answers == 2, "the record counts the event once"
+
+
+def test_one_lock_load_and_save_per_event(core, monkeypatch):
+    storage = core.service.storage
+    calls = {"lock": 0, "load": 0, "save": 0}
+    for name in calls:
+        real = getattr(storage, name)
+
+        def counted(*a, _real=real, _name=name, **kw):
+            calls[_name] += 1
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(storage, name, counted)
+    core.turn(USER, "e1", Event("follow"))
+    core.turn(USER, "e2", Event("text", text="書き込みを消したい"))
+    assert calls == {"lock": 2, "load": 2, "save": 2}
+
+
+def test_the_outbox_keeps_a_few_answers_and_no_more(core):
+    from bot.service import OUTBOX, OUTBOX_KEEP
+
+    for n in range(OUTBOX_KEEP + 3):
+        core.turn(USER, f"e{n}", Event("postback", data="t=menu"))
+    outbox = core.service.storage.load(USER)[OUTBOX]
+    assert list(outbox) == [f"e{n}" for n in range(3, OUTBOX_KEEP + 3)]
+
+
+def test_an_urgent_message_queues_the_chat_and_says_the_place_in_line(core):
+    turn = core.turn(USER, "e1", Event("text", text="もう死にたい"))
+    assert "0120-0-78310" in said(turn)[0], "the 24-hour number comes first"
+    handoff = core.handoffs.active(USER)
+    assert handoff is not None and handoff.status == "waiting" and handoff.urgent
+    assert any("1番目" in t for t in said(turn)), "counsellors are on duty: the place in line is said"
+    assert core.records.open_for(USER).handed_off
+
+
+def test_at_night_the_chat_is_queued_but_no_place_in_line_is_promised(core, at):
+    at[0] = NIGHT
+    turn = core.turn(USER, "e1", Event("text", text="もう死にたい"))
+    assert core.handoffs.active(USER).status == "waiting"
+    assert not any("番目" in t for t in said(turn))
+    assert "0120-0-78310" in said(turn)[0]
+
+
+def test_a_second_message_while_waiting_gets_the_number_and_reaches_the_transcript(core):
+    core.turn(USER, "e1", Event("text", text="もう死にたい"))
+    turn = core.turn(USER, "e2", Event("text", text="まだですか"))
+    assert "0120-0-78310" in " ".join(said(turn))
+    handoff = core.handoffs.active(USER)
+    texts = [e["text"] for e in core.handoffs.queue.transcript(handoff.id) if e["from"] == "user"]
+    assert texts == ["もう死にたい", "まだですか"]
+
+
+def test_while_a_counsellor_has_the_chat_the_dialogue_is_quiet_but_triage_is_not(core):
+    core.turn(USER, "e1", Event("text", text="もう死にたい"))
+    handoff = core.handoffs.active(USER)
+    assert core.handoffs.queue.claim(handoff.id, "sato").ok
+    quiet = core.turn(USER, "e2", Event("text", text="ありがとう"))
+    assert quiet.parts == () and not quiet.answered
+    loud = core.turn(USER, "e3", Event("text", text="やっぱり今から死ぬ"))
+    assert "0120-0-78310" in said(loud)[0]
+    texts = [e["text"] for e in core.handoffs.queue.transcript(handoff.id) if e["from"] == "user"]
+    assert texts[-2:] == ["ありがとう", "やっぱり今から死ぬ"]
+
+
+def test_a_blocked_user_gets_nothing_and_a_follow_starts_again(core):
+    core.turn(USER, "e1", Event("text", text="もう死にたい"))
+    core.blocked(USER)
+    assert core.handoffs.active(USER) is None, "the queued chat cannot go on"
+    assert core.service.storage.load(USER) is None, "nothing is kept for the dialogue"
+    assert core.turn(USER, "e2", Event("text", text="こんにちは")).parts == ()
+    assert core.turn(USER, "e3", Event("follow")).parts, "a follow unblocks"
+
+
+def test_a_closed_chat_brings_the_menu_back_and_calms_the_session(core):
+    core.turn(USER, "e1", Event("text", text="もう死にたい"))
+    handoff = core.handoffs.active(USER)
+    core.handoffs.queue.claim(handoff.id, "sato")
+    core.handoffs.queue.close(handoff.id, "sato", {"category": "self_harm"})
+    turn = core.console(USER, "c1", {"action": "closed", "handoff": handoff.id})
+    assert len(turn.parts) == 2 and turn.parts[1].choices, "the end of the chat, then the menu"
+    assert core.service.storage.load(USER)["urgent"] is False
+
+
+def test_a_counsellors_card_is_content_not_a_channels_message(core, dialogue):
+    core.turn(USER, "e1", Event("text", text="もう死にたい"))
+    handoff = core.handoffs.active(USER)
+    turn = core.console(USER, "c1", {"action": "card", "handoff": handoff.id, "hotline": "sos_dial"})
+    [part] = turn.parts
+    assert [c.id for c in part.cards] == ["sos_dial"] and part.lang == handoff.lang
