@@ -4,12 +4,22 @@ Registered in tests/conftest.py. Never downloads a browser (no ``playwright
 install``): it uses ``chromium`` from PATH. Without chromium or playwright the
 browser tests are skipped locally, but fail when ``CI`` is set, so a CI image
 that lost them cannot pass silently.
+
+One chromium per test session (with pytest-xdist: per worker process), started
+by the first test that asks for it; each test opens its own
+``browser.new_context(...)`` (cookies, storage, permissions, viewport) and
+closes it, so tests share the process and nothing else. tests/conftest.py marks
+every test using ``browser`` as ``browser`` (and ``slow``), and runs them last:
+Playwright's sync API keeps an asyncio loop marked as running in the main
+thread while it is started, which ``asyncio.run()`` in a later test would
+refuse.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,7 +33,7 @@ def unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = shutil.which("chromium")
     if path is None:
@@ -31,7 +41,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sync_playwright():
     try:
         from playwright.sync_api import sync_playwright
@@ -40,8 +50,9 @@ def sync_playwright():
     return sync_playwright
 
 
-@pytest.fixture
-def browser(chromium_path, sync_playwright):
+@pytest.fixture(scope="session")
+def browser(chromium_path, sync_playwright) -> Iterator:
+    """The session's chromium; give each test its own ``browser.new_context()``."""
     with sync_playwright() as playwright:
         try:
             launched = playwright.chromium.launch(executable_path=chromium_path, headless=True)
@@ -51,3 +62,17 @@ def browser(chromium_path, sync_playwright):
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_contexts_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever context a browser test left open is closed after it: the next test's chromium is clean."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    launched = request.getfixturevalue("browser")
+    before = set(launched.contexts)
+    yield
+    for context in launched.contexts:
+        if context not in before:
+            context.close()

@@ -16,7 +16,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.e2e  # starts `python -m bot serve`
 
 
 def _free_port() -> int:

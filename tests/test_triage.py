@@ -290,6 +290,7 @@ def test_malformed_labelled_set_names_the_item(tmp_path, body, fragment):
         load_labelled(path)
 
 
+@pytest.mark.e2e  # starts `python -m bot triage-report`
 def test_triage_report_command_prints_the_figures():
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "triage-report"], cwd=ROOT, capture_output=True, text=True, timeout=120
@@ -396,6 +397,7 @@ def test_a_lexicon_file_can_be_given(tmp_path, lexicon_data):
     assert triage("殺すって言われた").urgent
 
 
+@pytest.mark.e2e  # starts `python -m bot triage-report`
 def test_report_command_names_a_bad_file_without_a_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "triage-report", "--set", str(tmp_path / "none.yaml")],

@@ -71,6 +71,7 @@ piece = st.one_of(
 message = st.lists(piece, max_size=6).map("".join)
 
 
+@pytest.mark.slow  # 1,500 generated messages: about 6 s
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(message)
 def test_generated_text_gets_the_reference_verdict(text):

@@ -160,6 +160,7 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+@pytest.mark.e2e  # starts the Procfile's web line (gunicorn)
 def test_procfile_web_process_serves_healthz(tmp_path):
     process, port, log = _start_web(tmp_path)
     try:
@@ -180,6 +181,7 @@ def test_procfile_web_process_serves_healthz(tmp_path):
         _stop(process)
 
 
+@pytest.mark.e2e  # starts the Procfile's web line (gunicorn)
 def test_procfile_web_process_refuses_to_start_with_a_bad_profile(tmp_path):
     process, _, log = _start_web(tmp_path, BOT_PROFILE="atlantis")
     try:

@@ -15,6 +15,8 @@ from benchmarks.fakeline import ACCESS_TOKEN
 from benchmarks.stack import ROOT, free_port
 from bot.line.sender import Sender
 
+pytestmark = pytest.mark.e2e  # every test starts `python -m benchmarks.fakeline`
+
 
 @pytest.fixture
 def fakeline():

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from bot.console.accounts import Account, Accounts
 from bot.console.auth import ACCOUNTS_EXTENSION, accounts_of
 from bot.web import create_app, runtime_of
+from tests.conftest import _loaded_dialogues  # noqa: F401  (modules import it from here with the console's fixtures)
 
 PASSWORD = "correct-Horse-battery-9"
 CONSOLE_SECRET = "console-test-session-secret-0123456789abcdef"
@@ -49,33 +50,15 @@ def console_env(fake_line, redis_server_url: str, console_catalog_cache: str) ->
     }
 
 
-@pytest.fixture(scope="session")
-def _loaded_dialogues() -> dict[str, Any]:
-    return {}
-
-
 @pytest.fixture
-def make_console_app(console_env: dict[str, str], redis_client, monkeypatch: pytest.MonkeyPatch,
-                     _loaded_dialogues: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
+def make_console_app(console_env: dict[str, str], redis_client,
+                     dialogue_loaded_once: None) -> Iterator[Callable[..., Flask]]:
     """An app factory; the redis-server is flushed first (``redis_client``).
 
     Loading the dialogue takes about a second and these tests do not change it,
-    so it is loaded once per test session (the app shares one dialogue across
-    threads anyway); everything else is built anew for each app.
+    so it is loaded once per test session (``dialogue_loaded_once``, tests/conftest.py);
+    everything else is built anew for each app.
     """
-    import bot.runtime
-
-    real = bot.runtime.Dialogue
-
-    class LoadedOnce(real):  # type: ignore[misc, valid-type]
-        @classmethod
-        def load(cls, profile="hyogo", **kwargs):  # type: ignore[override]
-            key = str(profile)
-            if key not in _loaded_dialogues:
-                _loaded_dialogues[key] = real.load(profile, **kwargs)
-            return _loaded_dialogues[key]
-
-    monkeypatch.setattr(bot.runtime, "Dialogue", LoadedOnce)
     apps: list[Flask] = []
 
     def make(blueprints: Iterable[Blueprint] = (), cheap_hashing: bool = True, **settings: Any) -> Flask:

@@ -100,7 +100,8 @@ def served(app, console_env, add_account):
     add_account("suzuki")
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="console-http", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="console-http", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}", runtime, console_env["LINE_CHANNEL_SECRET"]

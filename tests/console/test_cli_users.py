@@ -16,6 +16,8 @@ from tests.console.conftest import CONSOLE_SECRET, ID_SECRET, PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.e2e  # every test starts `python -m bot users`
+
 
 @pytest.fixture
 def env(redis_server_url: str, redis_client) -> dict[str, str]:

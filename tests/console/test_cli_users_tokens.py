@@ -7,10 +7,14 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+import pytest
+
 from bot.console.auth import accounts_of
 from dialogs.hours import TOKYO
 from tests.console.conftest import PASSWORD, login
 from tests.console.test_cli_users import accounts, env, refused, users  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.e2e  # every test starts `python -m bot users`
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,5 +1,8 @@
 """A whole bot on loopback: the Flask app, worker threads, a real redis-server, and the
-stand-in LINE API (fake_line) that the real line-bot-sdk talks to over HTTP."""
+stand-in LINE API (fake_line) that the real line-bot-sdk talks to over HTTP.
+
+Every test here is marked ``e2e`` and ``slow`` (tests/conftest.py). The apps built
+here load the dialogue once per test session (``dialogue_loaded_once``)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from bot.web import create_app, runtime_of
+from tests.waiting import drained, wait_until
 
 SECRET = "e2e-channel-secret-0123456789abcdef"
 ID_SECRET = "e2e-pseudonym-secret-0123456789abcdef"
@@ -62,6 +66,18 @@ class Bot:
     def answers(self, user: str, count: int, timeout: float = 15.0) -> list:
         return self.line.wait_for_deliveries(count, user_id=user, timeout=timeout)
 
+    def settle(self, timeout: float = 15.0) -> None:
+        """Wait until the bot is done: every queued event handled (tests.waiting.drained)
+        and no call to the stand-in LINE under way. A duplicate or late answer would
+        have arrived by then, so a check that there is none is not merely early."""
+        drained(runtime_of(self.app), timeout)
+        wait_until(self.line.idle, timeout, "the stand-in LINE to answer every call under way")
+
+
+@pytest.fixture(autouse=True)
+def _dialogue_once(dialogue_loaded_once) -> None:
+    """Every app an e2e test builds shares the session's dialogue (tests/conftest.py)."""
+
 
 @pytest.fixture
 def bot_env(fake_line, redis_server_url, tmp_path) -> dict[str, str]:
@@ -79,7 +95,7 @@ def bot_env(fake_line, redis_server_url, tmp_path) -> dict[str, str]:
 
 
 @pytest.fixture
-def bot(fake_line, bot_env, redis_client):
+def bot(fake_line, bot_env, redis_client, dialogue_loaded_once):
     app = create_app({"TESTING": True, **bot_env})
     runtime = runtime_of(app)
     runtime.start_workers(2, lease_ms=2000, block_ms=200, backoff_base_ms=50, backoff_cap_ms=200)

@@ -46,9 +46,7 @@ def test_line_500_twice_then_200_delivers_once(bot):
     bot.line.fail_next(2, status=500, path_prefix="/v2/bot/message/reply")
     bot.post(bot.event(USER, "follow"))
     assert len(bot.answers(USER, 1)) == 1
-    import time
-
-    time.sleep(0.5)
+    bot.settle()  # every retry made: a second delivery would be here now
     assert len(bot.line.deliveries(USER)) == 1
 
 
@@ -169,7 +167,7 @@ def test_unfollow_forgets_the_session_and_no_push_follows(bot, redis_client):
             runtime.keys.partition_events(runtime_partition(runtime, USER))):
         assert time.monotonic() < deadline, "the unfollow was not handled"
         time.sleep(0.05)
-    time.sleep(0.3)  # the late tap, queued behind it, has had its turn
+    bot.settle()  # the late tap, queued behind it, has had its turn
     assert len(bot.line.deliveries(USER)) == 1, "nothing pushed to a user who blocked the bot"
 
 

@@ -136,7 +136,9 @@ def test_line_failing_for_a_while_delivers_every_answer_once_and_leaves_no_worke
     for p in range(partitions):
         assert redis_client.xpending(keys.partition_events(p), "workers")["pending"] == 0
         assert redis_client.xlen(keys.partition_dead_letters(p)) == 0, "an answer was given up on"
-    time.sleep(READ_TIMEOUT + SLOW)  # let a late duplicate show up, if there is one
+    # A late duplicate, if there is one, comes from a call the sender gave up on that
+    # the stand-in is still answering (or has yet to take): once none is, it is here.
+    wait_for(line.idle, READ_TIMEOUT + SLOW + 10, "the stand-in to answer every call under way")
     took = time.monotonic() - started
 
     # Every user's answers once each, in order.

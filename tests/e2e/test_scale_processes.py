@@ -27,6 +27,7 @@ from dialogs.i18n import compile_catalogs
 from tests.e2e.conftest import ID_SECRET, Bot
 from tests.e2e.test_order_and_crash import SCRIPT, expected_first_texts
 from tests.e2e.test_procfile import free_port, post, procfile, procfile_env, processes_running
+from tests.waiting import wait_until
 
 WEBS = 2
 WORKERS = 3
@@ -96,7 +97,8 @@ def test_two_web_and_three_worker_processes_answer_every_event_once_in_order(
         while backlog():
             assert time.monotonic() < deadline, f"{backlog()} events still queued"
             time.sleep(0.05)
-        time.sleep(1.0)  # let any duplicate show up
+        # Every event handled and no call to LINE under way: any duplicate has shown up.
+        wait_until(fake_line.idle, 10, "the stand-in LINE to answer every call under way")
         log_text = {name: path.read_text(errors="replace") for name, path in logs.items()}
 
     # Exact counts: every event acknowledged, answered and delivered once.

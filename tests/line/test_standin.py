@@ -392,6 +392,7 @@ def test_the_fixture_cuts_a_delayed_answer_short_at_shutdown(fake_line):
     # teardown must not wait 30 s (pytest's own timeout would catch a hang)
 
 
+@pytest.mark.e2e  # starts a pytest of its own in a subprocess
 def test_the_fixture_fails_a_test_that_made_an_unexpected_call(tmp_path):
     test_file = tmp_path / "test_strict.py"
     test_file.write_text(textwrap.dedent(

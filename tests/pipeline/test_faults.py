@@ -1,5 +1,7 @@
 """Fault tolerance of the pipeline: SIGKILLed workers and a restarted redis-server.
 
+Both tests start processes (worker processes, a redis-server of their own): ``e2e``.
+
 "Exactly once" is checked on the effect: the handler records each event with an
 idempotent Lua step (tests.pipeline.Recorder), the way a real handler must commit
 its answer (an outbox keyed by the event id). Handler *calls* may repeat after a
@@ -31,6 +33,8 @@ from tests.redis_server import _free_port, _wait_for_ping
 
 P = 16
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -73,7 +77,7 @@ class WorkerProcess:
     def __init__(self, url: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.pipeline.worker_process", url,
-             "--lease-ms", "1000", "--block-ms", "300", "--sleep-ms", "6"],
+             "--lease-ms", "1000", "--block-ms", "300", "--sleep-ms", "12"],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
 
@@ -202,7 +206,6 @@ def test_a_redis_restart_loses_nothing_and_the_webhook_is_told_while_it_is_down(
         own_redis.start()
         enqueue_all(client, keys, users, [9, 10])  # LINE's redelivery, then new messages
         wait_for(lambda: backlog(client, keys) == 0, 20, "the queue to drain after the restart")
-        time.sleep(0.1)
     finally:
         stop.set()
         thread.join(10)

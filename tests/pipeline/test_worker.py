@@ -77,6 +77,11 @@ def pending(client: redis.Redis, keys: KeyBuilder, partition: int) -> int:
     return client.xpending(keys.partition_events(partition), GROUP)["pending"]
 
 
+def backlog(client: redis.Redis, keys: KeyBuilder) -> int:
+    """Entries not yet acknowledged, over every partition (acknowledged ones are deleted)."""
+    return sum(client.xlen(keys.partition_events(p)) for p in range(P))
+
+
 @pytest.fixture
 def threads() -> Iterator[list[tuple[threading.Thread, threading.Event]]]:
     """Workers running in threads; stopped (and joined) at the end of the test."""
@@ -291,7 +296,8 @@ def test_two_workers_200_users_10_events_each_in_order_none_missing_none_doubled
     for thread in producers:
         thread.join()
     wait_for(lambda: sum(by_worker.values()) >= 2000, 30, "2000 events to be handled")
-    time.sleep(0.2)  # anything doubled would show up now
+    # Every entry acknowledged: none left to handle again, so anything doubled shows up now.
+    wait_for(lambda: backlog(redis_client, keys) == 0, 10, "every entry to be acknowledged")
     assert sum(by_worker.values()) == 2000
     for user in users:
         assert handled[user] == list(range(1, 11)), user
@@ -322,7 +328,7 @@ def test_a_worker_joining_under_load_takes_half_without_breaking_order(
     w2 = worker(redis_client, keys, make_handler("w2"), lease_ms=600, block_ms=250)
     start(threads, w2)
     wait_for(lambda: sum(by_worker.values()) >= 1000, 30, "1000 events to be handled")
-    time.sleep(0.2)
+    wait_for(lambda: backlog(redis_client, keys) == 0, 10, "every entry to be acknowledged")
     assert sum(by_worker.values()) == 1000
     for user in users:
         assert handled[user] == list(range(1, 11)), user
@@ -362,7 +368,8 @@ def test_entries_of_a_dead_consumer_are_taken_over_after_its_lease_expires(redis
     w = worker(redis_client, keys, seen.append)
     w.run_once()
     assert partition not in w.partitions_held and seen == []  # still leased to the dead one
-    time.sleep(0.45)
+    wait_for(lambda: not redis_client.exists(keys.partition_lease(partition)), 5,
+             "the dead worker's lease to expire")
     drain(w)
     assert [seq_of(e.event) for e in seen] == list(range(1, 11))
     assert seen[0].attempt == 2  # the handler may have run before for this event
@@ -386,7 +393,9 @@ def test_with_a_claim_min_idle_time_nothing_newer_overtakes_the_entries_waiting_
     w.run_once()
     assert partition in w.partitions_held
     assert seen == [], "3..6 must not be handled before 1 and 2"
-    time.sleep(0.45)
+    wait_for(lambda: all(p["time_since_delivered"] >= 400
+                         for p in redis_client.xpending_range(stream, GROUP, "-", "+", 10)), 5,
+             "the displaced consumer's entries to be idle for the claim min-idle time")
     drain(w)
     assert seen == [1, 2, 3, 4, 5, 6]
 
@@ -425,7 +434,8 @@ def test_a_displaced_worker_takes_no_new_entries(redis_client, keys, threads) ->
     wait_for(lambda: partition in w.partitions_held, 5, "the worker to hold the partition")
     redis_client.set(keys.partition_lease(partition), "intruder.0000", px=60_000)
     send(redis_client, keys, USER, [1])  # wakes the worker's blocking read
-    time.sleep(0.6)
+    # It finds the lease gone and drops the partition; after that it cannot read it.
+    wait_for(lambda: partition not in w.partitions_held, 5, "the worker to drop the partition")
     assert seen == []
     assert pending(redis_client, keys, partition) == 0  # not even read into its PEL
     assert partition not in w.partitions_held
@@ -450,6 +460,7 @@ def test_blocking_longer_than_the_socket_timeout_is_refused(redis_server_url, ke
     client.close()
 
 
+@pytest.mark.slow  # blocks for 2.6 s on purpose
 def test_a_worker_blocking_on_empty_streams_outlives_the_socket_timeout(
     redis_server_url, redis_client, keys, threads, caplog
 ) -> None:

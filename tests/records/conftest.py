@@ -11,7 +11,7 @@ from bot.records.demo import generate
 from bot.storage.keys import KeyBuilder
 from dialogs.directory import load_directory
 from tests.console.conftest import (  # noqa: F401  (fixtures)
-    _loaded_dialogues, accounts, add_account, app, client, console_catalog_cache, console_env, make_console_app,
+    accounts, add_account, app, client, console_catalog_cache, console_env, make_console_app,
 )
 from tests.e2e.conftest import bot, bot_env  # noqa: F401  (fixtures)
 

@@ -8,11 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.records.demo import generate
 from bot.storage.keys import KeyBuilder
 from tests.records.test_purge import _env
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.e2e  # every test starts `python -m bot report`
 
 
 def test_report_from_the_stores_records(redis_server_url, redis_client, directory, tmp_path):

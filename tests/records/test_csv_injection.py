@@ -17,6 +17,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from bot.privacy import mask_pii
 from bot.records.book import Record, RecordBook
 from bot.records.demo import generate
@@ -110,6 +112,8 @@ def test_the_console_download_is_neutralised(app, add_account, directory):
     _assert_neutralised(_rows(response.data.decode("utf-8")), planted)
 
 
+@pytest.mark.e2e  # starts `python -m bot report`
+@pytest.mark.e2e  # starts `python -m bot report`
 def test_the_cli_export_is_neutralised(redis_server_url, redis_client, directory, tmp_path):
     keys = KeyBuilder(secret=b"cli-purge-secret-0123456789abcdef")  # the BOT_ID_SECRET of _env
     generate(redis_client, keys, directory, month=MONTH, count=60, seed=3)

@@ -90,6 +90,7 @@ def _env(redis_server_url):
             "LINE_CHANNEL_SECRET": "x" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "y" * 32}
 
 
+@pytest.mark.e2e  # starts `python -m bot purge`
 def test_purge_command_purges_as_of_now_and_says_what_it_removed(redis_server_url, redis_client):
     keys = KeyBuilder(secret=b"cli-purge-secret-0123456789abcdef")
     queue, old = handoff_closed_at(redis_client, keys, "U" + "c" * 32, T0)
@@ -103,6 +104,7 @@ def test_purge_command_purges_as_of_now_and_says_what_it_removed(redis_server_ur
     assert len(runs(redis_client, keys)) == 2
 
 
+@pytest.mark.e2e  # starts `python -m bot purge`
 def test_purge_command_without_redis_is_one_line_and_exit_2():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     done = subprocess.run([sys.executable, "-m", "bot", "purge"], cwd=ROOT, env=env, capture_output=True,
@@ -110,6 +112,7 @@ def test_purge_command_without_redis_is_one_line_and_exit_2():
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "REDIS_URL" in done.stderr
 
 
+@pytest.mark.e2e  # starts `python -m bot clock`
 def test_clock_purges_at_once_and_stops_on_sigterm(redis_server_url, redis_client, tmp_path):
     keys = KeyBuilder(secret=b"cli-purge-secret-0123456789abcdef")
     log = tmp_path / "clock.log"

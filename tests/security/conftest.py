@@ -1,7 +1,6 @@
 """The console fixtures (real app, real redis-server) for the security tests."""
 
 from tests.console.conftest import (  # noqa: F401  (pytest finds fixtures by name)
-    _loaded_dialogues,
     accounts,
     add_account,
     app,

@@ -111,6 +111,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.e2e  # starts the Procfile's web line (gunicorn)
 def test_the_procfile_web_line_refuses_with_one_line(settings, redis_server_url, tmp_path):
     web = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())["web"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINE_")}

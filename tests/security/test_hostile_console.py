@@ -156,6 +156,7 @@ def world(app, redis_client):
     return setup_world(app, redis_client)
 
 
+@pytest.mark.slow  # 300 hostile request sequences: about 10 s
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
@@ -185,6 +186,7 @@ def test_every_route_is_enumerated(app):
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
+@pytest.mark.slow  # 60 sessions, each logged in: about 3 s
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())

@@ -28,6 +28,7 @@ from linebot.v3.webhooks import (
 
 from bot.web import create_app, runtime_of
 from bot.web.localchat import sign, ulid
+from tests.waiting import drained
 from tests.web import UNSET_FOR_LOCAL_MODE, serve_local_bot
 
 ANSWER_DEADLINE = 15.0  # seconds; an answer takes well under one
@@ -82,7 +83,8 @@ def wait_for_messages(client, user: str, since: int = 0) -> list[dict]:
         found = response.get_json()
         if found["messages"]:
             assert found["next"] == since + len(found["messages"])
-            time.sleep(0.3)  # the rest of the same answer (one reply call: all at once)
+            # The rest of the same answer: every queued event handled (embedded workers).
+            drained(runtime_of(client.application), ANSWER_DEADLINE)
             again = client.get(f"/local/messages?user={user}&since={since}").get_json()
             return again["messages"]
         if time.monotonic() > deadline:
