@@ -13,8 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from bot.line.richmenu import IMAGES_DIR, menus
-
+# bot.line.richmenu (the LINE SDK's models) is imported by the commands, not
+# here: every `python -m bot ...` builds this parser, and the SDK costs a second.
+DEFAULT_IMAGES = "resources/richmenu"
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 AUDIENCE = {"child": "children's menu", "adult": "adults' menu"}
 WHO = {"child": "the default: everyone whose role is not known, and children",
@@ -22,6 +23,7 @@ WHO = {"child": "the default: everyone whose role is not known, and children",
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
+    from bot.line.richmenu import IMAGES_DIR, menus
     from bot.line.richmenu_draw import FontMissing, find_font, write
 
     try:
@@ -29,7 +31,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
     except FontMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
+    out = Path(args.out) if args.out else IMAGES_DIR
     copies = None if args.no_docs else DOCS_DIR
     for path in write(menus(), out, font, copies):
         print(f"wrote {path} ({path.stat().st_size} bytes)")
@@ -40,6 +42,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from bot.config import ConfigError, load_config
     from bot.line.apiclient import LineApi
+    from bot.line.richmenu import IMAGES_DIR, menus
     from bot.line.richmenu_deploy import TOKEN_HELP, Deployer, DeployError, read_images
 
     try:
@@ -50,7 +53,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             raise DeployError(f"LINE_CHANNEL_ACCESS_TOKEN is not set: {TOKEN_HELP}; "
                               "with it, set LINE_CHANNEL_SECRET too (Basic settings → Channel secret)")
         specs = menus()
-        images = read_images(specs, Path(args.images))
+        images = read_images(specs, Path(args.images) if args.images else IMAGES_DIR)
         with LineApi.open(config.api_base_url, config.access_token, config.line_data_api_base_url) as line:
             outcome = Deployer(line, config.api_base_url).deploy(specs, images)
     except (ConfigError, DeployError) as exc:
@@ -69,11 +72,11 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                        description="The four buttons at the bottom of the chat (docs/richmenu.md).")
     commands = p.add_subparsers(dest="richmenu_command", required=True)
     draw = commands.add_parser("draw", help="draw the images with a Japanese font (needs fonts-noto-cjk)")
-    draw.add_argument("--out", default=str(IMAGES_DIR), help=f"folder for the PNGs (default {IMAGES_DIR})")
+    draw.add_argument("--out", help=f"folder for the PNGs (default {DEFAULT_IMAGES} in the source tree)")
     draw.add_argument("--font", help="a font file with Japanese glyphs (default: found on the system)")
     draw.add_argument("--no-docs", action="store_true", help="do not copy the images to docs/")
     draw.set_defaults(func=cmd_draw)
     deploy = commands.add_parser(
         "deploy", help="register both menus with LINE (LINE_CHANNEL_ACCESS_TOKEN, LINE_API_BASE_URL)")
-    deploy.add_argument("--images", default=str(IMAGES_DIR), help=f"folder of the PNGs (default {IMAGES_DIR})")
+    deploy.add_argument("--images", help=f"folder of the PNGs (default {DEFAULT_IMAGES} in the source tree)")
     deploy.set_defaults(func=cmd_deploy)
