@@ -74,8 +74,8 @@ class ConsultationService:
         redelivered it, or a worker died before acknowledging it), the saved
         answer is returned instead of running the dialogue a second time, so
         the conversation never moves twice and the user gets the same words.
-        It stays with the session until :meth:`delivered` or until newer
-        answers push it out (``OUTBOX_KEEP``). ``prepare`` may change the
+        It stays with the session until newer answers push it out
+        (``OUTBOX_KEEP``). ``prepare`` may change the
         stored session before the event is handled (a counsellor closed the
         chat: the urgency of that chat is over).
         """
@@ -93,18 +93,6 @@ class ConsultationService:
             outbox = dict(list(outbox.items())[-OUTBOX_KEEP:])
             self.storage.save(user_id, {**session.to_dict(), OUTBOX: outbox}, ttl_seconds=self.session_ttl)
         return rendered
-
-    def delivered(self, user_id: str, event_id: str) -> None:
-        """The answer to ``event_id`` reached LINE: forget the copy."""
-        with self.storage.lock(user_id):
-            stored = self.storage.load(user_id)
-            if not stored or event_id not in stored.get(OUTBOX, {}):
-                return
-            outbox = {k: v for k, v in stored[OUTBOX].items() if k != event_id}
-            doc = {k: v for k, v in stored.items() if k != OUTBOX}
-            if outbox:
-                doc[OUTBOX] = outbox
-            self.storage.save(user_id, doc, ttl_seconds=self.session_ttl)
 
     def forget(self, user_id: str) -> None:
         """The user blocked the bot: drop everything we kept for the dialogue."""

@@ -17,7 +17,3 @@ def rank(severity: str | None) -> int:
     """0 for no signal or an unknown word (a value from an older stored document)."""
     return RANK.get(severity, 0)
 
-
-def higher(a: str | None, b: str | None) -> str | None:
-    """The more serious of two severities (``a`` on a tie)."""
-    return b if rank(b) > rank(a) else a

@@ -383,18 +383,18 @@ def test_answer_runs_the_dialogue_once_per_event_id(dialogue, backend):
     assert first["state"] == "start"
 
 
-def test_delivered_forgets_the_copy_and_keeps_the_session(dialogue, backend):
+def test_the_outbox_keeps_the_last_answers_and_the_session(dialogue, backend):
+    from bot.service import OUTBOX_KEEP
+
     service = make(dialogue, backend)
     service.answer(USER, "ev1", FOLLOW, lambda r: {"texts": list(r.texts)})
     service.answer(USER, "ev2", text(f"{MARK} {UNSAID}"), lambda r: {"texts": list(r.texts)})
     raw = backend.storage.load(USER)
     assert set(raw["outbox"]) == {"ev1", "ev2"}
     assert MARK not in repr(raw), "the outbox holds the bot's words, never the user's"
-    service.delivered(USER, "ev1")
-    service.delivered(USER, "ev1")  # twice is harmless
-    assert set(backend.storage.load(USER)["outbox"]) == {"ev2"}
-    service.delivered(USER, "ev2")
-    assert "outbox" not in backend.storage.load(USER)
+    for n in range(3, OUTBOX_KEEP + 2):
+        service.answer(USER, f"ev{n}", Event("postback", data="t=menu"), lambda r: {"texts": list(r.texts)})
+    assert list(backend.storage.load(USER)["outbox"]) == [f"ev{n}" for n in range(2, OUTBOX_KEEP + 2)]
     assert backend.stored().role is None and backend.stored().state
 
 
