@@ -26,11 +26,14 @@ How a worker keeps "no message lost, none answered twice, none out of order":
   that say the world is down rather than the event is bad (:class:`RetryLater`,
   Redis connection errors and timeouts) are retried without end and never
   dead-lettered: a LINE or Redis outage must not bury every message in flight.
-* **Fair share.** Live workers announce themselves in a sorted set with an expiring
-  heartbeat; each holds at most ``ceil(partitions / live workers)`` leases and hands
-  extra ones back (after finishing the entry in hand), so a new worker gets work
-  within a few renewal periods and a dead worker's partitions are taken over once its
-  leases expire.
+* **Fair share, handed over at once.** Live workers announce themselves in a sorted
+  set with an expiring heartbeat; each holds at most ``ceil(partitions / live
+  workers)`` leases and hands extra ones back after finishing the entry in hand. A
+  worker that joins, frees a partition or leaves says so on a Redis channel and the
+  others rebalance on the spot; a worker whose process dies is noticed within
+  ``WATCH_SECONDS`` because Redis drops its subscription (bot/pipeline/roster.py),
+  and its partitions are freed without waiting for its leases to lapse. Leases
+  themselves are in bot/pipeline/leases.py, the Lua scripts in bot/pipeline/scripts.py.
 
 Exactly once *in effect*: an entry is acknowledged only after the handler returned,
 so a worker that dies between the handler's side effects and the acknowledgement
@@ -73,6 +76,9 @@ from bot.pipeline.enqueue import (
     ensure_group,
     ensure_partition_count,
 )
+from bot.pipeline import scripts
+from bot.pipeline.leases import Lease, LeaseTable
+from bot.pipeline.roster import Roster
 from bot.storage.keys import KeyBuilder
 
 logger = logging.getLogger(__name__)
@@ -94,9 +100,9 @@ DEFAULT_BACKOFF_CAP_MS = 30_000
 # A blocking read must come back well before the client gives up on the socket;
 # redis-py does not stretch its socket timeout for XREAD BLOCK.
 BLOCK_MARGIN_MS = 500
-# The local view of a lease ends before Redis' own expiry: renewals are timed from
-# when they were sent, and clocks of different hosts drift.
-LEASE_SAFETY = 0.9
+# How often the coordinator looks for workers that died (and, at most, how long a
+# signal from another worker waits to be read): the pause a crash can cost a user.
+WATCH_SECONDS = 0.1
 # Dead letters keep the event (so it can be replayed or read by a person), so they
 # expire: 14 days after the partition's last dead letter, and at most this many.
 DEAD_LETTER_TTL_MS = 14 * 24 * 3600 * 1000
@@ -112,149 +118,6 @@ DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis.TimeoutError,
 )
 REASON_MAX_CHARS = 500
-
-# --- Lua scripts (each touches the keys of one partition: one cluster slot) --------
-
-# Everything the partition thread reads comes from here, fenced by the lease.
-_FETCH_LUA = """
--- KEYS[1] stream, KEYS[2] lease
--- ARGV[1] me, ARGV[2] group, ARGV[3] count, ARGV[4] claim min idle ms, ARGV[5] tidy consumers
-local stream, me, group = KEYS[1], ARGV[1], ARGV[2]
-if redis.call('GET', KEYS[2]) ~= me then
-  return {'LOST'}
-end
-local function foreign_pending()
-  local summary = redis.call('XPENDING', stream, group)
-  if summary[4] then
-    for _, c in ipairs(summary[4]) do
-      if c[1] ~= me then return true end
-    end
-  end
-  return false
-end
-if foreign_pending() then
-  -- Take over what earlier lease holders read but did not acknowledge.
-  local cursor = '0-0'
-  repeat
-    cursor = redis.call('XAUTOCLAIM', stream, group, me, ARGV[4], cursor, 'COUNT', 100, 'JUSTID')[1]
-  until cursor == '0-0'
-  -- Some are not idle long enough yet: they are older than anything new, so wait.
-  if foreign_pending() then return {'WAIT'} end
-end
-if ARGV[5] == '1' then
-  -- Forget consumers of earlier workers once nothing is pending for them.
-  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
-    local name, pending
-    for i = 1, #c, 2 do
-      if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] end
-    end
-    if name ~= me and pending == 0 then
-      redis.call('XGROUP', 'DELCONSUMER', stream, group, name)
-    end
-  end
-end
--- Redis answers {{stream, entries}} (or false when nothing is new); fakeredis, the
--- newcomer's embedded store, answers {stream, entries} for a single stream.
-local function entries_of(reply)
-  if not reply or not reply[1] then return {} end
-  if type(reply[1]) == 'table' then return reply[1][2] or {} end
-  return reply[2] or {}
-end
-local own = entries_of(redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '0'))
-if #own > 0 then
-  return {'OWN', own}
-end
-local new = entries_of(redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', ARGV[3], 'STREAMS', stream, '>'))
-if #new > 0 then
-  return {'NEW', new}
-end
--- Nothing to do: tell the caller from which id to wait for new entries.
-for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-  local name, last
-  for i = 1, #g, 2 do
-    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
-  end
-  if name == group then return {'EMPTY', last} end
-end
-return {'EMPTY', '0-0'}
-"""
-
-# Right before the handler: the lease is still ours, and count the attempt.
-# Field <entry id> counts starts of the handler, <entry id>:t its transient failures.
-_BEGIN_LUA = """
--- KEYS[1] lease, KEYS[2] attempts ; ARGV[1] me, ARGV[2] entry id, ARGV[3] attempts ttl ms
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return {-1, 0}
-end
-local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-local t = tonumber(redis.call('HGET', KEYS[2], ARGV[2] .. ':t') or '0')
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return {n, t}
-"""
-
-_ACK_LUA = """
--- KEYS[1] stream, KEYS[2] lease, KEYS[3] attempts ; ARGV[1] me, ARGV[2] group, ARGV[3] entry id
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
-end
-local acked = redis.call('XACK', KEYS[1], ARGV[2], ARGV[3])
-redis.call('XDEL', KEYS[1], ARGV[3])
-redis.call('HDEL', KEYS[3], ARGV[3], ARGV[3] .. ':t')
-if acked == 1 then return 1 end
-return 2
-"""
-
-_DEAD_LETTER_LUA = """
--- KEYS[1] stream, KEYS[2] lease, KEYS[3] attempts, KEYS[4] dead letters
--- ARGV[1] me, ARGV[2] group, ARGV[3] entry id, ARGV[4] maxlen, ARGV[5] ttl ms, ARGV[6..] fields
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
-end
-local kind = redis.call('TYPE', KEYS[4])['ok']
-if kind ~= 'none' and kind ~= 'stream' then
-  return redis.error_reply('WRONGTYPE dead-letter key is a ' .. kind)
-end
--- XACK first: if the entry is no longer pending (this script ran already, e.g. a
--- client-side retry after a lost reply), do not write a second dead letter.
-if redis.call('XACK', KEYS[1], ARGV[2], ARGV[3]) == 1 then
-  local fields = {}
-  for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
-  redis.call('PEXPIRE', KEYS[4], ARGV[5])
-end
-redis.call('XDEL', KEYS[1], ARGV[3])
-redis.call('HDEL', KEYS[3], ARGV[3], ARGV[3] .. ':t')
-return 1
-"""
-
-_RENEW_LUA = """
--- KEYS[1] lease ; ARGV[1] me, ARGV[2] lease ms
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
-
-_RELEASE_LUA = """
--- KEYS[1] lease ; ARGV[1] me
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-# Heartbeat on Redis' clock, so workers on hosts with skewed clocks agree on who is live.
-_HEARTBEAT_LUA = """
--- KEYS[1] workers zset ; ARGV[1] me, ARGV[2] ttl ms
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
-return redis.call('ZCARD', KEYS[1])
-"""
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -274,21 +137,6 @@ class Entry:
 
 
 Handler = Callable[[Entry], None]
-
-
-
-class _Lease:
-    """A partition this worker holds (or is handing back)."""
-
-    def __init__(self, index: int, stream: str) -> None:
-        self.index = index
-        self.stream = stream
-        self.valid_until = 0.0  # worker clock; refreshed by each successful renewal
-        self.lost = False  # Redis said the lease is someone else's (or gone)
-        self.stop = threading.Event()  # finish the entry in hand, then stop
-        self.thread: threading.Thread | None = None
-        self.retry_at = 0.0  # after a handler failure: not before this (worker clock)
-        self.tidy = True  # first fetch after acquiring also forgets stale consumers
 
 
 class Worker:
@@ -358,15 +206,13 @@ class Worker:
         self._stop = threading.Event()
         self._threaded = False
         self._checked = False
-        self._leases: dict[int, _Lease] = {}
-        self._leases_lock = threading.Lock()
-        self._fetch = client.register_script(_FETCH_LUA)
-        self._begin = client.register_script(_BEGIN_LUA)
-        self._ack = client.register_script(_ACK_LUA)
-        self._dead_letter = client.register_script(_DEAD_LETTER_LUA)
-        self._renew = client.register_script(_RENEW_LUA)
-        self._release = client.register_script(_RELEASE_LUA)
-        self._heartbeat = client.register_script(_HEARTBEAT_LUA)
+        self._leases = LeaseTable(client, keys, self.name, partitions=partitions, lease_ms=lease_ms,
+                                  clock=clock)
+        self._roster = Roster(client, keys, self.name, lease_ms)
+        self._fetch = client.register_script(scripts.FETCH)
+        self._begin = client.register_script(scripts.BEGIN)
+        self._ack = client.register_script(scripts.ACK)
+        self._dead_letter = client.register_script(scripts.DEAD_LETTER)
         # Start acquiring at a worker-specific offset, so workers starting together
         # do not all race for partition 0 first.
         self._offset = int.from_bytes(secrets.token_bytes(2), "big") % partitions
@@ -376,32 +222,46 @@ class Worker:
     @property
     def partitions_held(self) -> list[int]:
         """Partitions this worker currently holds a live lease on (for tests and metrics)."""
-        with self._leases_lock:
-            return sorted(
-                i for i, lease in self._leases.items() if not lease.lost and not lease.stop.is_set()
-            )
+        return self._leases.live()
 
     def run(self, stop_event: threading.Event) -> None:
         """Work until ``stop_event`` is set, then finish the entries in hand and hand back
-        every lease. One thread per held partition; this thread renews leases,
-        keeps the heartbeat and rebalances every ``lease_ms / 3``."""
+        every lease. One thread per held partition; this thread renews leases, keeps
+        the heartbeat and rebalances every ``lease_ms / 3``, and at once when another
+        worker joins, frees a partition, leaves or dies (bot/pipeline/roster.py)."""
         self._threaded = True
         self._stop = stop_event
-        for lease in self._held():  # leases taken by run_once() before
+        self._roster.listen()
+        for lease in self._leases.held():  # leases taken by run_once() before
             if lease.thread is None and not lease.stop.is_set():
                 self._start_thread(lease)
         period = self._lease_ms / 3000
         logger.info("pipeline worker %s started (%d partitions)", self.name, self._partitions)
+        next_round = 0.0
+        first = True
         try:
             while not stop_event.is_set():
+                signalled = False
                 try:
-                    self._coordinate()
+                    if self._clock() >= next_round:
+                        self._coordinate()
+                        next_round = self._clock() + period
+                        if first:
+                            # Those holding more than their new share hand it over now.
+                            self._roster.signal("joined")
+                            first = False
+                    signalled = self._take_over_departed()
                 except (RedisError, PipelineUnavailable) as exc:
                     logger.warning("pipeline worker %s: Redis error while coordinating (%s)",
                                    self.name, type(exc).__name__)
-                stop_event.wait(period)
+                if not signalled:
+                    signalled = self._roster.wait(min(WATCH_SECONDS, max(next_round - self._clock(), 0.0)),
+                                                  stop_event)
+                if signalled:
+                    next_round = 0.0  # rebalance now
         finally:
             self._shutdown()
+            self._roster.close()
             logger.info("pipeline worker %s stopped", self.name)
 
     def run_once(self) -> int:
@@ -411,8 +271,8 @@ class Worker:
         of entries finished (acknowledged or dead-lettered)."""
         self._coordinate()
         done = 0
-        for lease in self._held():
-            if lease.lost or lease.stop.is_set() or not self._lease_valid(lease):
+        for lease in self._leases.held():
+            if lease.lost or lease.stop.is_set() or not self._leases.valid(lease):
                 continue
             if self._clock() < lease.retry_at:
                 continue
@@ -425,59 +285,47 @@ class Worker:
 
     # --- coordination -------------------------------------------------------------
 
-    def _held(self) -> list[_Lease]:
-        with self._leases_lock:
-            return [self._leases[i] for i in sorted(self._leases)]
-
     def _coordinate(self) -> None:
         if not self._checked:
             ensure_partition_count(self._client, self._keys, self._partitions)
             self._checked = True
         # Renew first: it is what keeps the partitions we are working on.
-        self._renew_all()
+        self._leases.renew_all()
         self._reap()
-        live = int(self._heartbeat(keys=[self._keys.pipeline_workers()],
-                                   args=[self.name, self._lease_ms]))
+        live = self._roster.heartbeat()
         target = math.ceil(self._partitions / max(live, 1))
-        active = [lease for lease in self._held() if not lease.stop.is_set()]
+        active = [lease for lease in self._leases.held() if not lease.stop.is_set()]
         if len(active) > target:
             for lease in sorted(active, key=lambda item: item.index)[target:]:
                 logger.info("pipeline worker %s hands back partition %d (fair share %d)",
                             self.name, lease.index, target)
                 lease.stop.set()
             self._reap()
-        elif len(active) < target:
-            self._acquire(target - len(active))
+        elif len(active) < target and not self._stop.is_set():
+            hints, self._roster.hints = self._roster.hints, []
+            order = [*hints, *((self._offset + k) % self._partitions for k in range(self._partitions))]
+            for lease in self._leases.acquire(target - len(active), dict.fromkeys(order)):
+                logger.info("pipeline worker %s took partition %d", self.name, lease.index)
+                if self._threaded:
+                    self._start_thread(lease)
 
-    def _renew_all(self) -> None:
-        leases = [lease for lease in self._held() if not lease.lost]
-        if not leases:
-            return
-        sent = self._clock()
-        pipe = self._client.pipeline(transaction=False)
-        for lease in leases:
-            self._renew(keys=[self._keys.partition_lease(lease.index)],
-                        args=[self.name, self._lease_ms], client=pipe)
-        results = pipe.execute(raise_on_error=False)
-        for lease, result in zip(leases, results):
-            if isinstance(result, Exception):
-                logger.warning("pipeline worker %s: renewing partition %d failed (%s)",
-                               self.name, lease.index, type(result).__name__)
-            elif int(result) == 1:
-                lease.valid_until = sent + self._lease_ms / 1000 * LEASE_SAFETY
-            else:
-                logger.warning("pipeline worker %s lost the lease of partition %d",
-                               self.name, lease.index)
-                self._mark_lost(lease)
-
-    def _mark_lost(self, lease: _Lease) -> None:
-        lease.lost = True
-        lease.stop.set()
+    def _take_over_departed(self) -> bool:
+        """Free the partitions of workers whose process is gone; True if there were any."""
+        gone = self._roster.departed()
+        for worker in gone:
+            freed = self._leases.release_departed(worker)
+            self._roster.evict(worker)
+            logger.warning("pipeline worker %s: worker %s is gone (its Redis connections closed); "
+                           "partitions %s freed without waiting for its leases to lapse",
+                           self.name, worker, freed)
+        if gone:
+            self._roster.signal("departed")
+        return bool(gone)
 
     def _reap(self) -> None:
         """Forget partitions whose thread finished: lost ones, and handed-back ones
-        (whose lease is released only now that nothing is in hand)."""
-        for lease in self._held():
+        (released by their thread, or here when run_once drives the worker)."""
+        for lease in self._leases.held():
             if not lease.stop.is_set():
                 if (self._threaded and not self._stop.is_set()
                         and (lease.thread is None or not lease.thread.is_alive())):
@@ -490,43 +338,10 @@ class Worker:
                     continue
             if lease.thread is not None and lease.thread.is_alive():
                 continue
-            if not lease.lost:
-                try:
-                    self._release(keys=[self._keys.partition_lease(lease.index)], args=[self.name])
-                except RedisError as exc:
-                    # It expires on its own after lease_ms.
-                    logger.warning("pipeline worker %s: releasing partition %d failed (%s)",
-                                   self.name, lease.index, type(exc).__name__)
-            with self._leases_lock:
-                self._leases.pop(lease.index, None)
+            self._leases.release(lease)
+            self._leases.forget(lease)
 
-    def _acquire(self, wanted: int) -> None:
-        for k in range(self._partitions):
-            if wanted <= 0 or self._stop.is_set():
-                return
-            index = (self._offset + k) % self._partitions
-            with self._leases_lock:
-                if index in self._leases:
-                    continue
-            sent = self._clock()
-            if not self._client.set(self._keys.partition_lease(index), self.name,
-                                    nx=True, px=self._lease_ms):
-                continue
-            lease = _Lease(index, self._keys.partition_events(index))
-            lease.valid_until = sent + self._lease_ms / 1000 * LEASE_SAFETY
-            try:
-                ensure_group(self._client, lease.stream)
-            except RedisError:
-                self._release(keys=[self._keys.partition_lease(index)], args=[self.name])
-                raise
-            with self._leases_lock:
-                self._leases[index] = lease
-            wanted -= 1
-            logger.info("pipeline worker %s took partition %d", self.name, index)
-            if self._threaded:
-                self._start_thread(lease)
-
-    def _start_thread(self, lease: _Lease) -> None:
+    def _start_thread(self, lease: Lease) -> None:
         lease.thread = threading.Thread(
             target=self._partition_loop, args=(lease,), name=f"pipeline-p{lease.index}",
             daemon=True,
@@ -534,17 +349,22 @@ class Worker:
         lease.thread.start()
 
     def _shutdown(self) -> None:
-        for lease in self._held():
+        try:
+            self._roster.leave()
+        except RedisError as exc:
+            logger.warning("pipeline worker %s: leaving the roster failed (%s)", self.name,
+                           type(exc).__name__)
+        for lease in self._leases.held():
             lease.stop.set()
         period = self._lease_ms / 3000
-        while any(lease.thread is not None and lease.thread.is_alive() for lease in self._held()):
+        while any(lease.thread is not None and lease.thread.is_alive() for lease in self._leases.held()):
             # Keep renewing while handlers in hand finish, so that their entries can
             # still be acknowledged rather than handled again by the next holder.
             try:
-                self._renew_all()
+                self._leases.renew_all()
             except RedisError:
                 pass
-            for lease in self._held():
+            for lease in self._leases.held():
                 if lease.thread is not None:
                     lease.thread.join(period)
         try:
@@ -556,18 +376,15 @@ class Worker:
 
     # --- one partition ------------------------------------------------------------
 
-    def _lease_valid(self, lease: _Lease) -> bool:
-        return not lease.lost and self._clock() < lease.valid_until
-
-    def _wait(self, lease: _Lease, seconds: float) -> None:
+    def _wait(self, lease: Lease, seconds: float) -> None:
         if seconds > 0:
             lease.stop.wait(seconds)
 
-    def _partition_loop(self, lease: _Lease) -> None:
+    def _partition_loop(self, lease: Lease) -> None:
         redis_failures = 0
         try:
             while not lease.stop.is_set() and not self._stop.is_set():
-                if not self._lease_valid(lease):
+                if not self._leases.valid(lease):
                     # Renewals are failing (Redis unreachable?): do nothing until the
                     # coordinator renews the lease or finds it lost.
                     self._wait(lease, 0.05)
@@ -589,9 +406,21 @@ class Worker:
             logger.error("pipeline worker %s: partition %d loop crashed with %s at %s; "
                          "handing the partition back", self.name, lease.index,
                          type(exc).__name__, _where(exc))
+            return
+        if lease.stop.is_set() and self._leases.release(lease):
+            # Handed back with nothing in hand: free it now and say so, so the worker
+            # it is meant for takes it within milliseconds, not at its next round.
+            self._roster.signal("freed", lease.index)
 
-    def _step(self, lease: _Lease, *, block: bool) -> int:
+    def _step(self, lease: Lease, *, block: bool) -> int:
         """Fetch one batch and handle it in order; return how many entries were finished."""
+        if lease.after is not None:
+            if not block:
+                lease.after = None
+            elif not self._client.xread({lease.stream: lease.after}, count=1, block=self._block_ms):
+                return 0
+            else:
+                lease.after = None  # something new: the fetch takes it, fenced
         try:
             reply = self._fetch(
                 keys=[lease.stream, self._keys.partition_lease(lease.index)],
@@ -607,7 +436,7 @@ class Worker:
         if status == "LOST":
             logger.warning("pipeline worker %s lost the lease of partition %d",
                            self.name, lease.index)
-            self._mark_lost(lease)
+            self._leases.mark_lost(lease)
             return 0
         if status == "WAIT":
             if block:
@@ -620,14 +449,18 @@ class Worker:
             return 0
         done = 0
         for raw in reply[1]:
-            if lease.stop.is_set() or not self._lease_valid(lease):
+            if lease.stop.is_set() or not self._leases.valid(lease):
                 break  # the rest stays pending: the next lease holder takes it over
             if not self._process(lease, raw):
                 break
             done += 1
+        if status == "NEW" and done == len(reply[1]) < self._batch_size:
+            # The stream was read to its end and all of it is done: wait for what
+            # comes after the last entry instead of asking the fetch script again.
+            lease.after = _text(reply[1][-1][0])
         return done
 
-    def _process(self, lease: _Lease, raw: Any) -> bool:
+    def _process(self, lease: Lease, raw: Any) -> bool:
         """Handle one raw stream entry. True: finished (acked or dead-lettered), go on."""
         entry_id = _text(raw[0])
         stream_keys = [lease.stream, self._keys.partition_lease(lease.index),
@@ -650,7 +483,7 @@ class Worker:
         if started_n < 0:
             logger.warning("pipeline worker %s lost the lease of partition %d",
                            self.name, lease.index)
-            self._mark_lost(lease)
+            self._leases.mark_lost(lease)
             return False
         attempt = started_n
         counted = started_n - transient_n  # this attempt included
@@ -691,18 +524,18 @@ class Worker:
                            "the lease", lease.index, entry_id, elapsed)
         return self._finish(lease, entry_id, stream_keys)
 
-    def _finish(self, lease: _Lease, entry_id: str, stream_keys: list[str]) -> bool:
+    def _finish(self, lease: Lease, entry_id: str, stream_keys: list[str]) -> bool:
         result = int(self._ack(keys=stream_keys, args=[self.name, GROUP, entry_id]))
         if result == 0:
             # Fenced: another worker holds the partition now and will take this entry
             # over (the handler's idempotency absorbs the repeat).
             logger.warning("pipeline worker %s lost the lease of partition %d before "
                            "acknowledging entry %s", self.name, lease.index, entry_id)
-            self._mark_lost(lease)
+            self._leases.mark_lost(lease)
             return False
         return True
 
-    def _bury(self, lease: _Lease, entry_id: str, fields: dict[str, str], attempts: int,
+    def _bury(self, lease: Lease, entry_id: str, fields: dict[str, str], attempts: int,
               reason: str, stream_keys: list[str]) -> bool:
         dead = self._keys.partition_dead_letters(lease.index)
         record = {
@@ -725,7 +558,7 @@ class Worker:
         if result == 0:
             logger.warning("pipeline worker %s lost the lease of partition %d before "
                            "dead-lettering entry %s", self.name, lease.index, entry_id)
-            self._mark_lost(lease)
+            self._leases.mark_lost(lease)
             return False
         logger.error(
             "pipeline partition %d entry %s event %s moved to the dead-letter stream after "

@@ -128,6 +128,16 @@ class KeyBuilder:
         """Sorted set of live workers (score: heartbeat expiry, Redis server time in ms)."""
         return f"{self._prefix}:{{pipeline}}:workers"
 
+    def pipeline_signals(self) -> str:
+        """Pub/sub channel on which workers say a partition was freed or a worker
+        joined or left, so the others rebalance at once instead of at their next round."""
+        return f"{self._prefix}:{{pipeline}}:signals"
+
+    def pipeline_alive(self, worker: str) -> str:
+        """Pub/sub channel a running worker stays subscribed to: Redis drops the
+        subscription the moment the worker's process dies, which tells the others."""
+        return f"{self._prefix}:{{pipeline}}:alive:{worker}"
+
     def pipeline_partition_count(self) -> str:
         """The partition count every producer and worker must agree on."""
         return f"{self._prefix}:{{pipeline}}:partitions"

@@ -74,10 +74,10 @@ def assert_exactly_once_in_order(client: redis.Redis, keys: KeyBuilder, users: l
 
 
 class WorkerProcess:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lease_ms: int = 1000) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.pipeline.worker_process", url,
-             "--lease-ms", "1000", "--block-ms", "300", "--sleep-ms", "12"],
+             "--lease-ms", str(lease_ms), "--block-ms", "300", "--sleep-ms", "12"],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
 
@@ -131,6 +131,37 @@ def test_workers_killed_with_sigkill_mid_stream_lose_nothing_and_double_nothing(
     assert 1000 < calls <= 1000 + 3 * P, calls
     # The clean stop handed every lease back; killed workers' leases expired on their own.
     assert all(not redis_client.exists(keys.partition_lease(p)) for p in range(P))
+
+
+def test_a_killed_workers_partitions_are_taken_over_in_well_under_its_lease(
+    redis_server_url, redis_client, keys, processes
+) -> None:
+    """SIGKILL leaves a 10 s lease behind; the survivor must not wait for it to lapse:
+    Redis drops the dead process's subscription, and the survivor frees its leases."""
+    users = [user_id(i) for i in range(100)]
+    recorder = Recorder(redis_client, keys)
+    survivor = Worker(redis_client, keys, lambda e: recorder.record(e.event, e.event_id), partitions=P,
+                      lease_ms=10_000, block_ms=300)
+    stop = threading.Event()
+    thread = threading.Thread(target=survivor.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(survivor.partitions_held) == P, 10, "the survivor to hold every partition")
+        processes.append(WorkerProcess(redis_server_url, lease_ms=10_000))
+        wait_for(lambda: len(survivor.partitions_held) == P // 2, 10, "the partitions to be shared")
+        enqueue_all(redis_client, keys, users, range(1, 4))
+        wait_for(lambda: sum(len(recorder.sequence(u)) for u in users) >= 100, 10, "work on both sides")
+        killed = time.monotonic()
+        processes[-1].kill()
+        wait_for(lambda: len(survivor.partitions_held) == P, 1.0, "the survivor to take the dead one's partitions")
+        taken_over = time.monotonic() - killed
+        wait_for(lambda: backlog(redis_client, keys) == 0, 10, "the survivor to finish")
+        print(f"partitions taken over {taken_over * 1000:.0f} ms after the kill (lease 10,000 ms)")
+        assert taken_over < 1.0
+        assert_exactly_once_in_order(redis_client, keys, users, 3)
+    finally:
+        stop.set()
+        thread.join(10)
 
 
 # --- a restarted redis-server ---------------------------------------------------------

@@ -489,6 +489,44 @@ def test_a_clean_stop_hands_every_lease_back(redis_client, keys, threads) -> Non
     assert redis_client.zscore(keys.pipeline_workers(), w.name) is None
 
 
+# --- handing partitions over (a deploy: workers joining and leaving) ------------------
+# The lease here is 10 s, so a round of the coordinator is 3.3 s: a handover that
+# waited for the next round, or for a lease to lapse, could not pass these.
+
+HANDOVER_LIMIT_S = 1.0
+
+
+def test_a_joining_worker_gets_its_share_at_once_not_at_the_next_round(redis_client, keys, threads) -> None:
+    w1 = worker(redis_client, keys, lambda e: None, lease_ms=10_000, block_ms=300)
+    start(threads, w1)
+    wait_for(lambda: len(w1.partitions_held) == P, 5, "the first worker to hold every partition")
+    w2 = worker(redis_client, keys, lambda e: None, lease_ms=10_000, block_ms=300)
+    joined = time.monotonic()
+    start(threads, w2)
+    wait_for(lambda: len(w2.partitions_held) == P // 2, HANDOVER_LIMIT_S, "the newcomer's share")
+    assert time.monotonic() - joined < HANDOVER_LIMIT_S
+    assert sorted(w1.partitions_held + w2.partitions_held) == list(range(P))
+
+
+def test_a_leaving_worker_hands_its_partitions_over_at_once(redis_client, keys, threads) -> None:
+    handled: list[int] = []
+    w1 = worker(redis_client, keys, lambda e: handled.append(seq_of(e.event)), lease_ms=10_000, block_ms=300)
+    w2 = worker(redis_client, keys, lambda e: None, lease_ms=10_000, block_ms=300)
+    start(threads, w1)
+    wait_for(lambda: len(w1.partitions_held) == P, 5, "the first worker to hold every partition")
+    stop2 = start(threads, w2)
+    wait_for(lambda: len(w2.partitions_held) == P // 2, 5, "the partitions to be shared")
+    mine = w2.partitions_held
+    left = time.monotonic()
+    stop2.set()
+    wait_for(lambda: len(w1.partitions_held) == P, HANDOVER_LIMIT_S, "the stayer to take every partition")
+    assert time.monotonic() - left < HANDOVER_LIMIT_S
+    # And it works them: an event of a user on a partition the leaver had is answered.
+    user = next(user_id(i) for i in range(1000) if partition_for(message_event(user_id(i), 1), P) in mine)
+    send(redis_client, keys, user, [1])
+    wait_for(lambda: handled == [1], HANDOVER_LIMIT_S, "the event to be handled")
+
+
 def test_pipeline_keys_carry_ttls(redis_client, keys, clock) -> None:
     def handler(entry: Entry) -> None:
         raise RuntimeError("always")
