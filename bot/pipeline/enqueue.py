@@ -198,6 +198,15 @@ def enqueue(
 
 def _run(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: int) -> list[Any]:
     try:
+        if len(calls) == 1:
+            # Most webhooks carry one event: no pipeline object to build and unpack.
+            seen, stream, body, eid = calls[0]
+            try:
+                return [client.evalsha(_ENQUEUE_SHA, 2, seen, stream, DEDUPE_TTL_SECONDS, body, eid, now_ms)]
+            except ResponseError as exc:
+                if isinstance(exc, NoScriptError):
+                    raise
+                return [exc]
         pipe = client.pipeline(transaction=False)
         for seen, stream, body, eid in calls:
             # evalsha on the pipeline directly: redis-py's Script objects would make the

@@ -29,6 +29,7 @@ _PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]+")
 # Parts may be nested with ":" (e.g. "dedupe:<event id>"), but braces would
 # create a second hash tag candidate and break the slot guarantee.
 _PART_RE = re.compile(r"[A-Za-z0-9_.:-]+")
+_EVENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _check_part(part: object) -> None:
@@ -264,7 +265,7 @@ class KeyBuilder:
     @staticmethod
     def _event_part(event_id: str) -> str:
         # webhookEventId is a ULID today; anything else is hashed rather than trusted in a key.
-        if isinstance(event_id, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", event_id):
+        if isinstance(event_id, str) and _EVENT_ID_RE.fullmatch(event_id):
             return event_id
         return hashlib.sha256(str(event_id).encode("utf-8")).hexdigest()[:32]
 

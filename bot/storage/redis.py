@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import LockNotOwnedError, RedisError
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from bot.storage.base import (
@@ -48,6 +51,14 @@ RETRY_BACKOFF_CAP = 0.5
 # RESP2 is understood by every Redis server version and by RESP2-only proxies; the
 # bot uses only GET/SET/DEL and the lock's Lua scripts, so RESP3 brings nothing.
 PROTOCOL = 2
+
+# Compare-and-delete: only the holder's token releases the lock.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 def make_redis_client(url: str) -> redis.Redis:
@@ -90,14 +101,20 @@ class RedisStorage(SessionStorage):
         self._default_ttl = default_ttl
         self._blocking_timeout = blocking_timeout
         self._lock_poll_interval = lock_poll_interval
+        self._release_script = client.register_script(_RELEASE_LUA)
+        self._local = threading.local()
 
     def load(self, user_id: str) -> dict[str, Any] | None:
         check_user_id(user_id)
         key = self._keys.session(user_id)
-        try:
-            raw = self._client.get(key)
-        except RedisError as exc:
-            raise StorageError(f"Redis GET {key} failed: {exc}") from exc
+        held = self._held()
+        if user_id in held:
+            raw = held[user_id]  # read with the lock, and kept up to date by save()
+        else:
+            try:
+                raw = self._client.get(key)
+            except RedisError as exc:
+                raise StorageError(f"Redis GET {key} failed: {exc}") from exc
         if raw is None:
             return None
         return decode(raw, key)
@@ -113,6 +130,9 @@ class RedisStorage(SessionStorage):
             self._client.set(key, text.encode("utf-8"), ex=ttl)
         except RedisError as exc:
             raise StorageError(f"Redis SET {key} failed: {exc}") from exc
+        held = self._held()
+        if user_id in held:
+            held[user_id] = text.encode("utf-8")
 
     def delete(self, user_id: str) -> None:
         check_user_id(user_id)
@@ -121,6 +141,9 @@ class RedisStorage(SessionStorage):
             self._client.delete(key)
         except RedisError as exc:
             raise StorageError(f"Redis DEL {key} failed: {exc}") from exc
+        held = self._held()
+        if user_id in held:
+            held[user_id] = None
 
     @contextmanager
     def lock(
@@ -133,32 +156,57 @@ class RedisStorage(SessionStorage):
         wait = self._blocking_timeout if blocking_timeout is None else blocking_timeout
         check_lock_timeouts(timeout, wait)
         key = self._keys.lock(user_id)
-        # redis-py's Lock (SET NX PX + Lua compare-and-delete) holds across processes
-        # and hosts; ``timeout`` makes a lock of a crashed worker expire on its own.
-        lock = self._client.lock(
-            key, timeout=timeout, blocking_timeout=wait, sleep=self._lock_poll_interval
-        )
-        try:
-            acquired = lock.acquire()
-        except RedisError as exc:
-            raise StorageError(f"Redis lock {key} could not be acquired: {exc}") from exc
-        if not acquired:
-            raise LockTimeout(
-                f"Redis lock {key} is still held after {wait}s; a handler of the same user "
-                "is slow or stuck, or a crashed worker's lock has not expired yet"
-            )
+        # SET NX PX with a random token and a compare-and-delete release (what redis-py's
+        # Lock does) holds across processes and hosts; ``timeout`` makes a lock of a
+        # crashed worker expire on its own. The session is read in the same round trip
+        # as the lock is taken: every holder loads it next (load() returns that copy).
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + wait
+        while True:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(key, token, nx=True, px=max(1, int(timeout * 1000)))
+            pipe.get(self._keys.session(user_id))
+            try:
+                acquired, raw = pipe.execute()
+            except RedisError as exc:
+                raise StorageError(f"Redis lock {key} could not be acquired: {exc}") from exc
+            if acquired:
+                break
+            if time.monotonic() + self._lock_poll_interval > deadline:
+                raise LockTimeout(
+                    f"Redis lock {key} is still held after {wait}s; a handler of the same user "
+                    "is slow or stuck, or a crashed worker's lock has not expired yet"
+                )
+            time.sleep(self._lock_poll_interval)
+        held = self._held()
+        held[user_id] = raw
         try:
             yield
         except BaseException:
             # The handler's own error matters more than a release problem.
-            self._release(lock, key, timeout, quiet=True)
+            held.pop(user_id, None)
+            self._release(key, token, timeout, quiet=True)
             raise
-        self._release(lock, key, timeout, quiet=False)
+        held.pop(user_id, None)
+        self._release(key, token, timeout, quiet=False)
 
-    def _release(self, lock: Any, key: str, timeout: float, *, quiet: bool) -> None:
+    def _held(self) -> dict[str, bytes | None]:
+        """This thread's locked users and the session read with each lock (or saved since)."""
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = {}
+        return held
+
+    def _release(self, key: str, token: str, timeout: float, *, quiet: bool) -> None:
         try:
-            lock.release()
-        except LockNotOwnedError as exc:
+            released = self._release_script(keys=[key], args=[token])
+        except RedisError as exc:
+            # The lock expires on its own after ``timeout``; nothing else to undo.
+            if quiet:
+                logger.warning("Redis lock %s could not be released: %s", key, exc)
+                return
+            raise StorageError(f"Redis lock {key} could not be released: {exc}") from exc
+        if not released:
             message = (
                 f"Redis lock {key} expired after {timeout}s while still held, so another event "
                 "of the same user may have interleaved; raise the lock timeout above the "
@@ -167,10 +215,4 @@ class RedisStorage(SessionStorage):
             if quiet:
                 logger.warning(message)
                 return
-            raise LockLost(message) from exc
-        except RedisError as exc:
-            # The lock expires on its own after ``timeout``; nothing else to undo.
-            if quiet:
-                logger.warning("Redis lock %s could not be released: %s", key, exc)
-                return
-            raise StorageError(f"Redis lock {key} could not be released: {exc}") from exc
+            raise LockLost(message)

@@ -85,10 +85,6 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[_RUNTIME] = runtime
 
-    from bot.web.webhook import bp as webhook
-
-    app.register_blueprint(webhook)
-
     from bot.console.auth import init_app as init_console_auth
     from bot.console.views import init_app as init_console_views
 
@@ -104,6 +100,19 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
         log.warning("webhook: 413, body over %d bytes", MAX_BODY_BYTES)
         return jsonify(message=f"body over {MAX_BODY_BYTES} bytes"), 413
 
+    # LINE's webhook is an application of its own: the console's cookie session,
+    # CSRF guard and security headers would run on every event for nothing (an
+    # eighth of the webhook's CPU), and the webhook needs none of them.
+    from bot.web.webhook import PATH, bp as webhook
+
+    hook = Flask("bot.web.webhook", static_folder=None)
+    # Not the console's settings: without its SECRET_KEY no cookie session is opened.
+    hook.config.update({k: v for k, v in app.config.items() if k in ("MAX_CONTENT_LENGTH", "TESTING", "DEBUG")})
+    hook.extensions[_RUNTIME] = runtime
+    hook.register_blueprint(webhook)
+    hook.register_error_handler(RequestEntityTooLarge, too_large)
+    app.wsgi_app = _route(PATH, hook.wsgi_app, app.wsgi_app)  # type: ignore[method-assign]
+
     @app.get("/healthz")
     def healthz():
         loaded = dialogue_of()
@@ -115,6 +124,13 @@ def create_app(config: Mapping[str, Any] | None = None, *, runtime: Runtime | No
         app.register_blueprint(localchat)
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: runtime.standin.app})  # type: ignore[method-assign]
     return app
+
+
+def _route(path: str, to: Any, otherwise: Any) -> Any:
+    """WSGI: requests for exactly ``path`` to one app, all others to the other."""
+    def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
+        return (to if environ.get("PATH_INFO") == path else otherwise)(environ, start_response)
+    return dispatch
 
 
 def runtime_of(app: Flask | None = None) -> Runtime:

@@ -19,10 +19,12 @@ from bot.pipeline.enqueue import PipelineUnavailable, enqueue
 
 log = logging.getLogger(__name__)
 
+PATH = "/callback"
+
 bp = Blueprint("webhook", __name__)
 
 
-@bp.post("/callback")
+@bp.post(PATH)
 def callback():
     runtime = current_app.extensions["netsoudan.runtime"]
     length = request.content_length

@@ -355,6 +355,30 @@ def test_redis_lock_holds_across_clients(redis_server_url: str, redis_client: re
 
 
 @pytest.mark.redis
+def test_redis_lock_reads_the_session_with_the_lock_and_keeps_it_current(redis_client: redis.Redis) -> None:
+    # One round trip to take the lock and read the session: no GET of its own inside.
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    storage.save(USER_A, {"n": 1})
+
+    def no_get(*_args, **_kwargs):
+        pytest.fail("load() inside the lock sent a GET of its own")
+
+    real_get = redis_client.get
+    redis_client.get = no_get  # type: ignore[method-assign]
+    try:
+        with storage.lock(USER_A):
+            assert storage.load(USER_A) == {"n": 1}
+            storage.save(USER_A, {"n": 2})
+            assert storage.load(USER_A) == {"n": 2}  # what was saved, not the copy read with the lock
+            storage.delete(USER_A)
+            assert storage.load(USER_A) is None
+    finally:
+        redis_client.get = real_get  # type: ignore[method-assign]
+    assert storage.load(USER_A) is None
+
+
+@pytest.mark.redis
 def test_redis_lock_has_an_expiry_so_a_crashed_worker_cannot_block_a_user(redis_client: redis.Redis) -> None:
     keys = KeyBuilder(secret=SECRET)
     storage = RedisStorage(redis_client, keys)
