@@ -170,10 +170,27 @@ class Stack:
     line_url: str
     redis_url: str
     processes: list[Process]
+    workdir: Path | None = None
+    env: dict[str, str] | None = None
 
     def check(self) -> None:
         for p in self.processes:
             p.check()
+
+    def start_worker(self, name: str) -> Process:
+        """One more ``worker:`` process of the Procfile, as a deploy or a restart starts it."""
+        assert self.workdir is not None and self.env is not None
+        process = _start(name, ["bash", "-c", f"exec {procfile()['worker']}"], self.workdir, self.env)
+        self.processes.append(process)
+        return process
+
+    def end(self, name: str, sig: int) -> None:
+        """Stop one process with ``sig`` (SIGTERM: a deploy; SIGKILL: a crash); it is
+        no longer checked."""
+        process = next(p for p in self.processes if p.name == name)
+        self.processes.remove(process)
+        process.popen.send_signal(sig)
+        process.popen.wait(30)
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process, redis-server included."""
@@ -240,4 +257,4 @@ def stack(workdir: Path, *, app: str = BOT_APP, web_processes: int = 2, workers:
             processes.append(_start("clock", ["bash", "-c", f"exec {lines['clock']}"], workdir, env))
         url = f"http://127.0.0.1:{web_port}/callback"
         _wait("the webhook", lambda: _verify(url), processes)
-        yield Stack(url, line_url, redis_url, processes)
+        yield Stack(url, line_url, redis_url, processes, workdir, env)
