@@ -27,7 +27,6 @@ triage-report`` and held at 100 % / at most 5 % by the tests.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -36,14 +35,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import jaconv
-import jsonschema
 import yaml
 
+from dialogs import schemas
 from dialogs.i18n import RESOURCES
 from dialogs.severity import RANK as _RANK
 
 LEXICON_PATH = RESOURCES / "triage" / "lexicon.yaml"
-SCHEMA_PATH = RESOURCES / "schemas" / "lexicon.schema.json"
 
 CATEGORIES = ("self_harm", "threat", "extortion")
 
@@ -460,17 +458,14 @@ def _rule(raw: Mapping[str, Any], entry: str, path: Path | None) -> Rule:
 
 def parse_lexicon(data: Any, path: Path | None = None) -> Lexicon:
     """Validate and compile lexicon data (already parsed from YAML)."""
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        entry = None
-        if len(error.absolute_path) >= 2 and error.absolute_path[0] in ("entries", "modifiers"):
-            item = data[error.absolute_path[0]][error.absolute_path[1]]
+    try:
+        schemas.check(data, "lexicon.schema.json", file=path)
+    except schemas.SchemaError as exc:
+        at, entry = exc.location, None
+        if len(at) >= 2 and at[0] in ("entries", "modifiers"):
+            item = data[at[0]][at[1]]
             entry = item.get("id") if isinstance(item, dict) else None
-        raise LexiconError(f"does not match {SCHEMA_PATH.name} at {where}: {error.message}",
-                           entry=entry, path=path)
+        raise LexiconError(exc.mismatch, entry=entry, path=path) from None
 
     seen: set[str] = set()
     for item in [*data["entries"], *data.get("modifiers", [])]:
