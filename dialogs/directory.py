@@ -13,8 +13,6 @@ Nothing is read at import time: call :func:`load_directory`.
 from __future__ import annotations
 
 import difflib
-import functools
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from referencing import Registry, Resource
 
+from dialogs import schemas
 from dialogs.hours import HoursError, OpeningHours, parse_hours
 from dialogs.i18n import LANGS
 
@@ -50,7 +46,6 @@ __all__ = [
 ]
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SCHEMAS = RESOURCES / "schemas"
 
 # The documents the project was built from (see the seeds' README). A source
 # outside this list cannot be traced back, so loading rejects it.
@@ -393,26 +388,18 @@ def _read_yaml(path: Path) -> Any:
 # -- schema
 
 
-@functools.cache
-def _validator(schema_name: str) -> Draft202012Validator:
-    # The profile schema refers to definitions in the hotlines schema, so both
-    # are registered under their $id.
-    schemas = {
-        name: json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
-        for name in ("hotlines.schema.json", "profile.schema.json")
-    }
-    registry = Registry().with_resources(
-        (contents["$id"], Resource.from_contents(contents)) for contents in schemas.values()
-    )
-    return Draft202012Validator(schemas[schema_name], registry=registry)
-
-
 def _check_schema(data: Any, schema_name: str, path: Path, list_key: str) -> None:
-    errors = list(_validator(schema_name).iter_errors(data))
-    if not errors:
-        return
-    error = best_match(errors)
-    entry, field = _locate(data, list(error.absolute_path), list_key)
+    try:
+        schemas.check(data, schema_name, file=path)
+    except schemas.SchemaError as exc:
+        raise _schema_failure(exc, data, list_key) from None
+
+
+def _schema_failure(exc: schemas.SchemaError, data: Any, list_key: str) -> DirectoryError:
+    """The directory's own words for a schema error: the entry by its id and
+    the field, because the operator edits YAML entries, not JSON paths."""
+    error, path = exc.error, exc.file
+    entry, field = _locate(data, list(exc.location), list_key)
     # Name the missing or unexpected field itself, not the object holding it.
     named = _FIELD_IN_MESSAGE.search(error.message)
     if named and error.validator in ("required", "additionalProperties", "unevaluatedProperties"):
@@ -420,8 +407,8 @@ def _check_schema(data: Any, schema_name: str, path: Path, list_key: str) -> Non
     problem = error.message
     if "then" in error.schema_path:
         problem += " (the entry has no phone, url or line_id: say how to reach the window)"
-    more = f" ({len(errors) - 1} more problem(s) after fixing this)" if len(errors) > 1 else ""
-    raise DirectoryError(f"{path}: {entry}, field {field!r}: {problem}{more}")
+    more = f" ({exc.count - 1} more problem(s) after fixing this)" if exc.count > 1 else ""
+    return DirectoryError(f"{path}: {entry}, field {field!r}: {problem}{more}")
 
 
 _WHOLE_ENTRY = "(the entry itself)"
