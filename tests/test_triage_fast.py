@@ -132,7 +132,7 @@ def _normalize_reference(text: str) -> str:
     import re
     import unicodedata
 
-    from dialogs import triage as t
+    from dialogs.triage import normalise as t
 
     s = unicodedata.normalize("NFKC", text).translate(t._EMOJI).lower()
     s = t._NOISE.sub("", s)
