@@ -106,7 +106,8 @@ class Rule:
 # a combined regex per group of patterns and form of text, and first one
 # search per form over every entry's most selective group, which proves for
 # most calm messages that no entry can fire. It gives exactly the verdict of
-# ``Lexicon.triage_reference`` (tests/test_triage_fast.py holds it to that).
+# ``Lexicon.triage_reference`` (tests/dialogs/triage/test_matcher_fast.py
+# holds it to that).
 
 # A back-reference or a conditional counts groups, which a combined regex
 # renumbers: such a pattern is searched on its own.

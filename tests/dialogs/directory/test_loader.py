@@ -25,9 +25,9 @@ from dialogs.directory import (
 )
 from dialogs.hours import TOKYO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 RESOURCES = ROOT / "resources"
-TEST_PROFILE = Path(__file__).resolve().parent / "data" / "profiles" / "test_prefecture.yaml"
+TEST_PROFILE = ROOT / "tests" / "data" / "profiles" / "test_prefecture.yaml"
 
 S000 = "000_cc21f3be6f83b1bf.txt"
 S001 = "001_f74e64c36d621d47.txt"

@@ -29,7 +29,7 @@ from dialogs.triage_report import (
     main,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 RANK = {None: 0, "medium": 1, "high": 2, "critical": 3}
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dialogs.triage import LEXICON_PATH, default_lexicon, normalize, parse_lexicon
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SETS = sorted((ROOT / "tests" / "data").glob("triage_*.yaml"))
 LEXICON_DATA = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
 
