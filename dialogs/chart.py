@@ -9,19 +9,17 @@ never surfaces at a user's message.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection, Iterable, Mapping
 
-import jsonschema
 import yaml
 
+from dialogs import schemas
 from dialogs.i18n import LANGS, RESOURCES, Catalogs
 
 CHART_PATH = RESOURCES / "chart.yaml"
-SCHEMA_PATH = RESOURCES / "schemas" / "chart.schema.json"
 
 #: LINE's limit for a quick-reply label; longer labels are rejected by the API.
 MAX_LABEL_CHARS = 20
@@ -190,19 +188,14 @@ def _state(state_id: str, data: Mapping[str, Any]) -> State:
 
 def parse_chart(data: Any, path: Path | None = None) -> Chart:
     """Check ``data`` against the JSON Schema and build a :class:`Chart`."""
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        location = list(first.absolute_path)
-        state = location[1] if len(location) > 1 and location[0] == "states" else None
-        at = "/".join(str(p) for p in location) or "(top level)"
-        raise ChartSchemaError(
-            f"does not match {SCHEMA_PATH.name} at {at}: {first.message}",
-            state=state if isinstance(state, str) else None,
-            path=path,
-        )
+    try:
+        # The first broken place in the file, not the likeliest cause: what
+        # operators of the chart have always been shown.
+        schemas.check(data, "chart.schema.json", file=path, pick=schemas.earliest)
+    except schemas.SchemaError as exc:
+        at = exc.location
+        state = at[1] if len(at) > 1 and at[0] == "states" else None
+        raise ChartSchemaError(exc.mismatch, state=state if isinstance(state, str) else None, path=path) from None
     states = {sid: _state(sid, sdata) for sid, sdata in data["states"].items()}
     return Chart(
         version=data["version"],

@@ -11,19 +11,17 @@ classifier's categories.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-import jsonschema
 import yaml
 
+from dialogs import schemas
 from dialogs.i18n import RESOURCES
 
 DANGERS_PATH = RESOURCES / "triage" / "dangers.yaml"
-SCHEMA_PATH = RESOURCES / "schemas" / "dangers.schema.json"
 
 #: Crisis categories, in the order a reply picks the first of several.
 CATEGORY_ORDER = ("self_harm", "threat", "extortion", "grooming", "abuse", "violence_by_writer")
@@ -48,11 +46,10 @@ class Danger:
 
 
 def parse_dangers(data: Any, model_categories: tuple[str, ...], path: Path = DANGERS_PATH) -> dict[str, Danger]:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise DangersError(f"does not match {SCHEMA_PATH.name} at {where}: {error.message}", path=path)
+    try:
+        schemas.check(data, "dangers.schema.json", file=path)
+    except schemas.SchemaError as exc:
+        raise DangersError(exc.mismatch, path=path) from None
     dangers = {d["id"]: Danger(d["id"], d["model"], d["severity"], d["life_at_stake"],
                                tuple(d["cards"]), tuple(d["cards_other"])) for d in data["dangers"]}
     if tuple(dangers) != CATEGORY_ORDER:

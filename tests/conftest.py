@@ -14,7 +14,7 @@ Markers (registered in pyproject.toml; ``--strict-markers``):
   ``browser`` fixture.
 * ``slow``: takes more than about 2 s. Marked here on every e2e and browser
   test; other slow tests carry it themselves (or their directory's conftest
-  marks them, as tests/nlu/conftest.py does).
+  marks them, as tests/dialogs/nlu/conftest.py does).
 
 So ``python -m pytest -n 2 -m "not slow"`` is the inner loop (no process
 started, no browser, no retraining), and ``-m e2e`` / ``-m browser`` pick

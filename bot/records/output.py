@@ -11,7 +11,7 @@ from bot.records.book import Record
 from dialogs.directory import Directory
 from dialogs.hours import TOKYO
 
-# Built from parts: a "name.ext" literal reads as a catalog key to tests/test_i18n.py's scan.
+# Built from parts: a "name.ext" literal reads as a catalog key to tests/dialogs/test_i18n.py's scan.
 HTML_NAME = "report" + ".html"
 CSV_NAME = "records" + ".csv"
 

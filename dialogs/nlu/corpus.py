@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-import jsonschema
-
+from dialogs import schemas
 from dialogs.i18n import RESOURCES
 
 CORPUS_DIR = RESOURCES / "nlu" / "corpus"
-SCHEMA_PATH = RESOURCES / "schemas" / "nlu_corpus.schema.json"
 
 URGENT_CATEGORIES = ("suicide", "grooming", "abuse", "sexual_images", "threat", "violence_by_writer")
 BRANCHES = ("talk", "advice", "delete", "damages", "danger", "report", "mail", "bill", "security", "none")
@@ -62,14 +59,8 @@ class Example:
         return _ROLE_OF_WRITER[self.writer]
 
 
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
-
-
 def load_file(path: Path) -> list[Example]:
     out = []
-    validator = _validator()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -77,10 +68,10 @@ def load_file(path: Path) -> list[Example]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CorpusError(f"{path}:{n}: not JSON: {exc}") from None
-        error = jsonschema.exceptions.best_match(validator.iter_errors(item))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-            raise CorpusError(f"{path}:{n}: {where}: {error.message}")
+        try:
+            schemas.check(item, "nlu_corpus.schema.json", file=path)
+        except schemas.SchemaError as exc:
+            raise CorpusError(f"{path}:{n}: {exc.where}: {exc.error.message}") from None
         out.append(Example(
             text=item["text"], urgency=item["urgency"], category=item["category"], about=item["about"],
             writer=item["writer"], lang=item["lang"], branch=item["branch"],

@@ -6,7 +6,7 @@ that are only usual said as usual."""
 from __future__ import annotations
 
 from tests.conftest import tokyo
-from tests.test_engine import STAFFED, Chat, answer_texts
+from tests.dialogs.test_engine import STAFFED, Chat, answer_texts
 
 NIGHT_SAT = tokyo("2026-11-28 21:00")  # Saturday night: #9110 usually closed until Monday
 

@@ -1,4 +1,4 @@
-"""The hotline directory: national windows plus one deployment profile.
+"""The hotline directory loaded: national windows plus one deployment profile.
 
 Data lives in ``resources/hotlines.yaml`` (national) and
 ``resources/profiles/<id>.yaml`` (a prefecture: its counsellor desk and local
@@ -12,45 +12,19 @@ Nothing is read at import time: call :func:`load_directory`.
 
 from __future__ import annotations
 
-import difflib
-import functools
-import json
-import re
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
 import dataclasses
-from dataclasses import dataclass
+import difflib
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from referencing import Registry, Resource
 
+from dialogs import schemas
+from dialogs.directory.model import Desk, Directory, Hotline, Phone, Profile, ReadPolicy, Text, fold, tel_link
 from dialogs.hours import HoursError, OpeningHours, parse_hours
-from dialogs.i18n import LANGS
-
-__all__ = [
-    "LANGS",
-    "BRANCHES",
-    "ROLES",
-    "SEED_FILES",
-    "NATIONAL_SOURCE",
-    "DirectoryError",
-    "Text",
-    "Phone",
-    "Hotline",
-    "Desk",
-    "ReadPolicy",
-    "READERS",
-    "Profile",
-    "Directory",
-    "load_directory",
-]
-
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SCHEMAS = RESOURCES / "schemas"
+from dialogs.i18n import LANGS, RESOURCES
 
 # The documents the project was built from (see the seeds' README). A source
 # outside this list cannot be traced back, so loading rejects it.
@@ -67,20 +41,6 @@ SEED_FILES: frozenset[str] = frozenset(
 # this exact phrase says so instead of pretending a seed holds them.
 NATIONAL_SOURCE = "national number, not from the seed documents"
 
-BRANCHES: tuple[str, ...] = (
-    "talk",
-    "expert",
-    "delete",
-    "damages",
-    "danger",
-    "report",
-    "mail",
-    "bill",
-    "security",
-    "crisis",
-)
-ROLES: tuple[str, ...] = ("child", "guardian", "teacher")
-
 # Organisation names are proper names: children read them in plain Japanese,
 # so ja_easy is not demanded there (it falls back to ja).
 _ORGANISATION_LANGS: tuple[str, ...] = ("ja", "en")
@@ -90,230 +50,6 @@ _TEXT_FIELDS_ALL_LANGS: tuple[str, ...] = ("name", "summary", "hours_note", "con
 class DirectoryError(ValueError):
     """Invalid directory data. The message starts with the file, then names
     the entry and the field, so the operator knows what to edit."""
-
-
-# --------------------------------------------------------------------------
-# Data model
-
-
-@dataclass(frozen=True)
-class Text:
-    """A string per language. Stored as pairs so the object stays hashable."""
-
-    items: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, str]) -> Text:
-        return cls(tuple((lang, data[lang]) for lang in data))
-
-    @property
-    def langs(self) -> tuple[str, ...]:
-        return tuple(lang for lang, _ in self.items)
-
-    def get(self, lang: str) -> str | None:
-        for key, value in self.items:
-            if key == lang:
-                return value
-        return None
-
-    def __getitem__(self, lang: str) -> str:
-        value = self.get(lang)
-        if value is None:
-            raise KeyError(f"no {lang!r} text; have {', '.join(self.langs)}")
-        return value
-
-    def in_lang(self, lang: str) -> str:
-        """The text in ``lang``, else Japanese (every text has ja)."""
-        value = self.get(lang)
-        return value if value is not None else self["ja"]
-
-
-@dataclass(frozen=True)
-class Phone:
-    number: str  # display form, as printed in the source
-    tel: str  # tel: link, digits only ('#' as %23)
-
-
-@dataclass(frozen=True)
-class Hotline:
-    id: str
-    name: Text
-    organisation: Text
-    summary: Text
-    phones: tuple[Phone, ...]
-    url: str | None
-    channels: tuple[str, ...]
-    audience: tuple[str, ...]
-    hours: OpeningHours
-    source: tuple[str, ...]
-    line_id: str | None = None
-    hours_note: Text | None = None
-    contact_note: Text | None = None
-    source_note: str | None = None
-    #: The languages a person is answered in: Japanese unless a source says more.
-    answers_in: tuple[str, ...] = ("ja",)
-    # Local windows only: where they are offered and the area they serve.
-    local: bool = False
-    show_in: tuple[str, ...] = ()
-    area: Text | None = None
-    #: How people name ``area`` (川西, かわにし), NFKC-folded at load so a message
-    #: is matched without folding them again: a window serving less than the
-    #: whole deployment is offered only to someone who named its area.
-    area_words: tuple[str, ...] = ()
-
-    def name_in(self, lang: str) -> str:
-        return self.name.in_lang(lang)
-
-    def summary_in(self, lang: str) -> str:
-        return self.summary.in_lang(lang)
-
-    def organisation_in(self, lang: str) -> str:
-        return self.organisation.in_lang(lang)
-
-    def hours_note_in(self, lang: str) -> str | None:
-        return None if self.hours_note is None else self.hours_note.in_lang(lang)
-
-    def contact_note_in(self, lang: str) -> str | None:
-        return None if self.contact_note is None else self.contact_note.in_lang(lang)
-
-    def serves(self, role: str) -> bool:
-        """True if the window is meant for ``role`` (child, guardian, teacher);
-        'anyone' serves every role."""
-        return role in self.audience or "anyone" in self.audience
-
-
-@dataclass(frozen=True)
-class Desk:
-    """The counsellor desk a deployment hands chats to."""
-
-    name: Text
-    hours: OpeningHours
-    anonymous_roles: tuple[str, ...]
-    # (role, what the role must tell first) pairs; pairs keep the object hashable.
-    identity_required: tuple[tuple[str, tuple[str, ...]], ...]
-    source: tuple[str, ...]
-    hours_note: Text | None = None
-    source_note: str | None = None
-
-    def name_in(self, lang: str) -> str:
-        return self.name.in_lang(lang)
-
-    def allows_anonymous(self, role: str) -> bool:
-        return role in self.anonymous_roles
-
-    def required_identity(self, role: str) -> tuple[str, ...]:
-        """What ``role`` must tell the desk first, e.g. ('school', 'name')."""
-        return dict(self.identity_required).get(role, ())
-
-
-#: Who a read policy may name (bot.console.actions decides with it):
-#: "supervisors" at any time; "counsellors": any account at any time; "on_duty": any
-#: account while the desk is staffed (its hours, widened by on_duty_margin_minutes);
-#: "holder": whoever holds the chat now; "handlers": whoever took, was handed or closed it.
-READERS: tuple[str, ...] = ("supervisors", "counsellors", "on_duty", "holder", "handlers")
-
-
-@dataclass(frozen=True)
-class ReadPolicy:
-    """Who may read a chat in the console (its transcript, images, a teacher's
-    identity), by the chat's status. The defaults are the strict policy a
-    profile gets when it says nothing."""
-
-    waiting: tuple[str, ...] = ("on_duty", "supervisors")
-    claimed: tuple[str, ...] = ("holder", "supervisors")
-    #: Closed or returned to the bot.
-    closed: tuple[str, ...] = ("handlers", "supervisors")
-    #: Counsellors count as on duty this long before the desk opens and after it closes.
-    on_duty_margin_minutes: int = 0
-
-    def readers(self, status: str) -> tuple[str, ...]:
-        if status == "waiting":
-            return self.waiting
-        if status == "claimed":
-            return self.claimed
-        return self.closed
-
-
-@dataclass(frozen=True)
-class Profile:
-    id: str
-    name: Text
-    prefecture: Text
-    desk: Desk
-    local_hotlines: tuple[Hotline, ...]
-    path: Path
-    #: Days a finished handoff's transcript and images are kept (bot.records.purge).
-    retention_days: int = 365
-    #: Days an open chat may go with nothing happening in it before the purge
-    #: returns it to the bot (and so, later, purges it).
-    open_limit_days: int = 30
-    read_policy: ReadPolicy = ReadPolicy()
-
-
-class Directory:
-    """National windows plus the local windows of one profile, by id."""
-
-    def __init__(self, national: tuple[Hotline, ...], profile: Profile) -> None:
-        self.profile = profile
-        self._national = national
-        self._by_id: dict[str, Hotline] = {h.id: h for h in (*national, *profile.local_hotlines)}
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(self._by_id)
-
-    @property
-    def national(self) -> tuple[Hotline, ...]:
-        return self._national
-
-    @property
-    def desk(self) -> Desk:
-        return self.profile.desk
-
-    def get(self, hotline_id: str) -> Hotline:
-        try:
-            return self._by_id[hotline_id]
-        except KeyError:
-            close = difflib.get_close_matches(hotline_id, self._by_id, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise KeyError(
-                f"no hotline {hotline_id!r} in the national directory or profile "
-                f"{self.profile.id!r} ({self.profile.path}){hint}"
-            ) from None
-
-    def __contains__(self, hotline_id: object) -> bool:
-        return hotline_id in self._by_id
-
-    def __iter__(self) -> Iterator[Hotline]:
-        return iter(self._by_id.values())
-
-    def __len__(self) -> int:
-        return len(self._by_id)
-
-    def all(self) -> list[Hotline]:
-        """National windows in file order, then the profile's local ones."""
-        return list(self._by_id.values())
-
-    def for_branch(self, branch: str, near: Iterable[str] = ()) -> list[Hotline]:
-        """The profile's local windows offered in ``branch``, in file order.
-
-        A window serving only part of the deployment (one city) is offered
-        only when its id is in ``near``: the person named its area."""
-        if branch not in BRANCHES:
-            raise ValueError(f"unknown branch {branch!r}; branches are {', '.join(BRANCHES)}")
-        near = set(near)
-        return [h for h in self.profile.local_hotlines
-                if branch in h.show_in and (h.area is None or h.id in near)]
-
-    def areas_named(self, text: str) -> tuple[str, ...]:
-        """Ids of the local windows whose area ``text`` names (「川西市に住んでる」)."""
-        folded = _fold(text)
-        return tuple(h.id for h in self.profile.local_hotlines
-                     if any(word in folded for word in h.area_words))
-
-
-# --------------------------------------------------------------------------
-# Loading
 
 
 def load_directory(profile: str | Path = "hyogo", resources: Path | None = None) -> Directory:
@@ -393,26 +129,18 @@ def _read_yaml(path: Path) -> Any:
 # -- schema
 
 
-@functools.cache
-def _validator(schema_name: str) -> Draft202012Validator:
-    # The profile schema refers to definitions in the hotlines schema, so both
-    # are registered under their $id.
-    schemas = {
-        name: json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
-        for name in ("hotlines.schema.json", "profile.schema.json")
-    }
-    registry = Registry().with_resources(
-        (contents["$id"], Resource.from_contents(contents)) for contents in schemas.values()
-    )
-    return Draft202012Validator(schemas[schema_name], registry=registry)
-
-
 def _check_schema(data: Any, schema_name: str, path: Path, list_key: str) -> None:
-    errors = list(_validator(schema_name).iter_errors(data))
-    if not errors:
-        return
-    error = best_match(errors)
-    entry, field = _locate(data, list(error.absolute_path), list_key)
+    try:
+        schemas.check(data, schema_name, file=path)
+    except schemas.SchemaError as exc:
+        raise _schema_failure(exc, data, list_key) from None
+
+
+def _schema_failure(exc: schemas.SchemaError, data: Any, list_key: str) -> DirectoryError:
+    """The directory's own words for a schema error: the entry by its id and
+    the field, because the operator edits YAML entries, not JSON paths."""
+    error, path = exc.error, exc.file
+    entry, field = _locate(data, list(exc.location), list_key)
     # Name the missing or unexpected field itself, not the object holding it.
     named = _FIELD_IN_MESSAGE.search(error.message)
     if named and error.validator in ("required", "additionalProperties", "unevaluatedProperties"):
@@ -420,8 +148,8 @@ def _check_schema(data: Any, schema_name: str, path: Path, list_key: str) -> Non
     problem = error.message
     if "then" in error.schema_path:
         problem += " (the entry has no phone, url or line_id: say how to reach the window)"
-    more = f" ({len(errors) - 1} more problem(s) after fixing this)" if len(errors) > 1 else ""
-    raise DirectoryError(f"{path}: {entry}, field {field!r}: {problem}{more}")
+    more = f" ({exc.count - 1} more problem(s) after fixing this)" if exc.count > 1 else ""
+    return DirectoryError(f"{path}: {entry}, field {field!r}: {problem}{more}")
 
 
 _WHOLE_ENTRY = "(the entry itself)"
@@ -450,11 +178,6 @@ def _field_name(parts: list[Any]) -> str:
 
 
 # -- entries
-
-
-def _fold(text: str) -> str:
-    """ｶﾜﾆｼ → カワニシ, Kawanishi → kawanishi: width and case do not change a place name."""
-    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def _fail(path: Path, entry: str, field: str, problem: str) -> DirectoryError:
@@ -508,7 +231,7 @@ def _hotline(raw: Mapping[str, Any], path: Path, *, local: bool) -> Hotline:
         local=local,
         show_in=tuple(raw.get("show_in", ())),
         area=texts["area"],
-        area_words=tuple(_fold(w) for w in raw.get("area_words", ())),
+        area_words=tuple(fold(w) for w in raw.get("area_words", ())),
         answers_in=tuple(raw.get("answers_in", ("ja",))),
     )
 
@@ -533,12 +256,6 @@ def _phone(raw: Mapping[str, str], path: Path, entry: str, field: str) -> Phone:
     if tel != expected:
         raise _fail(path, entry, f"{field}.tel", f"{tel!r} does not match number {number!r}; expected {expected!r}")
     return Phone(number, tel)
-
-
-def tel_link(number: str) -> str:
-    """The tel: link for a displayed number: digits only, '#' as %23."""
-    digits = re.sub(r"[^0-9#]", "", number)
-    return "tel:" + digits.replace("#", "%23")
 
 
 def _source(raw: str | list[str], path: Path, entry: str, *, official_pages: bool = False) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from dialogs.hours import (
 )
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-HOLIDAY_CSV = Path(__file__).parent / "data" / "cabinet_office_holidays_2025_2027.csv"
+HOLIDAY_CSV = Path(__file__).resolve().parents[1] / "data" / "cabinet_office_holidays_2025_2027.csv"
 
 
 def jst(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:

@@ -39,6 +39,7 @@ def test_earlier_sets_every_crisis_urgent_and_few_alarms(read, name):
     assert len(alarms) / len(benign) <= 0.05, alarms
 
 
+@pytest.mark.slow  # the whole corpus through triage
 def test_the_corpus_is_read_as_labelled(read):
     corpus = dedupe(load_dir())
     levels = Counter((e.urgency, e.hard_negative, read(e.text).level) for e in corpus)

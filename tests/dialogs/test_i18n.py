@@ -32,7 +32,7 @@ from dialogs.i18n import (
     profile_language,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- helpers -----------------------------------------------------------------

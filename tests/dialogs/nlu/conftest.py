@@ -14,7 +14,6 @@ HERE = Path(__file__).resolve().parent
 SLOW_FIXTURES = {"corpus", "reports"}
 #: Tests that do the same in their own body.
 SLOW_TESTS = {
-    ("test_regression.py", "test_the_corpus_is_read_as_labelled"),  # the whole corpus through triage
     ("test_sets.py", "test_the_report_command_names_every_miss"),  # a blind set through the whole bot
 }
 

@@ -34,7 +34,7 @@ from dialogs.hours import format_when
 from dialogs.i18n import DOMAIN, LOCALE_DIR
 from tests.conftest import tokyo
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 EASY_PO = LOCALE_DIR / "ja_easy" / "LC_MESSAGES" / f"{DOMAIN}.po"
 YAML_FILES = [
     RESOURCES / "hotlines.yaml",

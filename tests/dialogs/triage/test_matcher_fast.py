@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dialogs.triage import LEXICON_PATH, default_lexicon, normalize, parse_lexicon
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SETS = sorted((ROOT / "tests" / "data").glob("triage_*.yaml"))
 LEXICON_DATA = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
 
@@ -132,7 +132,7 @@ def _normalize_reference(text: str) -> str:
     import re
     import unicodedata
 
-    from dialogs import triage as t
+    from dialogs.triage import normalise as t
 
     s = unicodedata.normalize("NFKC", text).translate(t._EMOJI).lower()
     s = t._NOISE.sub("", s)

@@ -1,66 +1,27 @@
-"""Crisis triage: is a child in danger? Checked on every message, before anything else.
+"""The verdict on one message: which lexicon entries fire, how severe, whether a life may be at stake.
 
-A pure function of the message text. The words are data
-(``resources/triage/lexicon.yaml``), checked at load against
-``resources/schemas/lexicon.schema.json`` and then by running every entry's own
-examples and not-examples, so a lexicon edit that stops catching what it was
-written for fails start-up and the tests, naming the entry.
-
-How a message is read:
-
-1. ``normalize`` folds the ways children write the same word: full- and
-   half-width forms, katakana and hiragana, upper and lower case, spaces,
-   punctuation, emoji and long marks (死 に た い, ｼﾆﾀｲ, しにたーい), and the
-   net spellings of 死 (タヒ, 氏, 4) where they are followed by the kana that
-   make them a word (タヒにたい, 4にたい), not in またひとり or 2024ねん.
-2. Idioms (死ぬほど, ゲームで死, 殺虫, 必死 ...) are cut out of the normalized
-   text, so that 死ぬほどつらい、死にたい still reads 死にたい.
-3. Every entry whose patterns match fires; the severity is the highest of
-   them, raised to critical by a modifier (a plan, a place, a time, a method,
-   a farewell, a weapon) for the categories the modifier applies to.
-
-The lexicon errs towards asking: a false alarm costs a child one message with
-the 24-hour number and an offer of a person; a miss may cost a life. Recall
-and false alarms on the labelled set are printed by ``python -m bot
-triage-report`` and held at 100 % / at most 5 % by the tests.
+Patterns are compiled for the form of text they apply to
+(:mod:`dialogs.triage.normalise`); a :class:`Lexicon` is the compiled entries
+and modifiers, and answers either by its fast path (combined regexes, a
+prefilter, buckets) or by trying every pattern in turn, which the fast path is
+held to.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Callable, Iterable
 
-import jaconv
-import jsonschema
-import yaml
-
-from dialogs.i18n import RESOURCES
 from dialogs.severity import RANK as _RANK
-
-LEXICON_PATH = RESOURCES / "triage" / "lexicon.yaml"
-SCHEMA_PATH = RESOURCES / "schemas" / "lexicon.schema.json"
+from dialogs.triage.normalise import Forms, normalize, romaji_kana, words
 
 CATEGORIES = ("self_harm", "threat", "extortion")
 
 #: Categories where any high or critical signal means a life may be at stake:
 #: the first reply then also gives 110 and 119.
 LIFE_CATEGORIES = frozenset({"self_harm", "threat"})
-
-
-class LexiconError(ValueError):
-    """The lexicon is invalid. ``entry`` names the offending entry or section."""
-
-    def __init__(self, message: str, *, entry: str | None = None, path: Path | None = None):
-        self.entry = entry
-        self.path = path
-        where = f"{path}: " if path else ""
-        where += f"entry {entry!r}: " if entry else ""
-        super().__init__(where + message)
 
 
 @dataclass(frozen=True)
@@ -76,74 +37,6 @@ class Triage:
     @classmethod
     def calm(cls) -> "Triage":
         return cls(False, None, (), (), False)
-
-
-# ---------------------------------------------------------------- normalization
-
-# Net spellings of 死. Each needs the kana after it, so that names (田中氏),
-# years (2024ねん), school years (4ねんせい) and またひとり stay what they are.
-# (marker, pattern, replacement): the pattern can only match where its marker is.
-_NET_SPELLINGS = (
-    ("タヒ", re.compile(r"タヒ(?=[にねぬんニネヌン])"), "死"),
-    ("氏", re.compile(r"(?<![\u3400-\u9fff])氏(?=[にねぬニネヌ])"), "死"),
-    ("4", re.compile(r"(?<![0-9])4(?=[にニ][^ん]|[ねネ](?![んン]))"), "死"),
-)
-# Emoji children use instead of words: laughter survives as 笑 so that hyperbole
-# (親に殺されるw 😂, 💀💀) can be told apart; a knife, blood or pills are words.
-_EMOJI = str.maketrans({
-    "😂": "笑", "🤣": "笑", "😆": "笑", "💀": "笑",
-    "🔪": "ナイフ", "🩸": "血", "💊": "薬",
-})
-# Katakana ァ..ヶ folded to hiragana by one table lookup per character (a
-# regex with a callback per character cost more than the rest of normalize).
-_KATAKANA = str.maketrans({chr(c): chr(c - 0x60) for c in range(0x30A1, 0x30F7)})
-# Everything that is not a letter, a digit or a CJK character goes, and the
-# long marks and wave dashes children stretch words with.
-_NOISE = re.compile(r"[\W_ー〜～\u30fc\uff70]+", re.UNICODE)
-_WORDS_NOISE = re.compile(r"[^a-z0-9]+")
-
-
-def normalize(text: str) -> str:
-    """The compact form every Japanese pattern is matched against."""
-    t = unicodedata.normalize("NFKC", text).translate(_EMOJI).lower()
-    t = _NOISE.sub("", t)
-    for marker, pattern, replacement in _NET_SPELLINGS:
-        # A substitution cannot apply without its marker: skip the regex.
-        if marker in t:
-            t = pattern.sub(replacement, t)
-    return t.translate(_KATAKANA)
-
-
-def words(text: str) -> str:
-    """The spaced latin form English patterns are matched against: ' i want to die '."""
-    t = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
-    return " " + _WORDS_NOISE.sub(" ", t).strip() + " "
-
-
-_LATIN = re.compile(r"^[a-z0-9 '\u2019]+\*?$")
-_ROMAJI_RUN = re.compile(r"[a-z]{3,}")
-
-
-def romaji_kana(spaced: str) -> str:
-    """Japanese typed in romaji (shinitai, korosu tte), read as kana, so the
-    Japanese patterns find it; "" when the message has no latin words."""
-    if not _ROMAJI_RUN.search(spaced):
-        return ""
-    return normalize(jaconv.alphabet2kana(spaced))
-
-
-@dataclass(frozen=True)
-class Forms:
-    """The forms of one message that patterns are matched against."""
-
-    compact: str  # normalized, idioms cut
-    spaced: str  # latin words
-    kana: str  # romaji read as kana, idioms cut ("" if none)
-    raw_compact: str  # normalized, idioms kept (for ``unless``)
-    raw_kana: str
-
-    def raw(self) -> "Forms":
-        return Forms(self.raw_compact, self.spaced, self.raw_kana, self.raw_compact, self.raw_kana)
 
 
 # ---------------------------------------------------------------- patterns
@@ -163,6 +56,9 @@ class Pattern:
         return self.regex.search(forms.compact) is not None or (
             bool(forms.kana) and self.regex.search(forms.kana) is not None
         )
+
+
+_LATIN = re.compile(r"^[a-z0-9 '\u2019]+\*?$")
 
 
 def compile_pattern(source: str) -> Pattern:
@@ -210,7 +106,8 @@ class Rule:
 # a combined regex per group of patterns and form of text, and first one
 # search per form over every entry's most selective group, which proves for
 # most calm messages that no entry can fire. It gives exactly the verdict of
-# ``Lexicon.triage_reference`` (tests/test_triage_fast.py holds it to that).
+# ``Lexicon.triage_reference`` (tests/dialogs/triage/test_matcher_fast.py
+# holds it to that).
 
 # A back-reference or a conditional counts groups, which a combined regex
 # renumbers: such a pattern is searched on its own.
@@ -441,112 +338,3 @@ class Lexicon:
             _RANK[severity] >= _RANK["high"] and bool(LIFE_CATEGORIES.intersection(categories))
         )
         return Triage(True, severity, categories, tuple(reasons), life)
-
-
-# ---------------------------------------------------------------- loading
-
-
-def _rule(raw: Mapping[str, Any], entry: str, path: Path | None) -> Rule:
-    try:
-        if "any" in raw:
-            groups = (tuple(compile_pattern(p) for p in raw["any"]),)
-        else:
-            groups = tuple(tuple(compile_pattern(p) for p in group) for group in raw["all"])
-        unless = tuple(compile_pattern(p) for p in raw.get("unless", ()))
-    except (ValueError, re.error) as exc:
-        raise LexiconError(f"bad pattern: {exc}", entry=entry, path=path) from None
-    return Rule(groups, unless)
-
-
-def parse_lexicon(data: Any, path: Path | None = None) -> Lexicon:
-    """Validate and compile lexicon data (already parsed from YAML)."""
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        entry = None
-        if len(error.absolute_path) >= 2 and error.absolute_path[0] in ("entries", "modifiers"):
-            item = data[error.absolute_path[0]][error.absolute_path[1]]
-            entry = item.get("id") if isinstance(item, dict) else None
-        raise LexiconError(f"does not match {SCHEMA_PATH.name} at {where}: {error.message}",
-                           entry=entry, path=path)
-
-    seen: set[str] = set()
-    for item in [*data["entries"], *data.get("modifiers", [])]:
-        if item["id"] in seen:
-            raise LexiconError("id used twice; reasons must name one rule", entry=item["id"], path=path)
-        seen.add(item["id"])
-
-    try:
-        idioms = tuple(sorted({normalize(i) for i in data.get("idioms", [])}, key=len, reverse=True))
-    except Exception as exc:  # pragma: no cover - normalize does not raise on str
-        raise LexiconError(str(exc), entry="idioms", path=path) from None
-    if "" in idioms:
-        raise LexiconError("an idiom is empty once normalized", entry="idioms", path=path)
-    idiom_re = re.compile("|".join(re.escape(i) for i in idioms)) if idioms else None
-
-    entries = tuple(
-        Entry(e["id"], e["category"], e["severity"], _rule(e, e["id"], path)) for e in data["entries"]
-    )
-    modifiers = tuple(
-        Modifier(m["id"], frozenset(m["categories"]), _rule(m, m["id"], path))
-        for m in data.get("modifiers", [])
-    )
-    lexicon = Lexicon(data["version"], idioms, entries, modifiers, idiom_re)
-    _check_examples(lexicon, data, path)
-    return lexicon
-
-
-def _check_examples(lexicon: Lexicon, data: Mapping[str, Any], path: Path | None) -> None:
-    """Each entry must catch its examples and leave its not-examples alone;
-    each modifier must raise its examples to critical. Run at load, so the
-    lexicon cannot drift from what it was written to catch."""
-    for raw in data["entries"]:
-        for text in raw["examples"]:
-            result = lexicon.triage(text)
-            if raw["id"] not in result.reasons:
-                raise LexiconError(f"does not catch its own example {text!r} "
-                                   f"(fired: {list(result.reasons) or 'nothing'})", entry=raw["id"], path=path)
-        for text in raw.get("not_examples", []):
-            if raw["id"] in lexicon.triage(text).reasons:
-                raise LexiconError(f"fires on its not-example {text!r}", entry=raw["id"], path=path)
-    for raw in data.get("modifiers", []):
-        for text in raw["examples"]:
-            result = lexicon.triage(text)
-            if raw["id"] not in result.reasons or result.severity != "critical":
-                raise LexiconError(f"does not raise its example {text!r} to critical "
-                                   f"(fired: {list(result.reasons) or 'nothing'})", entry=raw["id"], path=path)
-    for text in data.get("idiom_examples", []):
-        result = lexicon.triage(text)
-        if result.urgent:
-            raise LexiconError(f"idiom example {text!r} still fires {list(result.reasons)}",
-                               entry="idioms", path=path)
-
-
-def load_lexicon(path: Path | str = LEXICON_PATH) -> Lexicon:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LexiconError(f"cannot read the lexicon: {exc.strerror}", path=path) from None
-    except yaml.YAMLError as exc:
-        raise LexiconError(f"not valid YAML: {exc}", path=path) from None
-    return parse_lexicon(data, path)
-
-
-@lru_cache(maxsize=1)
-def default_lexicon() -> Lexicon:
-    return load_lexicon(LEXICON_PATH)
-
-
-def triage(text: str, lexicon: Lexicon | None = None) -> Triage:
-    """Triage one message with the shipped lexicon (or the one given)."""
-    return (lexicon or default_lexicon()).triage(text)
-
-
-def examples(lexicon_data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    """(entry id, example) pairs, for tests that parametrize over the lexicon."""
-    for raw in lexicon_data["entries"]:
-        for text in raw["examples"]:
-            yield raw["id"], text
