@@ -24,6 +24,7 @@ Everything here is a pure function of the text and of
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -181,12 +182,30 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tokenizer() -> Any:
+def _dictionary() -> Any:
     # Imported here: loading the dictionary takes ~0.2 s, paid once per process
     # by whoever first reads a message, never at import.
-    from sudachipy import Dictionary, SplitMode
+    from sudachipy import Dictionary
 
-    return Dictionary(dict="core").tokenizer(mode=SplitMode.C)
+    return Dictionary(dict="core")
+
+
+_per_thread = threading.local()
+_dictionary_lock = threading.Lock()
+
+
+def _tokenizer() -> Any:
+    """This thread's tokenizer. A Sudachi tokenizer cannot be used by two threads at
+    once (it raises "already in use"), and a worker reads the messages of its
+    partitions on a thread each; the dictionary behind them is loaded once."""
+    tokenizer = getattr(_per_thread, "tokenizer", None)
+    if tokenizer is None:
+        from sudachipy import SplitMode
+
+        with _dictionary_lock:
+            tokenizer = _dictionary().tokenizer(mode=SplitMode.C)
+        _per_thread.tokenizer = tokenizer
+    return tokenizer
 
 
 @lru_cache(maxsize=1)

@@ -51,3 +51,30 @@ def test_a_small_vowel_that_spells_a_sound_is_kept():
 def test_empty_and_symbol_only_messages():
     assert analyse("").surface == ""
     assert analyse("！！！").lemmas == ()
+
+
+def test_messages_read_at_once_by_many_threads_all_come_through():
+    # A worker reads the messages of its partitions on one thread each; one Sudachi
+    # tokenizer shared between them fails ("already borrowed") and the event waits
+    # a retry, or after five ends in the dead letters.
+    import threading
+
+    texts = ["もう死にたい", "グループで悪口を言われてる", "知らない請求がきた", "写真を勝手に載せられた"] * 50
+    expected = {t: analyse(t) for t in set(texts)}
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def read() -> None:
+        start.wait()
+        try:
+            for t in texts:
+                assert analyse(t) == expected[t]
+        except BaseException as exc:  # noqa: BLE001 - the test reports it below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert errors == []
