@@ -125,8 +125,9 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
                   partitions: int = DEFAULT_PARTITIONS) -> Runtime:
     """Load and check everything; raise StartupError naming what is wrong."""
     try:
-        catalogs = compile_catalogs(cache_dir=Path(config.catalog_cache) if config.catalog_cache else None)
-        dialogue = Dialogue.load(config.profile, catalogs=catalogs)
+        cache_dir = Path(config.catalog_cache) if config.catalog_cache else None
+        catalogs = compile_catalogs(cache_dir=cache_dir)
+        dialogue = Dialogue.load(config.profile, catalogs=catalogs, cache_dir=cache_dir)
         rehearse(dialogue)
     except Exception as exc:  # every loader error is a reason not to start
         raise StartupError(

@@ -148,6 +148,7 @@ class Dialogue:
         catalogs: Catalogs | None = None,
         lexicon_path: Path = LEXICON_PATH,
         model: Model | None | bool = True,
+        cache_dir: Path | None = None,
     ) -> "Dialogue":
         """Load the chart, directory, catalogs, routing and triage lexicon; validate them together.
 
@@ -166,7 +167,7 @@ class Dialogue:
         if missing:
             raise ValueError(f"{DANGERS_PATH}: cards name hotlines missing from the directory: {missing}")
         if model is True:
-            model = default_model()
+            model = default_model(cache_dir)
         return cls(chart, ChartMachine(chart), directory, catalogs, Router.load(), load_lexicon(lexicon_path),
                    model or None, dangers)
 

@@ -193,7 +193,9 @@ def check_catalogs(locale_dir: Path = LOCALE_DIR, langs: tuple[str, ...] = LANGS
         )
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
+    """Where compiled files live (message catalogs, the parsed NLU model): named after
+    their sources' content, so never stale. ``BOT_CATALOG_CACHE`` or the temp dir."""
     configured = os.environ.get("BOT_CATALOG_CACHE")
     if configured:
         return Path(configured)
@@ -212,7 +214,7 @@ def compile_catalogs(
     edited catalog is never served from an old compilation.
     """
     check_catalogs(locale_dir, langs)
-    cache_root = cache_dir or _default_cache_dir()
+    cache_root = cache_dir or default_cache_dir()
     translations: dict[str, Translations] = {}
     keys: dict[str, frozenset[str]] = {}
     for lang in langs:

@@ -23,8 +23,10 @@ sigmoid, normalised over the head's classes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from dialogs.i18n import RESOURCES
+from dialogs.i18n import RESOURCES, default_cache_dir
 from dialogs.nlu.features import features
 from dialogs.nlu.text import Analysis, analyse
 
@@ -133,19 +135,110 @@ def save(model_dir: Path, family: str, vocab: list[str], weights: Any, heads: li
         out.write("\n".join(rows) + "\n")
 
 
-def load(model_dir: Path = MODEL_DIR) -> Model:
+def load(model_dir: Path = MODEL_DIR, cache_dir: Path | None = None) -> Model:
+    """The model in ``model_dir``. Parsing weights.tsv costs a second of CPU; the
+    parsed arrays are kept under ``cache_dir`` (dialogs.i18n's cache by default),
+    named after the file's content, so the next process on this host (a worker
+    joining under load, a test process) loads them in a few milliseconds."""
     meta_path, weights_path = model_dir / "model.json", model_dir / "weights.tsv"
     fix = "rebuild them with `python -m bot nlu train`"
     try:
         doc = json.loads(meta_path.read_text(encoding="utf-8"))
-        lines = weights_path.read_text(encoding="utf-8").splitlines()
+        raw = weights_path.read_bytes()
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{model_dir}: cannot read the NLU model ({exc}); {fix}") from None
     if doc.get("format") != FORMAT:
         raise ModelError(f"{meta_path}: format {doc.get('format')!r}, expected {FORMAT}; {fix}")
+    columns = doc["columns"]
+    # The shipped model, or any other when asked: a freshly trained one is read once.
+    cached = _Cache(cache_dir or default_cache_dir(), raw) if cache_dir or model_dir == MODEL_DIR else None
+    parsed = cached.read(columns) if cached else None
+    if parsed is None:
+        try:
+            lines = raw.decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"{weights_path}: not UTF-8 ({exc}); {fix}") from None
+        parsed = _parse_fast(lines[1:], columns)
+        if parsed is None:
+            parsed = _parse_checked(lines, columns, weights_path, fix)
+        if cached:
+            cached.write(*parsed)
+    vocab, matrix = parsed
+    if len(vocab) != doc["features"]:
+        raise ModelError(f"{weights_path}: {len(vocab)} features, model.json says {doc['features']}; {fix}")
+    heads = {
+        name: Head(name, tuple(h["classes"]), h["columns"][0], h["columns"][1], tuple(h["intercept"]))
+        for name, h in doc["heads"].items()
+    }
+    missing = {"urgency", "category", "about", "branch", "role"} - set(heads)
+    if missing:
+        raise ModelError(f"{meta_path}: heads {sorted(missing)} missing; {fix}")
+    meta = {k: v for k, v in doc.items() if k not in ("heads", "thresholds")}
+    return Model(doc["family"], vocab, matrix, heads, doc["thresholds"], meta)
+
+
+class _Cache:
+    """weights.tsv parsed, as two files named after its content: the matrix (.npy,
+    no pickles) and the features (one per line). A missing or unreadable cache is
+    parsed again and rewritten; it is never an error."""
+
+    def __init__(self, root: Path, raw: bytes) -> None:
+        digest = hashlib.blake2b(raw, digest_size=12).hexdigest()
+        self.matrix = root / "nlu" / f"weights-{digest}.npy"
+        self.features = self.matrix.with_suffix(".features")
+
+    def read(self, columns: int) -> tuple[dict[str, int], Any] | None:
+        try:
+            matrix = np.load(self.matrix, allow_pickle=False)
+            features = self.features.read_text(encoding="utf-8").split("\n")
+        except (OSError, ValueError):
+            return None
+        if matrix.ndim != 2 or matrix.shape != (len(features), columns) or matrix.dtype != np.float32:
+            return None
+        return {f: i for i, f in enumerate(features)}, matrix
+
+    def write(self, vocab: dict[str, int], matrix: Any) -> None:
+        try:
+            self.matrix.parent.mkdir(parents=True, exist_ok=True)
+            # Atomic: a process starting meanwhile reads the whole file or none.
+            tmp = self.matrix.with_name(f"{self.matrix.stem}.{os.getpid()}.tmp.npy")
+            np.save(tmp, matrix, allow_pickle=False)
+            tmp_features = self.features.with_suffix(f".{os.getpid()}.tmp")
+            tmp_features.write_text("\n".join(vocab), encoding="utf-8")
+            tmp_features.replace(self.features)
+            tmp.replace(self.matrix)
+        except OSError:
+            pass  # read-only or full: the next process parses again
+
+
+def _parse_fast(lines: list[str], columns: int) -> tuple[dict[str, int], Any] | None:
+    """The weights in a few array operations instead of a loop over 3 million pairs
+    (a worker starts in a second less): None when anything looks wrong, and the
+    line-by-line parser then says what and where."""
+    try:
+        features, pairs = [], []
+        for line in lines:
+            feat, _, rest = line.rpartition("\t")
+            features.append(feat)
+            pairs.append(rest)
+        counts = np.fromiter((p.count(":") for p in pairs), dtype=np.int64, count=len(pairs))
+        text = " ".join(pairs).replace(":", " ")
+        flat = np.array(text.split(), dtype=np.float64)
+    except ValueError:
+        return None
+    if flat.size != 2 * int(counts.sum()) or not all(features) or len(set(features)) != len(features):
+        return None
+    index, values = flat[0::2], flat[1::2]
+    if index.size and (index.min() < 0 or index.max() >= columns or not np.all(index == np.floor(index))):
+        return None
+    matrix = np.zeros((len(features), columns), dtype=np.float32)
+    matrix[np.repeat(np.arange(len(features)), counts), index.astype(np.int64)] = values
+    return {f: i for i, f in enumerate(features)}, matrix
+
+
+def _parse_checked(lines: list[str], columns: int, weights_path: Path, fix: str) -> tuple[dict[str, int], Any]:
     vocab: dict[str, int] = {}
     rows: list[list[float]] = []
-    columns = doc["columns"]
     for n, line in enumerate(lines[1:], 2):
         feat, _, pairs = line.rpartition("\t")
         row = [0.0] * columns
@@ -160,19 +253,9 @@ def load(model_dir: Path = MODEL_DIR) -> Model:
             raise ModelError(f"{weights_path}:{n}: empty or repeated feature {feat!r}; {fix}")
         vocab[feat] = len(rows)
         rows.append(row)
-    if len(rows) != doc["features"]:
-        raise ModelError(f"{weights_path}: {len(rows)} features, model.json says {doc['features']}; {fix}")
-    heads = {
-        name: Head(name, tuple(h["classes"]), h["columns"][0], h["columns"][1], tuple(h["intercept"]))
-        for name, h in doc["heads"].items()
-    }
-    missing = {"urgency", "category", "about", "branch", "role"} - set(heads)
-    if missing:
-        raise ModelError(f"{meta_path}: heads {sorted(missing)} missing; {fix}")
-    meta = {k: v for k, v in doc.items() if k not in ("heads", "thresholds")}
-    return Model(doc["family"], vocab, np.asarray(rows, dtype=np.float32), heads, doc["thresholds"], meta)
+    return vocab, np.asarray(rows, dtype=np.float32)
 
 
 @lru_cache(maxsize=1)
-def default_model() -> Model:
-    return load(MODEL_DIR)
+def default_model(cache_dir: Path | None = None) -> Model:
+    return load(MODEL_DIR, cache_dir)

@@ -49,3 +49,33 @@ def test_the_weights_are_text_and_a_broken_file_says_how_to_rebuild(tmp_path):
     (broken / "model.json").write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(ModelError, match="format"):
         load(broken)
+
+
+def test_the_parsed_weights_are_cached_by_content_and_a_bad_cache_is_parsed_again(tmp_path):
+    import numpy as np
+
+    first = load(MODEL_DIR, cache_dir=tmp_path)
+    (matrix,) = (tmp_path / "nlu").glob("weights-*.npy")
+    again = load(MODEL_DIR, cache_dir=tmp_path)  # from the cache
+    assert again.vocab == first.vocab and np.array_equal(again.weights, first.weights)
+    assert again.read("もう死にたい").urgency == first.read("もう死にたい").urgency
+    matrix.write_bytes(b"not an array")
+    mended = load(MODEL_DIR, cache_dir=tmp_path)
+    assert np.array_equal(mended.weights, first.weights)
+    assert np.load(matrix).shape == first.weights.shape  # written anew
+
+
+def test_a_changed_weights_file_is_never_served_from_an_old_cache(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(MODEL_DIR / "model.json", model / "model.json")
+    lines = (MODEL_DIR / "weights.tsv").read_text(encoding="utf-8").splitlines()
+    (model / "weights.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    before = load(model, cache_dir=cache)
+    feature, pairs = lines[1].split("\t")
+    column = int(pairs.split(" ")[0].split(":")[0])
+    lines[1] = f"{feature}\t{column}:9.000"
+    (model / "weights.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    after = load(model, cache_dir=cache)
+    assert after.weights[after.vocab[feature], column] == 9.0 != before.weights[before.vocab[feature], column]
