@@ -19,7 +19,7 @@ It behaves like LINE where the bot's correctness depends on it:
 - ``GET /v2/bot/profile/<userId>``, ``POST /v2/bot/{group,room}/<id>/leave``.
 - Rich menus (create, list, get, delete, the image, the default, per-user
   links, aliases) and ``POST /v2/bot/chat/loading/start``, validated as LINE
-  does: see ``bot.line.standin_richmenu``.
+  does: see ``bot.line.standin.richmenu``.
 - Every request needs ``Authorization: Bearer <token>`` (any non-empty token,
   or exactly ``access_token`` when one is configured), else 401.
 - Faults on demand: ``fail_next`` (a status, with ``Retry-After`` on 429),
@@ -47,7 +47,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bot.line.standin_richmenu import Loading, RichMenus, StoredMenu
+from bot.line.standin.richmenu import Loading, RichMenus, StoredMenu
 
 REPLY_TOKEN_TTL = 60.0  # seconds, LINE's
 MAX_MESSAGES = 5
@@ -390,7 +390,7 @@ class StandinLine:
         return app
 
     def _add_richmenu_routes(self, app: Flask) -> None:
-        """Rich menus and the loading animation (bot.line.standin_richmenu): each
+        """Rich menus and the loading animation (bot.line.standin.richmenu): each
         answered under the lock, with auth, faults and recording, like the rest."""
 
         def route(rule: str, method: str, name: str, call) -> None:
