@@ -45,6 +45,10 @@ One module a job:
 - ``faults``: failures and slow answers on demand;
 - ``protocol``: what an endpoint is given and what it answers;
 - ``server``: serving it over HTTP in a background thread.
+
+It imports nothing else of the bot, so it cannot share the bot's mistakes,
+and only bot.runtime (the local mode) wires it into the product: both are
+import-linter contracts in pyproject.toml.
 """
 
 from bot.line.standin.app import CUT_OFF
