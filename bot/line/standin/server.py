@@ -35,16 +35,18 @@ class RunningStandin:
         self._server.server_close()
 
 
-def serve(standin: StandinLine, host: str = "127.0.0.1", port: int = 0) -> RunningStandin:
+def serve(standin: StandinLine, host: str = "127.0.0.1", port: int = 0, *,
+          poll_interval: float = 0.05) -> RunningStandin:
     """Serve ``standin`` on ``host:port`` (0 = a free port) in a daemon thread.
 
     ``base_url`` is what to give the SDK's ``Configuration(host=...)``.
-    Call ``stop()`` when done.
+    Call ``stop()`` when done: it waits for the server's next poll (every
+    ``poll_interval`` seconds) to see the shutdown.
     """
     server = make_server(host, port, standin.app, threaded=True, request_handler=_QuietHandler)
     server.daemon_threads = True
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="line-standin", daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": poll_interval}, name="line-standin", daemon=True
     )
     thread.start()
     return RunningStandin(standin, f"http://{host}:{server.server_port}", server, thread)
