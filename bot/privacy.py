@@ -5,7 +5,7 @@ addresses (with 〒 postal codes) are; ``mask_pii(text)`` replaces each with a
 label: [電話番号] [メールアドレス] [住所]. The console highlights the spans
 for the counsellor (bot.console.present); CSV exports and anything else that
 leaves the service masks them, and so does what is kept for good: the closing
-record (記録簿) is masked when it is written (``mask_pii_deep``, bot.handoff.queue).
+record (記録簿) is masked when it is written (``mask_pii_deep``, bot.handoff.transitions).
 The live transcript is not masked: a child in danger who gives an address is
 giving it to the counsellor who must send help; it is sealed at rest instead
 (bot.crypto) and purged with the handoff.

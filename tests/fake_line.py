@@ -24,9 +24,8 @@ import select
 import threading
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bot.line.standin import RunningStandin, StandinLine
+from bot.line.standin import RunningStandin, StandinLine, serve
 
 ACCESS_TOKEN = "test-channel-access-token"
 
@@ -87,27 +86,12 @@ class ManualClock:
         self.now += seconds
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code="-", size="-") -> None:
-        pass  # request lines carry user ids (profile paths)
-
-
-def serve(standin: StandinLine) -> RunningStandin:
-    """bot.line.standin.serve, polling for shutdown every 5 ms instead of 50: the
-    fixture is set up and torn down for a thousand tests, and stopping the server
-    waits for the poll."""
-    server = make_server("127.0.0.1", 0, standin.app, threaded=True, request_handler=_Quiet)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005},
-                              name="line-standin", daemon=True)
-    thread.start()
-    return RunningStandin(standin, f"http://127.0.0.1:{server.server_port}", server, thread)
-
-
 @pytest.fixture
 def fake_line():
     standin = StandinLine(access_token=ACCESS_TOKEN)
-    running = serve(standin)
+    # Polling for shutdown every 5 ms instead of 50: the fixture is set up and
+    # torn down for a thousand tests, and stopping the server waits for the poll.
+    running = serve(standin, poll_interval=0.005)
     try:
         yield FakeLine(standin, running.base_url, ACCESS_TOKEN, running)
     finally:

@@ -37,7 +37,7 @@ ALERT_LABELS: dict[str, str] = {
     "idle": "対応が止まっています",
 }
 
-#: System entries of the transcript (bot.handoff.queue transitions, bridge notes).
+#: System entries of the transcript (bot.handoff.transitions, bridge notes).
 EVENT_LABELS: dict[str, str] = {
     "claimed": "{by} さんが担当しました",
     "transferred": "{by} さんが {to} さんに引き継ぎました",

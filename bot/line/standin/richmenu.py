@@ -7,7 +7,7 @@ the bot can get them wrong:
 - a rich menu: ``size`` 800-2500 wide, at least 250 high, at least 1.45 times
   as wide as high; ``selected`` a boolean; ``name`` 1-300 characters;
   ``chatBarText`` 1-14; 1-20 ``areas``, each inside the image, with a valid
-  action (the stand-in's own action rules); at most 1000 menus per channel;
+  action (bot.line.standin.validate); at most 1000 menus per channel;
 - its image: ``image/png`` or ``image/jpeg`` (else 415), at most 1 MB (else
   413), exactly the menu's size, once (LINE cannot replace an image);
 - a menu is made the default, linked to a user or given an alias only once it
@@ -15,8 +15,8 @@ the bot can get them wrong:
 - the loading animation: only for a one-to-one chat (a user id: a group's or
   a room's is refused), ``loadingSeconds`` a multiple of 5 from 5 to 60.
 
-Every method runs with the stand-in's lock held (bot.line.standin) and
-answers ``(status, payload, headers, error)`` like the stand-in's endpoints.
+Every method runs with the stand-in's lock held and answers like the
+stand-in's other endpoints (bot.line.standin.protocol).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ import re
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+from bot.line.standin.protocol import Answer, bad, not_found
+from bot.line.standin.validate import validate_action
 
 MAX_MENUS = 1000
 MAX_AREAS = 20
@@ -39,10 +42,6 @@ ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 #: LINE user ids: "U" and 32 characters. Groups start with C, rooms with R.
 USER_ID_RE = re.compile(r"U[0-9A-Za-z]{32}")
 LOADING_SECONDS = range(5, 61, 5)
-
-Answer = tuple[int, Any, dict, "str | None"]
-#: (action, where, label max, label required) -> problems; the stand-in's own rules.
-ActionCheck = Callable[[Any, str, int, bool], list[tuple[str, str]]]
 
 
 @dataclass
@@ -72,7 +71,6 @@ class Loading:
 
 @dataclass
 class RichMenus:
-    check_action: ActionCheck
     menus: dict[str, StoredMenu] = field(default_factory=dict)
     default: str | None = None
     links: dict[str, str] = field(default_factory=dict)  # user id -> rich menu id
@@ -82,11 +80,11 @@ class RichMenus:
     # --- rich menus ---------------------------------------------------------------------
 
     def create(self, body: Any) -> Answer:
-        problems = validate_rich_menu(body, self.check_action)
+        problems = validate_rich_menu(body)
         if problems:
-            return _bad(f"The request body has {len(problems)} error(s)", problems)
+            return bad(f"The request body has {len(problems)} error(s)", problems)
         if len(self.menus) >= MAX_MENUS:
-            return _bad(f"The number of rich menus exceeds the limit of {MAX_MENUS}")
+            return bad(f"The number of rich menus exceeds the limit of {MAX_MENUS}")
         menu = StoredMenu(f"richmenu-{uuid.uuid4().hex}", _rich_menu_fields(body))
         self.menus[menu.id] = menu
         return 200, {"richMenuId": menu.id}, {}, None
@@ -96,11 +94,11 @@ class RichMenus:
 
     def get(self, menu_id: str) -> Answer:
         menu = self.menus.get(menu_id)
-        return (200, menu.response(), {}, None) if menu else _not_found()
+        return (200, menu.response(), {}, None) if menu else not_found()
 
     def delete(self, menu_id: str) -> Answer:
         if self.menus.pop(menu_id, None) is None:
-            return _not_found()
+            return not_found()
         # Users linked to it see the default again; an alias to it is left
         # dangling, as LINE leaves it (using it fails).
         self.links = {u: m for u, m in self.links.items() if m != menu_id}
@@ -111,7 +109,7 @@ class RichMenus:
     def upload(self, menu_id: str, data: bytes, content_type: str) -> Answer:
         menu = self.menus.get(menu_id)
         if menu is None:
-            return _not_found()
+            return not_found()
         kind = content_type.split(";")[0].strip().lower()
         if kind not in IMAGE_TYPES:
             return 415, {"message": "Unsupported Media Type: use image/png or image/jpeg"}, {}, "unsupported type"
@@ -119,12 +117,12 @@ class RichMenus:
             return 413, {"message": "Request Entity Too Large"}, {}, "image over 1 MB"
         size = image_size(data, kind)
         if size is None:
-            return _bad(f"The image is not a valid {kind}")
+            return bad(f"The image is not a valid {kind}")
         if size != menu.size:
-            return _bad(f"The image size {size[0]}x{size[1]} does not match the rich menu's "
-                        f"{menu.size[0]}x{menu.size[1]}")
+            return bad(f"The image size {size[0]}x{size[1]} does not match the rich menu's "
+                       f"{menu.size[0]}x{menu.size[1]}")
         if menu.image is not None:
-            return _bad("An image has already been uploaded to the richmenu")
+            return bad("An image has already been uploaded to the richmenu")
         menu.image, menu.content_type = bytes(data), kind
         return 200, {}, {}, None
 
@@ -138,9 +136,9 @@ class RichMenus:
         """Why ``menu_id`` cannot be shown to anyone, or None."""
         menu = self.menus.get(menu_id)
         if menu is None:
-            return _not_found()
+            return not_found()
         if menu.image is None:
-            return _bad("must upload richmenu image before applying it to user")
+            return bad("must upload richmenu image before applying it to user")
         return None
 
     def set_default(self, menu_id: str) -> Answer:
@@ -151,7 +149,7 @@ class RichMenus:
         return 200, {}, {}, None
 
     def get_default(self) -> Answer:
-        return (200, {"richMenuId": self.default}, {}, None) if self.default else _not_found()
+        return (200, {"richMenuId": self.default}, {}, None) if self.default else not_found()
 
     def cancel_default(self) -> Answer:
         self.default = None
@@ -159,7 +157,7 @@ class RichMenus:
 
     def link(self, user_id: str, menu_id: str) -> Answer:
         if not USER_ID_RE.fullmatch(user_id):
-            return _bad("The value for the 'userId' parameter is invalid")
+            return bad("The value for the 'userId' parameter is invalid")
         refused = self._usable(menu_id)
         if refused:
             return refused
@@ -168,46 +166,46 @@ class RichMenus:
 
     def unlink(self, user_id: str) -> Answer:
         if not USER_ID_RE.fullmatch(user_id):
-            return _bad("The value for the 'userId' parameter is invalid")
+            return bad("The value for the 'userId' parameter is invalid")
         self.links.pop(user_id, None)
         return 200, {}, {}, None
 
     def of_user(self, user_id: str) -> Answer:
         """The menu a user sees: linked to them, else the default."""
         menu_id = self.links.get(user_id) or self.default
-        return (200, {"richMenuId": menu_id}, {}, None) if menu_id else _not_found()
+        return (200, {"richMenuId": menu_id}, {}, None) if menu_id else not_found()
 
     # --- aliases ------------------------------------------------------------------------
 
     def create_alias(self, body: Any) -> Answer:
         if not isinstance(body, dict):
-            return _bad("The request body has 1 error(s)", [("Invalid JSON", "")])
+            return bad("The request body has 1 error(s)", [("Invalid JSON", "")])
         alias, menu_id = body.get("richMenuAliasId"), body.get("richMenuId")
         if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
-            return _bad("The request body has 1 error(s)",
-                        [("must match [A-Za-z0-9_-]{1,32}", "richMenuAliasId")])
+            return bad("The request body has 1 error(s)",
+                       [("must match [A-Za-z0-9_-]{1,32}", "richMenuAliasId")])
         if alias in self.aliases:
-            return _bad("conflict richmenu alias id")
-        refused = self._usable(menu_id) if isinstance(menu_id, str) else _bad("richMenuId must be specified")
+            return bad("conflict richmenu alias id")
+        refused = self._usable(menu_id) if isinstance(menu_id, str) else bad("richMenuId must be specified")
         if refused:
-            return _bad("richmenu not found or without an image") if refused[0] == 404 else refused
+            return bad("richmenu not found or without an image") if refused[0] == 404 else refused
         self.aliases[alias] = menu_id
         return 200, {}, {}, None
 
     def update_alias(self, alias: str, body: Any) -> Answer:
         if alias not in self.aliases:
-            return _bad("richmenu alias not found")
+            return bad("richmenu alias not found")
         menu_id = body.get("richMenuId") if isinstance(body, dict) else None
-        refused = self._usable(menu_id) if isinstance(menu_id, str) else _bad("richMenuId must be specified")
+        refused = self._usable(menu_id) if isinstance(menu_id, str) else bad("richMenuId must be specified")
         if refused:
-            return _bad("richmenu not found or without an image") if refused[0] == 404 else refused
+            return bad("richmenu not found or without an image") if refused[0] == 404 else refused
         self.aliases[alias] = menu_id
         return 200, {}, {}, None
 
     def get_alias(self, alias: str) -> Answer:
         menu_id = self.aliases.get(alias)
         if menu_id is None:
-            return _not_found()
+            return not_found()
         return 200, {"richMenuAliasId": alias, "richMenuId": menu_id}, {}, None
 
     def list_aliases(self) -> Answer:
@@ -216,27 +214,27 @@ class RichMenus:
 
     def delete_alias(self, alias: str) -> Answer:
         if self.aliases.pop(alias, None) is None:
-            return _bad("richmenu alias not found")
+            return bad("richmenu alias not found")
         return 200, {}, {}, None
 
     # --- the loading animation -------------------------------------------------------------
 
     def start_loading(self, body: Any, at: float, request_id: str) -> Answer:
         if not isinstance(body, dict):
-            return _bad("The request body has 1 error(s)", [("Invalid JSON", "")])
+            return bad("The request body has 1 error(s)", [("Invalid JSON", "")])
         chat_id = body.get("chatId")
         if not isinstance(chat_id, str) or not USER_ID_RE.fullmatch(chat_id):
             # LINE shows it only in a one-to-one chat with a user.
-            return _bad("The request body has 1 error(s)", [("Invalid chatId: a user ID is required", "chatId")])
+            return bad("The request body has 1 error(s)", [("Invalid chatId: a user ID is required", "chatId")])
         seconds = body.get("loadingSeconds", 20)
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds not in LOADING_SECONDS:
-            return _bad("The request body has 1 error(s)",
-                        [("Must be a multiple of 5 between 5 and 60", "loadingSeconds")])
+            return bad("The request body has 1 error(s)",
+                       [("Must be a multiple of 5 between 5 and 60", "loadingSeconds")])
         self.loadings.append(Loading(chat_id, seconds, at, request_id))
         return 202, {}, {}, None
 
 
-def validate_rich_menu(body: Any, check_action: ActionCheck) -> list[tuple[str, str]]:
+def validate_rich_menu(body: Any) -> list[tuple[str, str]]:
     """Problems with a rich menu object, as (message, property) pairs."""
     if not isinstance(body, dict):
         return [("Invalid JSON", "")]
@@ -272,8 +270,8 @@ def validate_rich_menu(body: Any, check_action: ActionCheck) -> list[tuple[str, 
             x, y, w, h = values
             if x < 0 or y < 0 or w < 1 or h < 1 or x + w > width or y + h > height:
                 problems.append(("The area is outside the rich menu", f"{where}.bounds"))
-        problems += check_action(area.get("action") if isinstance(area, dict) else None,
-                                 f"{where}.action", MAX_ACTION_LABEL, False)
+        problems += validate_action(area.get("action") if isinstance(area, dict) else None,
+                                    f"{where}.action", MAX_ACTION_LABEL, False)
     return problems
 
 
@@ -304,14 +302,3 @@ def _rich_menu_fields(body: dict) -> dict:
 
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _not_found() -> Answer:
-    return 404, {"message": "Not found"}, {}, "Not found"
-
-
-def _bad(message: str, details: list[tuple[str, str]] | None = None) -> Answer:
-    payload: dict[str, Any] = {"message": message}
-    if details:
-        payload["details"] = [{"message": m, "property": p} for m, p in details]
-    return 400, payload, {}, message

@@ -13,21 +13,9 @@ import pytest
 from PIL import Image
 
 from bot.line.richmenu import IMAGES_DIR, menus
-from bot.line.standin import StandinLine
+from tests.line.standin.kit import AUTH
 
-TOKEN = "secret-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 USER = "U" + "0123456789abcdef" * 2
-
-
-@pytest.fixture
-def line():
-    return StandinLine(access_token=TOKEN)
-
-
-@pytest.fixture
-def client(line):
-    return line.app.test_client()
 
 
 def menu_body() -> dict:

@@ -1,0 +1,112 @@
+"""What a handoff keeps besides its fields: the transcript and the images the
+user sent, sealed and bound to their handoff, and their removal once the
+retention period is over (``purge_before``, run by ``python -m bot purge``).
+
+Closed and returned handoffs are kept without a TTL: the transcript, the
+evidence images and the closing record (記録簿) are the consultation record a
+supervisor reviews and a follow-up builds on, so they must not vanish on a
+timer chosen here, only in the purge, after the profile's ``retention_days``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bot.handoff.store import QueueStore
+from bot.handoff.stored import as_text, encode, ms, seal_context, to_json
+from bot.privacy import mask_pii_deep
+
+# LINE delivers images of up to 10 MB; anything larger is not a LINE image.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+_IMAGE_TYPE_RE = re.compile(r"image/[a-z0-9][a-z0-9.+-]*")
+
+
+class Evidence(QueueStore):
+    """The transcript, images and their purge, for a HandoffQueue (bot.handoff.queue)."""
+
+    # --- transcript and images ----------------------------------------------------
+
+    def append(self, hid: str, entry: dict) -> None:
+        """Add a transcript entry ("at" is stamped when missing). KeyError if the
+        handoff does not exist: a transcript without its handoff could never be read."""
+        if not isinstance(entry, dict):
+            raise TypeError("transcript entry must be a dict")
+        entry = dict(entry)
+        entry.setdefault("at", self._clock())
+        self._append_entry(hid, entry)
+
+    def transcript(self, hid: str, *, last: int | None = None) -> list[dict]:
+        """The whole transcript, or only its ``last`` entries."""
+        start = -last if last else 0
+        context = seal_context(hid, "log")
+        return [json.loads(self._sealer.open_text(as_text(item), context))
+                for item in self._client.lrange(self._keys.handoff_transcript(hid), start, -1)]
+
+    def add_image(self, hid: str, data: bytes, content_type: str) -> int:
+        """Keep an image the user sent with the handoff; returns its number n and adds
+        {"from": "user", "kind": "image", "image": n} to the transcript."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("image data must be bytes")
+        data = bytes(data)
+        if not data:
+            raise ValueError("empty image")
+        if len(data) > MAX_IMAGE_BYTES:
+            raise ValueError(f"image of {len(data)} bytes is over the {MAX_IMAGE_BYTES} byte limit")
+        content_type = (content_type or "").split(";")[0].strip().lower()
+        if not _IMAGE_TYPE_RE.fullmatch(content_type):
+            raise ValueError(f"not an image content type: {content_type!r}")
+        number = int(self._next_image(keys=[self._keys.handoff_doc(hid)]))
+        if number == 0:
+            raise KeyError(f"no handoff {hid!r}")
+        # Image first, then its transcript entry: the entry never points at nothing.
+        # (A crash in between leaves an unused number, which is harmless.)
+        self._client.hset(self._keys.handoff_image(hid, number),
+                          mapping={"content_type": content_type,
+                                   "data": self._sealer.seal(data, seal_context(hid, f"img:{number}"))})
+        self._append_entry(hid, {"at": self._clock(), "from": "user", "by": None,
+                                 "kind": "image", "image": number, "text": ""})
+        return number
+
+    def image(self, hid: str, n: int) -> tuple[bytes, str] | None:
+        data, content_type = self._client.hmget(self._keys.handoff_image(hid, n), "data", "content_type")
+        if data is None or content_type is None:
+            return None
+        return self._sealer.open(bytes(data), seal_context(hid, f"img:{n}")), as_text(content_type)
+
+    # --- retention ----------------------------------------------------------------
+
+    def purge_before(self, cutoff: float) -> dict[str, int]:
+        """Remove what a finished handoff keeps beyond its record, for handoffs
+        closed (or returned to the bot) before ``cutoff`` (epoch seconds): the
+        transcript, the evidence images, the teacher's identity and the raw LINE id. The handoff's
+        codes, times and closing record stay (the consultation record and the audit
+        log refer to them; its free text is masked, which a record closed before
+        masking-on-write gets here). Idempotent: a purged handoff is marked and skipped.
+        Returns counts: handoffs, transcripts, images, identities."""
+        counts = {"handoffs": 0, "transcripts": 0, "images": 0, "identities": 0}
+        closed = self._keys.handoff_closed()
+        for raw_id in self._client.zrangebyscore(closed, "-inf", f"({ms(cutoff)}"):
+            hid = as_text(raw_id)
+            doc = self._keys.handoff_doc(hid)
+            purged, images, identity, record = self._client.hmget(doc, "purged", "images", "identity", "record")
+            if purged is not None or not self._client.exists(doc):
+                continue
+            image_count = int(images or 0)
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(self._keys.handoff_transcript(hid))
+            for n in range(1, image_count + 1):
+                pipe.delete(self._keys.handoff_image(hid, n))
+            pipe.hdel(doc, "identity")
+            # Nothing is ever pushed to a finished chat again: the raw LINE id goes
+            # too (the pseudonym stays, so the record and the audit log still match).
+            mapping = {"purged": encode(self._clock()), "line_user": ""}
+            if record is not None:
+                mapping["record"] = to_json(mask_pii_deep(json.loads(as_text(record) or "{}")))
+            pipe.hset(doc, mapping=mapping)
+            results = pipe.execute()
+            counts["handoffs"] += 1
+            counts["transcripts"] += int(results[0])
+            counts["images"] += sum(int(r) for r in results[1:1 + image_count])
+            counts["identities"] += 1 if identity is not None else 0
+        return counts

@@ -1,0 +1,63 @@
+"""The transcript and the images a handoff keeps (bot.handoff.evidence); the
+retention purge is tested with the records (tests/records/test_purge.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.handoff import MAX_IMAGE_BYTES
+from tests.handoff.kit import PNG, open_
+
+
+# --- transcript and images --------------------------------------------------------
+
+
+def test_transcript_roundtrip(queue, clock) -> None:
+    a = open_(queue, 1)
+    entries = [
+        {"at": clock.now - 5, "from": "user", "by": None, "kind": "text", "text": "しにたい"},
+        {"from": "bot", "by": None, "kind": "card", "text": "", "card": "hotline"},
+        {"from": "note", "by": "alice", "kind": "text", "text": "保護者に連絡の同意なし"},
+    ]
+    for entry in entries:
+        queue.append(a.id, entry)
+    got = queue.transcript(a.id)
+    assert got[0] == entries[0]
+    assert got[1] == {**entries[1], "at": clock.now}
+    assert got[2]["text"] == "保護者に連絡の同意なし"
+    assert "at" not in entries[1]  # the caller's dict is not changed
+    with pytest.raises(KeyError):
+        queue.append("0123456789abcdef", {"from": "user", "kind": "text", "text": "x"})
+
+
+def test_the_last_entries_of_a_transcript(queue):
+    handoff = queue.open("U" + "7" * 32, role=None, level=None, lang="ja", category=None,
+                         urgent=False, severity=None, reasons=[])
+    for n in range(5):
+        queue.append(handoff.id, {"from": "user", "kind": "text", "text": str(n)})
+    assert [e["text"] for e in queue.transcript(handoff.id, last=2)] == ["3", "4"]
+    assert [e["text"] for e in queue.transcript(handoff.id)] == ["0", "1", "2", "3", "4"]
+
+
+def test_images_roundtrip(queue) -> None:
+    a = open_(queue, 1, "high")
+    assert queue.add_image(a.id, PNG, "image/png") == 1
+    assert queue.add_image(a.id, b"\xff\xd8\xff", "Image/JPEG; charset=binary") == 2
+    assert queue.image(a.id, 1) == (PNG, "image/png")
+    assert queue.image(a.id, 2) == (b"\xff\xd8\xff", "image/jpeg")
+    assert queue.image(a.id, 3) is None
+    images = [e for e in queue.transcript(a.id) if e["kind"] == "image"]
+    assert [(e["from"], e["image"]) for e in images] == [("user", 1), ("user", 2)]
+
+
+def test_images_over_ten_megabytes_or_not_images_are_refused(queue) -> None:
+    a = open_(queue, 1)
+    assert queue.add_image(a.id, b"\0" * MAX_IMAGE_BYTES, "image/png") == 1
+    with pytest.raises(ValueError):
+        queue.add_image(a.id, b"\0" * (MAX_IMAGE_BYTES + 1), "image/png")
+    for content_type in ("text/html", "application/octet-stream", "image/", "", "video/mp4"):
+        with pytest.raises(ValueError):
+            queue.add_image(a.id, PNG, content_type)
+    with pytest.raises(KeyError):
+        queue.add_image("0123456789abcdef", PNG, "image/png")
+    assert queue.image(a.id, 2) is None
