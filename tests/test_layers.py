@@ -86,6 +86,10 @@ def test_a_broken_contract_is_caught(tmp_path):
     ("bot.conversation.core", "bot.web", "conversation"),
     ("dialogs.engine", "bot.console.labels", "dialogs"),
     ("bot.line.handler", "bot.console.audit", "line"),
+    # The stand-in borrowing the bot's own renderer (it must check what the bot sends,
+    # not agree with it), and the LINE adapter reaching for the stand-in.
+    ("bot.line.standin.validate", "bot.line.render", "standin"),
+    ("bot.line.handler", "bot.line.standin", "standin-wiring"),
 ])
 def test_a_wrong_import_breaks_the_projects_contract(wrong_import, importer, imported, contract):
     assert lint(PYPROJECT, contract) == 0, f"the {contract!r} contract is kept as the code stands"
