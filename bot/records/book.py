@@ -128,7 +128,7 @@ class RecordBook:
         """The dialogue answered one of the user's events. Returns the record, or
         None when this event was already counted (a re-run)."""
         at = now.timestamp()
-        record = self._current(line_user, at, now, desk_open)
+        record, before = self._current(line_user, at, now, desk_open)
         if event_id is not None:
             if event_id in record.events:
                 return None
@@ -145,7 +145,7 @@ class RecordBook:
         if severity_rank(reply.severity) > severity_rank(record.severity):
             record.severity = reply.severity
         record.reasons += [c for c in _categories(reply.reasons) if c not in record.reasons]
-        self._save(record)
+        self._save(record, before)
         return record
 
     def note_handoff(self, line_user: str, handoff: Any) -> None:
@@ -212,15 +212,18 @@ class RecordBook:
 
     # --- internals --------------------------------------------------------------------
 
-    def _current(self, line_user: str, at: float, now: datetime, desk_open: bool) -> Record:
+    def _current(self, line_user: str, at: float, now: datetime, desk_open: bool) -> tuple[Record, dict[str, str]]:
+        """The user's consultation going on (a new one if none, or the last went idle),
+        and its fields as stored, so that only what changes is written back."""
         user = self._keys.pseudonym(line_user)
-        record = self._open_record(user)
-        if record is not None and _idle(record, at):
-            self._end(record, record.last_event_at or record.started_at, "idle")
-            record = None
-        if record is None:
+        found = self._open(user)
+        if found is not None and _idle(found[0], at):
+            self._end(found[0], found[0].last_event_at or found[0].started_at, "idle")
+            found = None
+        if found is None:
             record = self._start(user, now, desk_open)
-        return record
+            return record, record.to_fields()
+        return found
 
     def _start(self, user: str, now: datetime, desk_open: bool) -> Record:
         local = now.astimezone(TOKYO)
@@ -237,10 +240,17 @@ class RecordBook:
         return record
 
     def _open_record(self, user: str) -> Record | None:
+        found = self._open(user)
+        return found[0] if found is not None else None
+
+    def _open(self, user: str) -> tuple[Record, dict[str, str]] | None:
         rid = self._client.hget(self._keys.records_open(), user)
         if rid is None:
             return None
-        return self.get(rid.decode() if isinstance(rid, bytes) else str(rid))
+        raw = self._client.hgetall(self._keys.record_doc(rid.decode() if isinstance(rid, bytes) else str(rid)))
+        if not raw:
+            return None
+        return Record.from_fields(raw), {_text(k): _text(v) for k, v in raw.items()}
 
     def _for_handoff(self, handoff: Any) -> Record | None:
         record = self._open_record(handoff.user)
@@ -263,8 +273,15 @@ class RecordBook:
         if current is not None and (current.decode() if isinstance(current, bytes) else current) == record.id:
             self._client.hdel(open_key, record.user)
 
-    def _save(self, record: Record) -> None:
-        self._client.hset(self._keys.record_doc(record.id), mapping=record.to_fields())
+    def _save(self, record: Record, before: dict[str, str] | None = None) -> None:
+        """Write the record; with ``before`` (its fields as read), only the fields that
+        changed: an answer changes three or four of thirty."""
+        fields = record.to_fields()
+        if before is not None:
+            fields = {name: value for name, value in fields.items() if before.get(name) != value}
+            if not fields:
+                return
+        self._client.hset(self._keys.record_doc(record.id), mapping=fields)
 
     def _load(self, ids: Iterable[Any]) -> list[Record]:
         pipe = self._client.pipeline(transaction=False)
@@ -290,3 +307,7 @@ def _between(start: float | None, end: float | None) -> float | None:
     if start is None or end is None:
         return None
     return max(0.0, end - start)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

@@ -55,6 +55,23 @@ def test_answers_build_one_record_without_text_or_line_id(store):
     assert USER not in dump and "秘密" not in dump and "090" not in dump
 
 
+def test_an_answer_writes_back_only_the_fields_it_changed(store):
+    client, keys, book, _, _ = store
+    book.note_answer(USER, reply(role="child", branch="menu"), T0, True, "e1")
+    written: list[dict] = []
+    real_hset = client.hset
+
+    def hset(key, *args, mapping=None, **kwargs):
+        written.append(dict(mapping or {}))
+        return real_hset(key, *args, mapping=mapping, **kwargs)
+
+    client.hset = hset
+    book.note_answer(USER, reply(branch="delete"), T0 + timedelta(minutes=1), True, "e2")
+    assert [sorted(w) for w in written] == [["answers", "branches", "events", "last_event_at"]]
+    [record] = book.month("2026-11")
+    assert (record.answers, record.branches, record.role) == (2, ["delete"], "child")
+
+
 def test_a_rerun_event_counts_once(store):
     _, _, book, _, _ = store
     assert book.note_answer(USER, reply(branch="delete"), T0, True, "e1") is not None
