@@ -4,8 +4,9 @@
     python -m benchmarks --quick         # shorter runs and 10,000 sessions: a smoke test, not figures
     python -m benchmarks --out /tmp/p.md # somewhere else
 
-Needs redis-server on PATH and the project installed with its bench extra
-(`pip install -e '.[bench]'`). Nothing leaves loopback.
+Needs redis-server and wrk on PATH (`apt-get install redis-server wrk`) and the
+project installed with its bench extra (`pip install -e '.[bench]'`). Nothing
+leaves loopback.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks import report, webhook
+from benchmarks.handover import handover
+from benchmarks.saturation import CONNECTIONS as SAT_CONNECTIONS, THREADS as SAT_THREADS, saturation
+from benchmarks.saturation import as_dicts as saturation_dicts
 from benchmarks.stack import BARE_APP, BOT_APP, ROOT, redis_server
 
 #: The web tier's settings for every run, the bot's and the bare baseline's.
@@ -31,6 +35,8 @@ WEB_PROCESSES = 2
 WORKERS = 2
 #: Rounds of the in-process figures; the quietest is reported.
 ROUNDS = 3
+#: Events/s while workers join, leave and crash: below saturation, so a pause shows as one.
+HANDOVER_RATE = 100
 
 
 def _machine() -> dict[str, str]:
@@ -78,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         report.write(json.loads(args.render.read_text(encoding="utf-8")), args.out)
         print(f"wrote {args.out} from {args.render}", file=sys.stderr)
         return 0
+    from benchmarks.saturation import wrk_path
+    from benchmarks.stack import BenchmarkError
+
+    try:
+        wrk_path()  # before ten minutes of measuring, not after
+    except BenchmarkError as exc:
+        print(f"python -m benchmarks: {exc}", file=sys.stderr)
+        return 2
     # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
@@ -123,9 +137,15 @@ def main(argv: list[str] | None = None) -> int:
                                   seconds=ack_seconds, log=log)
         max_bot, max_bare = webhook.max_sustained(bot), webhook.max_sustained(bare)
         sustained = [p for p in bot + bare if p.sustained]
+        log("1/5 saturation with wrk: the null server, bare Flask, the bot")
+        saturated = saturation(workdir / "saturation", web_processes=WEB_PROCESSES, gunicorn_args=gunicorn_args,
+                               seconds=3.0 if args.quick else 10.0, log=log)
         log("2/5 end to end")
         e2e = webhook.end_to_end(workdir, web_processes=WEB_PROCESSES, workers=WORKERS,
                                  gunicorn_args=gunicorn_args, seconds=e2e_seconds, log=log)
+        log(f"2/5 workers joining, leaving and crashing at {HANDOVER_RATE}/s")
+        moved = handover(workdir, web_processes=WEB_PROCESSES, rate=HANDOVER_RATE, gunicorn_args=gunicorn_args,
+                         log=log)
         log(f"4/5 Redis memory at {sessions:,} sessions")
         with redis_server(workdir / "memory", aof=False) as url:
             memory = measure(url, workdir / "memory", users=sessions, handoffs=sessions // 100)
@@ -144,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         "e2e_settings": (f"{WORKERS} worker processes (the Procfile's `worker:` line), the `clock:` "
                          f"process and the same web tier. {e2e_seconds:g} s per rate."),
         "e2e": [asdict(p) for p in e2e],
+        "saturation": {"threads": SAT_THREADS, "connections": SAT_CONNECTIONS,
+                       "points": saturation_dicts(saturated)},
+        "handover": asdict(moved),
         "dialogue": {"step": step, "triage": triage, "nlu": nlu},
         "memory": asdict(memory),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -108,6 +109,8 @@ class EndToEnd:
     cpu_ms_per_event: dict[str, float]
     fsync_stall_seconds: int = 0
     fsync_worst_ms: int = 0
+    #: Events answered more than once (the fake LINE API got two replies for one event).
+    doubled: int = 0
 
 
 def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args: str, seconds: float,
@@ -144,9 +147,11 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
             cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / count, 2)
                       for name in cpu_after}
             latencies = sorted((arrivals[seq] - sent[seq]) / 1e6 for seq in sent if seq in arrivals)
+            replies = Counter(seq_of(token, events.run) for token, _ in s.line_stats()["replies"])
+            doubled = sum(n - 1 for seq, n in replies.items() if seq in sent and n > 1)
             point = EndToEnd(rate, count, len(latencies), stats["pushes"], round(percentile(latencies, 50), 2),
                              round(percentile(latencies, 99), 2), round(latencies[-1], 2) if latencies else 0.0, ack,
-                             cpu_ms, len(stalls), max(stalls, default=0))
+                             cpu_ms, len(stalls), max(stalls, default=0), doubled)
             out.append(point)
             log(f"e2e {rate}/s: {point.answered}/{count} answered, p50 {point.p50_ms} ms, p99 {point.p99_ms} ms "
                 f"(ack p99 {ack.p99_ms} ms); CPU ms per event {cpu_ms}; fsync over 5 ms in {len(stalls)} s, "
