@@ -233,6 +233,8 @@ def render(figures: dict, plot_name: str) -> str:
         "| what | bytes each |",
         "|---|---|",
         f"| idle session: the session document and the cached LINE language | {mem['per_idle_session']:,.0f} |",
+        *([f"| the answer to the user's last event (`outbox`), kept 24 h beside the session | "
+           f"{mem['kinds_at_rest']['outbox']['bytes']:,.0f} |"] if "outbox" in mem.get("kinds_at_rest", {}) else []),
         f"| everything kept per user at rest, with the consultation record and its indexes | "
         f"{mem['per_user_at_rest']:,.0f} |",
         f"| a message in flight (stream entry + de-duplication marker) | {mem['per_message_in_flight']:,.0f} |",

@@ -20,13 +20,16 @@ from dialogs.session import Session
 
 #: An idle conversation is forgotten after this long: the least data we need.
 DEFAULT_SESSION_TTL = 7 * 24 * 3600
-#: Answers computed but not yet delivered, by event id, stored with the session.
+#: Where sessions saved before the outbox had a key of its own kept it.
 OUTBOX = "outbox"
-#: Answers kept in the outbox. A user's events are handled one at a time, in
-#: order (bot.pipeline.worker): when one is answered, the ones before it were
-#: acknowledged or dead-lettered. So an answer is not deleted after delivery (a
-#: second lock, load and save per event); the next answers push it out.
-OUTBOX_KEEP = 4
+#: How long the answer to a user's last event is kept, written with the session
+#: in one atomic step. A user's events are handled one at a time, in order
+#: (bot.pipeline.worker): when one is answered, the ones before it were
+#: acknowledged or dead-lettered, so the outbox holds the last answer only, and
+#: nothing has to delete it after delivery (a second lock, load and save per
+#: event). An event still failing after this long (LINE down for a day) is
+#: answered again rather than not at all.
+OUTBOX_TTL = 24 * 3600
 
 
 def tokyo_now() -> datetime:
@@ -81,7 +84,10 @@ class ConsultationService:
         """
         with self.storage.lock(user_id):
             stored = self.storage.load(user_id) or {}
-            outbox = dict(stored.get(OUTBOX, {})) if isinstance(stored.get(OUTBOX), dict) else {}
+            outbox = self.storage.load_outbox(user_id)
+            legacy = stored.pop(OUTBOX, None)  # a session saved by an earlier version
+            if isinstance(legacy, dict) and event_id in legacy:
+                return legacy[event_id]
             if event_id in outbox:
                 return outbox[event_id]
             session = Session.from_dict(stored) if stored else None
@@ -89,9 +95,8 @@ class ConsultationService:
                 prepare(session)
             session, reply = handle(self.dialogue, session, event, now or self.clock())
             rendered = render(reply)
-            outbox[event_id] = rendered
-            outbox = dict(list(outbox.items())[-OUTBOX_KEEP:])
-            self.storage.save(user_id, {**session.to_dict(), OUTBOX: outbox}, ttl_seconds=self.session_ttl)
+            self.storage.save(user_id, session.to_dict(), ttl_seconds=self.session_ttl,
+                              outbox={event_id: rendered}, outbox_ttl=OUTBOX_TTL)
         return rendered
 
     def forget(self, user_id: str) -> None:

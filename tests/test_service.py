@@ -383,23 +383,32 @@ def test_answer_runs_the_dialogue_once_per_event_id(dialogue, backend):
     assert first["state"] == "start"
 
 
-def test_the_outbox_keeps_the_last_answers_and_the_session(dialogue, backend):
-    from bot.service import OUTBOX_KEEP
-
+def test_the_outbox_keeps_the_last_answer_beside_the_session_not_in_it(dialogue, backend):
+    # Issue 14 kept the last four answers inside the session document: an idle
+    # session grew from 634 to 1,806 bytes. The last answer now has a key of its
+    # own, written with the session, expiring after OUTBOX_TTL.
     service = make(dialogue, backend)
     service.answer(USER, "ev1", FOLLOW, lambda r: {"texts": list(r.texts)})
     service.answer(USER, "ev2", text(f"{MARK} {UNSAID}"), lambda r: {"texts": list(r.texts)})
     raw = backend.storage.load(USER)
-    assert set(raw["outbox"]) == {"ev1", "ev2"}
-    assert MARK not in repr(raw), "the outbox holds the bot's words, never the user's"
-    for n in range(3, OUTBOX_KEEP + 2):
-        service.answer(USER, f"ev{n}", Event("postback", data="t=menu"), lambda r: {"texts": list(r.texts)})
-    assert list(backend.storage.load(USER)["outbox"]) == [f"ev{n}" for n in range(2, OUTBOX_KEEP + 2)]
+    assert "outbox" not in raw
+    assert set(backend.storage.load_outbox(USER)) == {"ev2"}
+    assert MARK not in repr(backend.storage.load_outbox(USER)), "the outbox holds the bot's words, never the user's"
+    service.answer(USER, "ev3", Event("postback", data="t=menu"), lambda r: {"texts": list(r.texts)})
+    assert list(backend.storage.load_outbox(USER)) == ["ev3"]
     assert backend.stored().role is None and backend.stored().state
+
+
+def test_an_answer_saved_in_the_session_by_an_earlier_version_is_still_sent_again(dialogue, backend):
+    service = make(dialogue, backend)
+    service.answer(USER, "ev1", FOLLOW, lambda r: {"texts": list(r.texts)})
+    doc = backend.storage.load(USER)
+    backend.storage.save(USER, {**doc, "outbox": {"old": {"texts": ["前の答え"]}}})
+    assert service.answer(USER, "old", FOLLOW, lambda r: pytest.fail("ran again")) == {"texts": ["前の答え"]}
 
 
 def test_handle_keeps_answers_still_on_their_way(dialogue, backend):
     service = make(dialogue, backend)
     service.answer(USER, "ev1", FOLLOW, lambda r: {"n": len(r.texts)})
     service.handle(USER, text(UNSAID))
-    assert "ev1" in backend.storage.load(USER)["outbox"]
+    assert "ev1" in backend.storage.load_outbox(USER)

@@ -47,17 +47,26 @@ class SessionStorage(ABC):
         """Return a fresh copy of the stored session, or None if there is none (or it expired)."""
 
     @abstractmethod
-    def save(self, user_id: str, data: dict[str, Any], ttl_seconds: int | None = None) -> None:
+    def save(self, user_id: str, data: dict[str, Any], ttl_seconds: int | None = None, *,
+             outbox: dict[str, Any] | None = None, outbox_ttl: int | None = None) -> None:
         """Store a snapshot of ``data``; later changes to ``data`` do not affect what is stored.
 
         ``ttl_seconds`` overrides the backend's default TTL; None means "use the default"
         (which may itself be None: no expiry). Raises StorageError if ``data`` does not
         survive a JSON round trip unchanged.
+
+        ``outbox``: the answers just computed, by event id. They replace the user's
+        outbox in the same atomic write as the session, and expire after
+        ``outbox_ttl`` seconds; the idle session itself carries none of them.
         """
 
     @abstractmethod
+    def load_outbox(self, user_id: str) -> dict[str, Any]:
+        """The outbox saved with the session (empty when none, or expired)."""
+
+    @abstractmethod
     def delete(self, user_id: str) -> None:
-        """Remove the session; deleting a missing session is not an error."""
+        """Remove the session and its outbox; deleting a missing session is not an error."""
 
     @abstractmethod
     def lock(

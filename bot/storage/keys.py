@@ -77,10 +77,11 @@ class KeyBuilder:
         """The per-user lock held around load -> handle -> save."""
         return self.user(user_id, "lock")
 
-    def outbox(self, user_id: str, event_id: str) -> str:
-        """The answer computed for one event, kept until it is delivered, so a
-        redelivered or reclaimed event is sent again, never answered twice."""
-        return self.user(user_id, f"outbox:{self._event_part(event_id)}")
+    def outbox(self, user_id: str) -> str:
+        """The answer to the user's last event, written with the session and kept
+        for a while (bot.service.OUTBOX_TTL), so an event run again is sent its
+        first answer instead of moving the conversation twice."""
+        return self.user(user_id, "outbox")
 
     def blocked(self, user_id: str) -> str:
         """Set while the user has blocked the bot: nothing is pushed to them."""

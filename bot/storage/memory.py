@@ -54,6 +54,7 @@ class MemoryStorage(SessionStorage):
         self._mutex = threading.Lock()
         # user_id -> (JSON text, expiry instant on self._clock or None)
         self._data: dict[str, tuple[str, float | None]] = {}
+        self._outboxes: dict[str, tuple[str, float | None]] = {}
         self._locks: dict[str, _UserLock] = {}
 
     def load(self, user_id: str) -> dict[str, Any] | None:
@@ -68,20 +69,38 @@ class MemoryStorage(SessionStorage):
                 return None
         return decode(text, "in memory")
 
-    def save(self, user_id: str, data: dict[str, Any], ttl_seconds: int | None = None) -> None:
+    def save(self, user_id: str, data: dict[str, Any], ttl_seconds: int | None = None, *,
+             outbox: dict[str, Any] | None = None, outbox_ttl: int | None = None) -> None:
         check_user_id(user_id)
         check_ttl(ttl_seconds)
+        check_ttl(outbox_ttl)
         text = encode(data)
+        boxed = encode(outbox) if outbox is not None else None
         ttl = ttl_seconds if ttl_seconds is not None else self._default_ttl
         with self._mutex:
             now = self._clock()
             self._purge_expired(now)
             self._data[user_id] = (text, None if ttl is None else now + ttl)
+            if boxed is not None:
+                self._outboxes[user_id] = (boxed, None if outbox_ttl is None else now + outbox_ttl)
+
+    def load_outbox(self, user_id: str) -> dict[str, Any]:
+        check_user_id(user_id)
+        with self._mutex:
+            entry = self._outboxes.get(user_id)
+            if entry is None:
+                return {}
+            text, expires_at = entry
+            if expires_at is not None and self._clock() >= expires_at:
+                del self._outboxes[user_id]
+                return {}
+        return decode(text, "in memory")
 
     def delete(self, user_id: str) -> None:
         check_user_id(user_id)
         with self._mutex:
             self._data.pop(user_id, None)
+            self._outboxes.pop(user_id, None)
 
     @contextmanager
     def lock(
@@ -127,8 +146,7 @@ class MemoryStorage(SessionStorage):
     def _purge_expired(self, now: float) -> None:
         # Called under self._mutex on save, so expired sessions of users who never
         # come back do not accumulate for the life of the process.
-        expired = [
-            uid for uid, (_, exp) in self._data.items() if exp is not None and now >= exp
-        ]
-        for uid in expired:
-            del self._data[uid]
+        for kept in (self._data, self._outboxes):
+            expired = [uid for uid, (_, exp) in kept.items() if exp is not None and now >= exp]
+            for uid in expired:
+                del kept[uid]

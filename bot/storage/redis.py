@@ -109,7 +109,7 @@ class RedisStorage(SessionStorage):
         key = self._keys.session(user_id)
         held = self._held()
         if user_id in held:
-            raw = held[user_id]  # read with the lock, and kept up to date by save()
+            raw = held[user_id][0]  # read with the lock, and kept up to date by save()
         else:
             try:
                 raw = self._client.get(key)
@@ -119,31 +119,55 @@ class RedisStorage(SessionStorage):
             return None
         return decode(raw, key)
 
-    def save(self, user_id: str, data: dict[str, Any], ttl_seconds: int | None = None) -> None:
+    def save(self, user_id: str, data: dict[str, Any], ttl_seconds: int | None = None, *,
+             outbox: dict[str, Any] | None = None, outbox_ttl: int | None = None) -> None:
         check_user_id(user_id)
         check_ttl(ttl_seconds)
-        text = encode(data)
+        check_ttl(outbox_ttl)
+        text = encode(data).encode("utf-8")
+        boxed = encode(outbox).encode("utf-8") if outbox is not None else None
         ttl = ttl_seconds if ttl_seconds is not None else self._default_ttl
         key = self._keys.session(user_id)
         try:
             # Plain SET (no KEEPTTL): every save restarts the expiry, like the memory backend.
-            self._client.set(key, text.encode("utf-8"), ex=ttl)
+            if boxed is None:
+                self._client.set(key, text, ex=ttl)
+            else:
+                # One atomic write: an answer is never stored without the session that
+                # produced it, nor the session without its answer.
+                pipe = self._client.pipeline(transaction=True)
+                pipe.set(key, text, ex=ttl)
+                pipe.set(self._keys.outbox(user_id), boxed, ex=outbox_ttl)
+                pipe.execute()
         except RedisError as exc:
             raise StorageError(f"Redis SET {key} failed: {exc}") from exc
         held = self._held()
         if user_id in held:
-            held[user_id] = text.encode("utf-8")
+            held[user_id] = (text, boxed if boxed is not None else held[user_id][1])
+
+    def load_outbox(self, user_id: str) -> dict[str, Any]:
+        check_user_id(user_id)
+        key = self._keys.outbox(user_id)
+        held = self._held()
+        if user_id in held:
+            raw = held[user_id][1]
+        else:
+            try:
+                raw = self._client.get(key)
+            except RedisError as exc:
+                raise StorageError(f"Redis GET {key} failed: {exc}") from exc
+        return decode(raw, key) if raw is not None else {}
 
     def delete(self, user_id: str) -> None:
         check_user_id(user_id)
         key = self._keys.session(user_id)
         try:
-            self._client.delete(key)
+            self._client.delete(key, self._keys.outbox(user_id))
         except RedisError as exc:
             raise StorageError(f"Redis DEL {key} failed: {exc}") from exc
         held = self._held()
         if user_id in held:
-            held[user_id] = None
+            held[user_id] = (None, None)
 
     @contextmanager
     def lock(
@@ -166,8 +190,9 @@ class RedisStorage(SessionStorage):
             pipe = self._client.pipeline(transaction=False)
             pipe.set(key, token, nx=True, px=max(1, int(timeout * 1000)))
             pipe.get(self._keys.session(user_id))
+            pipe.get(self._keys.outbox(user_id))
             try:
-                acquired, raw = pipe.execute()
+                acquired, raw, boxed = pipe.execute()
             except RedisError as exc:
                 raise StorageError(f"Redis lock {key} could not be acquired: {exc}") from exc
             if acquired:
@@ -179,7 +204,7 @@ class RedisStorage(SessionStorage):
                 )
             time.sleep(self._lock_poll_interval)
         held = self._held()
-        held[user_id] = raw
+        held[user_id] = (raw, boxed)
         try:
             yield
         except BaseException:
@@ -190,8 +215,9 @@ class RedisStorage(SessionStorage):
         held.pop(user_id, None)
         self._release(key, token, timeout, quiet=False)
 
-    def _held(self) -> dict[str, bytes | None]:
-        """This thread's locked users and the session read with each lock (or saved since)."""
+    def _held(self) -> dict[str, tuple[bytes | None, bytes | None]]:
+        """This thread's locked users, and the session and outbox read with each lock
+        (or saved since)."""
         held = getattr(self._local, "held", None)
         if held is None:
             held = self._local.held = {}

@@ -67,13 +67,15 @@ def test_one_lock_load_and_save_per_event(core, monkeypatch):
     assert calls == {"lock": 2, "load": 2, "save": 2}
 
 
-def test_the_outbox_keeps_a_few_answers_and_no_more(core):
-    from bot.service import OUTBOX, OUTBOX_KEEP
+def test_the_outbox_keeps_the_last_answer_and_no_more(core):
+    from bot.service import OUTBOX_TTL
 
-    for n in range(OUTBOX_KEEP + 3):
+    for n in range(5):
         core.turn(USER, f"e{n}", Event("postback", data="t=menu"))
-    outbox = core.service.storage.load(USER)[OUTBOX]
-    assert list(outbox) == [f"e{n}" for n in range(3, OUTBOX_KEEP + 3)]
+    assert list(core.service.storage.load_outbox(USER)) == ["e4"]
+    assert "outbox" not in core.service.storage.load(USER)
+    ttl = core.client.ttl(core.keys.outbox(USER))
+    assert 0 < ttl <= OUTBOX_TTL
 
 
 def test_an_urgent_message_queues_the_chat_and_says_the_place_in_line(core):

@@ -182,6 +182,30 @@ class TestSessionStorageContract:
         storage.save(USER_A, {"who": "a"})
         assert storage.load(USER_B) is None
 
+    def test_the_outbox_is_written_with_the_session_and_kept_beside_it(self, storage: SessionStorage) -> None:
+        assert storage.load_outbox(USER_A) == {}
+        storage.save(USER_A, {"n": 1}, outbox={"e1": {"texts": ["a"]}}, outbox_ttl=60)
+        assert storage.load(USER_A) == {"n": 1}
+        assert storage.load_outbox(USER_A) == {"e1": {"texts": ["a"]}}
+        storage.save(USER_A, {"n": 2})  # a save without an outbox leaves it alone
+        assert storage.load_outbox(USER_A) == {"e1": {"texts": ["a"]}}
+        storage.save(USER_A, {"n": 3}, outbox={"e2": {"texts": ["b"]}}, outbox_ttl=60)
+        assert storage.load_outbox(USER_A) == {"e2": {"texts": ["b"]}}  # replaced, not merged
+        assert storage.load_outbox(USER_B) == {}
+        storage.delete(USER_A)
+        assert storage.load(USER_A) is None and storage.load_outbox(USER_A) == {}
+
+    def test_the_outbox_expires_on_its_own_ttl(self, harness: Harness, storage: SessionStorage) -> None:
+        storage.save(USER_A, {"n": 1}, outbox={"e1": {}}, outbox_ttl=30)
+        if isinstance(harness, MemoryHarness):
+            harness.clock.advance(29.5)
+            assert storage.load_outbox(USER_A) == {"e1": {}}
+            harness.clock.advance(0.5)
+            assert storage.load_outbox(USER_A) == {}
+            assert storage.load(USER_A) == {"n": 1}
+        else:
+            assert 29_000 < harness.client.pttl(harness.keys.outbox(USER_A)) <= 30_000
+
     def test_explicit_ttl_expires(self, harness: Harness, storage: SessionStorage) -> None:
         storage.save(USER_A, {"n": 1}, ttl_seconds=30)
         harness.assert_expires_after(storage, USER_A, 30)
@@ -369,8 +393,10 @@ def test_redis_lock_reads_the_session_with_the_lock_and_keeps_it_current(redis_c
     try:
         with storage.lock(USER_A):
             assert storage.load(USER_A) == {"n": 1}
-            storage.save(USER_A, {"n": 2})
+            assert storage.load_outbox(USER_A) == {}
+            storage.save(USER_A, {"n": 2}, outbox={"e": {}}, outbox_ttl=60)
             assert storage.load(USER_A) == {"n": 2}  # what was saved, not the copy read with the lock
+            assert storage.load_outbox(USER_A) == {"e": {}}
             storage.delete(USER_A)
             assert storage.load(USER_A) is None
     finally:
