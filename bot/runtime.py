@@ -90,8 +90,14 @@ class Runtime:
         return self.dialogue.desk_open(self.clock())
 
     def worker(self, name: str | None = None, **options) -> Worker:
-        return Worker(self.client, self.keys, self.handler(), name=name,
-                      partitions=self.partitions, **options)
+        worker = Worker(self.client, self.keys, self.handler(), name=name,
+                        partitions=self.partitions, **options)
+        storage = self.service.storage
+        if isinstance(storage, RedisStorage) and not storage.holder:
+            # The user locks this process takes carry the worker's name, and the
+            # locks of a worker found dead are taken over at once.
+            storage.holder, storage.holder_gone = worker.name, worker.is_gone
+        return worker
 
     def start_workers(self, count: int, **options) -> None:
         """Worker threads in this process (the newcomer's embedded mode, tests)."""

@@ -44,6 +44,8 @@ class Roster:
         self._pubsub: redis.client.PubSub | None = None
         self._seen_listening: set[str] = set()
         self.hints: list[int] = []  # partitions others said they freed, to try first
+        #: Workers found gone, here or by another worker (read by partition threads).
+        self.gone: set[str] = set()
 
     # --- liveness -------------------------------------------------------------------
 
@@ -83,8 +85,10 @@ class Roster:
         return gone
 
     def evict(self, worker: str) -> None:
+        self.gone.add(worker)
         self._client.zrem(self._keys.pipeline_workers(), worker)
         self._seen_listening.discard(worker)
+        self.signal("departed", worker)
 
     def leave(self) -> None:
         """Out of the roster first, so the others count one worker fewer when they
@@ -94,9 +98,10 @@ class Roster:
 
     # --- signals --------------------------------------------------------------------
 
-    def signal(self, what: str, partition: int | None = None) -> None:
-        """Tell the other workers to rebalance now (``partition``: the one just freed)."""
-        message = f"{what} {'-' if partition is None else partition} {self._name}"
+    def signal(self, what: str, about: int | str | None = None) -> None:
+        """Tell the other workers to rebalance now (``about``: the partition just
+        freed, or the worker found gone)."""
+        message = f"{what} {'-' if about is None else about} {self._name}"
         try:
             self._client.publish(self._keys.pipeline_signals(), message)
         except RedisError as exc:
@@ -120,8 +125,10 @@ class Roster:
         parts = _text(message.get("data", b"")).split(" ")
         if len(parts) != 3 or parts[2] == self._name:
             return False
-        if parts[1].isdigit():
+        if parts[0] == "freed" and parts[1].isdigit():
             self.hints.append(int(parts[1]))
+        elif parts[0] == "departed":
+            self.gone.add(parts[1])
         return True
 
     def close(self) -> None:

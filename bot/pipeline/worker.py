@@ -219,6 +219,10 @@ class Worker:
 
     # --- public -----------------------------------------------------------------
 
+    def is_gone(self, worker: str) -> bool:
+        """Whether ``worker`` is known to have died (its locks may be taken over)."""
+        return worker in self._roster.gone
+
     @property
     def partitions_held(self) -> list[int]:
         """Partitions this worker currently holds a live lease on (for tests and metrics)."""
@@ -318,8 +322,6 @@ class Worker:
             logger.warning("pipeline worker %s: worker %s is gone (its Redis connections closed); "
                            "partitions %s freed without waiting for its leases to lapse",
                            self.name, worker, freed)
-        if gone:
-            self._roster.signal("departed")
         return bool(gone)
 
     def _reap(self) -> None:

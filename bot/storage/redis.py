@@ -6,7 +6,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -103,6 +103,13 @@ class RedisStorage(SessionStorage):
         self._lock_poll_interval = lock_poll_interval
         self._release_script = client.register_script(_RELEASE_LUA)
         self._local = threading.local()
+        #: Who takes the locks, written into each lock's value (a worker's name).
+        self.holder = ""
+        #: Says whether a holder is known to be gone (a worker whose process died,
+        #: bot.pipeline.roster). Its locks are taken over at once instead of waited
+        #: out: a user whose event was in hand when the worker died waits
+        #: milliseconds, not the lock's timeout.
+        self.holder_gone: Callable[[str], bool] | None = None
 
     def load(self, user_id: str) -> dict[str, Any] | None:
         check_user_id(user_id)
@@ -184,7 +191,7 @@ class RedisStorage(SessionStorage):
         # Lock does) holds across processes and hosts; ``timeout`` makes a lock of a
         # crashed worker expire on its own. The session is read in the same round trip
         # as the lock is taken: every holder loads it next (load() returns that copy).
-        token = secrets.token_hex(16)
+        token = f"{self.holder}/{secrets.token_hex(16)}"
         deadline = time.monotonic() + wait
         while True:
             pipe = self._client.pipeline(transaction=False)
@@ -197,6 +204,8 @@ class RedisStorage(SessionStorage):
                 raise StorageError(f"Redis lock {key} could not be acquired: {exc}") from exc
             if acquired:
                 break
+            if self._held_by_the_gone(key):
+                continue
             if time.monotonic() + self._lock_poll_interval > deadline:
                 raise LockTimeout(
                     f"Redis lock {key} is still held after {wait}s; a handler of the same user "
@@ -214,6 +223,27 @@ class RedisStorage(SessionStorage):
             raise
         held.pop(user_id, None)
         self._release(key, token, timeout, quiet=False)
+
+    def _held_by_the_gone(self, key: str) -> bool:
+        """Release the lock at ``key`` if its holder is known to be gone; True if it was."""
+        if self.holder_gone is None:
+            return False
+        try:
+            value = self._client.get(key)
+        except RedisError:
+            return False
+        if value is None:
+            return True  # released meanwhile: try again at once
+        holder = (value.decode() if isinstance(value, bytes) else str(value)).rpartition("/")[0]
+        if not holder or not self.holder_gone(holder):
+            return False
+        try:
+            released = bool(self._release_script(keys=[key], args=[value]))
+        except RedisError:
+            return False
+        if released:
+            logger.warning("Redis lock %s of %s taken over: that worker is gone", key, holder)
+        return True
 
     def _held(self) -> dict[str, tuple[bytes | None, bytes | None]]:
         """This thread's locked users, and the session and outbox read with each lock

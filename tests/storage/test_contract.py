@@ -405,6 +405,38 @@ def test_redis_lock_reads_the_session_with_the_lock_and_keeps_it_current(redis_c
 
 
 @pytest.mark.redis
+def test_redis_lock_of_a_worker_found_gone_is_taken_over_at_once(redis_client: redis.Redis) -> None:
+    # A worker killed in the middle of a user's event leaves that user's lock for
+    # its whole timeout (10 s); the worker that takes the partition over must not
+    # make the user wait for it once the roster knows the holder is gone.
+    keys = KeyBuilder(secret=SECRET)
+    dead = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    dead.holder = "vm-1.dead"
+    survivor = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    survivor.holder = "vm-2.alive"
+    gone: set[str] = set()
+    survivor.holder_gone = gone.__contains__
+    # (The "dead" one here still runs, so it is told at the end that it lost its lock.)
+    with pytest.raises(LockLost), dead.lock(USER_A):
+        assert redis_client.get(keys.lock(USER_A)).startswith(b"vm-1.dead/")
+        with pytest.raises(LockTimeout):
+            with survivor.lock(USER_A, blocking_timeout=0.2):
+                pass
+        gone.add("vm-1.dead")
+        started = time.monotonic()
+        with survivor.lock(USER_A, blocking_timeout=5):
+            assert time.monotonic() - started < 0.5
+            assert redis_client.get(keys.lock(USER_A)).startswith(b"vm-2.alive/")
+        # A lock of a process that is not a worker (no holder) is never taken over.
+        anonymous = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+        with anonymous.lock(USER_B):
+            gone.add("")
+            with pytest.raises(LockTimeout):
+                with survivor.lock(USER_B, blocking_timeout=0.2):
+                    pass
+
+
+@pytest.mark.redis
 def test_redis_lock_has_an_expiry_so_a_crashed_worker_cannot_block_a_user(redis_client: redis.Redis) -> None:
     keys = KeyBuilder(secret=SECRET)
     storage = RedisStorage(redis_client, keys)
