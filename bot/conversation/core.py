@@ -58,6 +58,17 @@ class Turn:
 NOTHING = Turn(())
 
 
+@dataclass(frozen=True)
+class Language:
+    """Where the core finds a user's language when the event does not carry it: a
+    cached value under ``key``, read in the turn's first round trip, or else
+    ``ask`` (which asks the channel, e.g. LINE's profile, and caches the answer).
+    The value cached for "no language known" is the empty string."""
+
+    key: str
+    ask: Callable[[], str | None]
+
+
 @dataclass
 class Conversation:
     service: ConsultationService
@@ -92,26 +103,42 @@ class Conversation:
     # ------------------------------------------------------------ a user's event
 
     def turn(self, user: str, event_id: str, event: Event, *, message_id: str | None = None,
-             language: Callable[[], str | None] | None = None) -> Turn:
+             language: Language | None = None) -> Turn:
         """Answer one event of ``user`` (at most once per ``event_id``).
 
-        ``language`` is asked for the user's language only when the dialogue
-        needs it (never for a blocked user). ``message_id`` names a media
+        ``language`` is asked of the channel only when the dialogue needs it and
+        nothing is cached (never for a blocked user). ``message_id`` names a media
         message's content, fetched only when a handoff keeps it as evidence.
         """
+        handoffs = self.handoffs
+        wants_language = language is not None and event.lang is None
+        # One round trip for what every turn reads first: the blocked flag, the
+        # user's open handoff (its index entry) and the cached language.
+        reads = self.client.pipeline(transaction=False)
         if event.kind == "follow":
-            self.client.delete(self.keys.blocked(user))
-        elif self.client.exists(self.keys.blocked(user)):
+            reads.delete(self.keys.blocked(user))
+        else:
+            reads.exists(self.keys.blocked(user))
+        if handoffs is not None:
+            reads.hget(self.keys.handoff_by_user(), self.keys.pseudonym(user))
+        if wants_language:
+            reads.get(language.key)
+        found = reads.execute()
+        if event.kind != "follow" and found[0]:
             # The user blocked the bot: keep nothing, send nothing, until a follow.
             return NOTHING
-        handoffs = self.handoffs
-        active = handoffs.active(user) if handoffs is not None else None
+        active = handoffs.queue.open_handoff(found[1]) if handoffs is not None else None
         if handoffs is not None and active is not None and active.status == "claimed":
             # A counsellor has the chat: the dialogue stays quiet (triage does not).
             texts = handoffs.with_counsellor(active, event_id, event, message_id)
             return Turn(tuple(Part.text(active.lang, t) for t in texts))
-        if language is not None and event.lang is None:
-            event = Event(event.kind, event.text, event.data, lang=language())
+        if wants_language:
+            cached = found[-1]
+            if cached is not None:
+                lang = (cached.decode() if isinstance(cached, bytes) else str(cached)) or None
+            else:
+                lang = language.ask()
+            event = Event(event.kind, event.text, event.data, lang=lang)
         seen: list[Reply] = []
 
         def answered(reply: Reply) -> list[dict[str, Any]]:

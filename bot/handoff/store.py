@@ -71,7 +71,12 @@ class QueueStore:
     def active_for_pseudonym(self, user: str) -> Handoff | None:
         """The waiting or claimed handoff of the user with this pseudonym (Handoff.user),
         if any: for code that has a handoff and must not open its LINE id to find another."""
-        hid = as_text(self._client.hget(self._keys.handoff_by_user(), user))
+        return self.open_handoff(self._client.hget(self._keys.handoff_by_user(), user))
+
+    def open_handoff(self, hid: bytes | str | None) -> Handoff | None:
+        """The handoff ``hid`` (a value of the user index), if it is still waiting or
+        claimed: for a caller that read the index in a round trip of its own."""
+        hid = as_text(hid)
         if hid is None:
             return None
         handoff = self.get(hid)

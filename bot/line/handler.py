@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import redis
 
 from bot.content import Part
-from bot.conversation.core import Conversation
+from bot.conversation.core import Conversation, Language
 from bot.line.events import Incoming, translate
 from bot.line.loading import LoadingIndicator
 from bot.line.render import CardLabels, render
@@ -86,7 +86,8 @@ class LineHandler:
         assert user is not None and incoming.event is not None
         with self._preparing(incoming, incoming.event.kind):
             turn = self.core.turn(user, incoming.event_id, incoming.event, message_id=incoming.message_id,
-                                  language=lambda: self._language(user))
+                                  language=Language(self.keys.profile_language(user),
+                                                    lambda: self._ask_language(user)))
         if turn.parts:
             self._send(incoming, turn.parts)
         if self.menus is not None and turn.answered:
@@ -113,13 +114,10 @@ class LineHandler:
                 raise LineUnavailable(outcome.describe())
             raise DeliveryFailed(outcome.describe())
 
-    def _language(self, user: str) -> str | None:
-        """The LINE profile language, asked of LINE once per user and cached."""
+    def _ask_language(self, user: str) -> str | None:
+        """The LINE profile language, asked of LINE once per user and cached (the
+        core reads the cache, bot.conversation.core.Language)."""
         key = self.keys.profile_language(user)
-        cached = self.client.get(key)
-        if cached is not None:
-            value = cached.decode() if isinstance(cached, bytes) else str(cached)
-            return value or None
         try:
             lang = self.sender.profile_language(user)
         except LineApiError as exc:

@@ -67,6 +67,30 @@ def test_one_lock_load_and_save_per_event(core, monkeypatch):
     assert calls == {"lock": 2, "load": 2, "save": 2}
 
 
+def test_the_blocked_flag_the_open_handoff_and_the_cached_language_are_one_round_trip(core, monkeypatch):
+    from bot.conversation.core import Language
+
+    key = core.keys.profile_language(USER)
+    core.client.set(key, "en")
+    read_alone: list[str] = []
+    for name in ("exists", "get", "hget"):
+        real = getattr(core.client, name)
+
+        def spy(k, *a, _real=real, **kw):
+            read_alone.append(k if isinstance(k, str) else k.decode())
+            return _real(k, *a, **kw)
+
+        monkeypatch.setattr(core.client, name, spy)
+    asked: list[str] = []
+    turn = core.turn(USER, "e1", Event("follow"), language=Language(key, lambda: asked.append("LINE") or "ja"))
+    assert turn.reply.lang == "en" and asked == [], "the cached language, without asking LINE"
+    first_reads = {core.keys.blocked(USER), core.keys.handoff_by_user(), key}
+    assert not first_reads & set(read_alone), "read one by one instead of in the turn's first round trip"
+    core.client.delete(key)
+    core.turn(USER, "e2", Event("postback", data="t=menu"), language=Language(key, lambda: asked.append("LINE") or "ja"))
+    assert asked == ["LINE"], "nothing cached: the channel is asked"
+
+
 def test_the_outbox_keeps_the_last_answer_and_no_more(core):
     from bot.service import OUTBOX_TTL
 
