@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -40,6 +42,8 @@ from dialogs.hours import TOKYO
 
 #: Six hours without an event end a consultation (unless a handoff is still open).
 IDLE_SECONDS = 6 * 3600
+#: Users whose open consultation a RecordBook remembers (a guess checked each time).
+OPEN_GUESSES = 10_000
 #: How many recent event ids a record keeps to recognise a re-run event.
 RECENT_EVENTS = 8
 #: Chart branches that are navigation, not a consultation topic.
@@ -120,6 +124,10 @@ class RecordBook:
         self._client = client
         self._keys = keys
         self._clock = clock
+        # pseudonym -> id of the consultation last found open: a guess, always
+        # checked against Redis in the same round trip that reads the record.
+        self._last_open: OrderedDict[str, str] = OrderedDict()
+        self._last_open_lock = threading.Lock()  # a worker's partition threads share it
 
     # --- the worker's side ------------------------------------------------------------
 
@@ -237,6 +245,8 @@ class RecordBook:
         pipe.zadd(self._keys.records_month(record.month), {record.id: record.started_at})
         pipe.hset(self._keys.records_open(), user, record.id)
         pipe.execute()
+        with self._last_open_lock:
+            self._last_open[user] = record.id
         return record
 
     def _open_record(self, user: str) -> Record | None:
@@ -244,12 +254,29 @@ class RecordBook:
         return found[0] if found is not None else None
 
     def _open(self, user: str) -> tuple[Record, dict[str, str]] | None:
-        rid = self._client.hget(self._keys.records_open(), user)
-        if rid is None:
-            return None
-        raw = self._client.hgetall(self._keys.record_doc(rid.decode() if isinstance(rid, bytes) else str(rid)))
-        if not raw:
-            return None
+        """The user's open consultation and its stored fields. A user's events come
+        to the same worker, one after another: the id found last time is read with
+        the index in one round trip, and only when the index says otherwise is
+        the record read again."""
+        with self._last_open_lock:
+            guess = self._last_open.get(user)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hget(self._keys.records_open(), user)
+        if guess is not None:
+            pipe.hgetall(self._keys.record_doc(guess))
+        found = pipe.execute()
+        rid = _text(found[0]) if found[0] is not None else None
+        raw = None
+        if rid is not None:
+            raw = found[1] if rid == guess else self._client.hgetall(self._keys.record_doc(rid))
+        with self._last_open_lock:
+            if not raw:
+                self._last_open.pop(user, None)
+                return None
+            self._last_open[user] = rid
+            self._last_open.move_to_end(user)
+            if len(self._last_open) > OPEN_GUESSES:
+                self._last_open.popitem(last=False)
         return Record.from_fields(raw), {_text(k): _text(v) for k, v in raw.items()}
 
     def _for_handoff(self, handoff: Any) -> Record | None:

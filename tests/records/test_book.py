@@ -72,6 +72,27 @@ def test_an_answer_writes_back_only_the_fields_it_changed(store):
     assert (record.answers, record.branches, record.role) == (2, ["delete"], "child")
 
 
+def test_a_returning_user_s_record_is_read_with_the_index_in_one_round_trip(store):
+    client, keys, book, _, _ = store
+    book.note_answer(USER, reply(branch="menu"), T0, True, "e1")
+    alone: list[str] = []
+    real = client.hgetall
+
+    def hgetall(key, *a, **kw):
+        alone.append(key)
+        return real(key, *a, **kw)
+
+    client.hgetall = hgetall
+    book.note_answer(USER, reply(branch="delete"), T0 + timedelta(minutes=1), True, "e2")
+    assert alone == [], "the record was read in a round trip of its own"
+    # The guess is only a guess: a consultation ended and begun elsewhere is found.
+    book.user_left(USER, T0 + timedelta(minutes=2))
+    other = RecordBook(client, keys)
+    other.note_answer(USER, reply(branch="crisis"), T0 + timedelta(minutes=3), True, "e3")
+    record = book.note_answer(USER, reply(branch="delete"), T0 + timedelta(minutes=4), True, "e4")
+    assert record.branches == ["crisis", "delete"] and record.answers == 2
+
+
 def test_a_rerun_event_counts_once(store):
     _, _, book, _, _ = store
     assert book.note_answer(USER, reply(branch="delete"), T0, True, "e1") is not None
