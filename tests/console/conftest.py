@@ -32,8 +32,8 @@ _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="session")
-def console_catalog_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("console-mo"))
+def console_catalog_cache(compiled_cache: str) -> str:
+    return compiled_cache
 
 
 @pytest.fixture

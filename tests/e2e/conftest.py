@@ -80,7 +80,7 @@ def _dialogue_once(dialogue_loaded_once) -> None:
 
 
 @pytest.fixture
-def bot_env(fake_line, redis_server_url, tmp_path) -> dict[str, str]:
+def bot_env(fake_line, redis_server_url, compiled_cache) -> dict[str, str]:
     """The settings of a production bot, pointed at the stand-in LINE and a test redis-server."""
     return {
         "LINE_CHANNEL_SECRET": SECRET,
@@ -90,7 +90,7 @@ def bot_env(fake_line, redis_server_url, tmp_path) -> dict[str, str]:
         "BOT_ID_SECRET": ID_SECRET,
         "BOT_CONSOLE_SECRET": "e2e-console-session-secret-0123456789abcdef",
         "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",
-        "BOT_CATALOG_CACHE": str(tmp_path / "mo"),
+        "BOT_CATALOG_CACHE": compiled_cache,
     }
 
 
