@@ -21,11 +21,6 @@ FLOORS = {name: (0.99, 0.97, 0.02, 0.05, 0.95)
 FLOORS |= {"blind22": (0.99, 0.969, 0.0, 0.076, 0.918), "blind23": (0.994, 0.967, 0.0, 0.028, 0.937)}
 
 
-# Every blind set through the whole bot is one module fixture (ten seconds and
-# more): on one xdist worker only (`--dist loadgroup` in pyproject.toml), not on each.
-pytestmark = pytest.mark.xdist_group("blind-sets")
-
-
 @pytest.fixture(scope="module")
 def reports(dialogue):
     return {name: run(load_file(SETS_DIR / f"{name}.jsonl"), name, dialogue) for name in FLOORS}
