@@ -54,10 +54,8 @@ class ConsultationService:
             stored = self.storage.load(user_id)
             session = Session.from_dict(stored) if stored is not None else None
             session, reply = handle(self.dialogue, session, event, now or self.clock())
-            doc = session.to_dict()
-            if stored and isinstance(stored.get(OUTBOX), dict):
-                doc[OUTBOX] = stored[OUTBOX]  # answers still on their way stay
-            self.storage.save(user_id, doc, ttl_seconds=self.session_ttl)
+            # A save without an outbox leaves the answers still on their way alone.
+            self.storage.save(user_id, session.to_dict(), ttl_seconds=self.session_ttl)
         return reply
 
     def answer(

@@ -84,15 +84,10 @@ REJECTED = "rejected"  # a 4xx: retrying the same request cannot help
 DELIVERED_OUTCOMES = frozenset({SENT, ALREADY_SENT, ALREADY_REPLIED})
 
 
-# The Messaging API calls the worker makes for every answer. What LINE answers
-# to a reply or a push (the ids of the sent messages) is never read, so it is not
-# parsed into the SDK's models either; an error status raises ApiException before
-# any parsing, as in the generated MessagingApi.
+# The Messaging API calls the worker makes for every answer.
 REPLY_PATH = "/v2/bot/message/reply"
 PUSH_PATH = "/v2/bot/message/push"
 PROFILE_PATH = "/v2/bot/profile/{userId}"
-REPLY_RESPONSES: dict[str, str] = {}
-PUSH_RESPONSES: dict[str, str] = {}
 
 
 def retry_key(seed: str, chunk: int) -> str:
@@ -349,7 +344,7 @@ class Sender:
                 # landed, too old to ask LINE): push. A duplicate only if an
                 # earlier reply attempt may have been accepted.
                 return self._push_chunk(user_id, chunk, 0, seed, attempts, possible_duplicate=maybe_accepted)
-            answer = self._once(lambda: self._post(REPLY_PATH, request, REPLY_RESPONSES))
+            answer = self._once(lambda: self._post(REPLY_PATH, request))
             if answer.ok:
                 return ChunkResult(0, "reply", SENT, tuple(attempts + [_attempt("reply", answer)]))
             if answer.status == 400 and _is_invalid_reply_token(answer.message):
@@ -380,7 +375,7 @@ class Sender:
         request = {"to": user_id, "messages": chunk}
         attempts: list[Attempt] = []
         while True:
-            answer = self._once(lambda: self._post(PUSH_PATH, request, PUSH_RESPONSES, retry_key=key))
+            answer = self._once(lambda: self._post(PUSH_PATH, request, retry_key=key))
             if answer.ok:
                 outcome = SENT
             elif answer.status == 409:
@@ -398,7 +393,7 @@ class Sender:
                 return ChunkResult(index, "push", FAILED, tuple(prior) + tuple(attempts), key, possible_duplicate)
             self._sleep(wait)
 
-    def _post(self, path: str, body: dict, responses: dict[str, str], *, retry_key: str | None = None):
+    def _post(self, path: str, body: dict, *, retry_key: str | None = None):
         """POST rendered messages through the SDK's API client, as JSON.
 
         The generated ``reply_message`` / ``push_message`` parse the messages into
@@ -413,7 +408,10 @@ class Sender:
             headers["X-Line-Retry-Key"] = retry_key
         return self._client.call_api(
             path, "POST", {}, [], headers, body=body, post_params=[], files={},
-            response_types_map=responses, auth_settings=["Bearer"], _return_http_data_only=True,
+            # What LINE answers (the ids of the sent messages) is never read, so it is not
+            # parsed into the SDK's models: an error status raises ApiException before
+            # any parsing, as in the generated MessagingApi.
+            response_types_map={}, auth_settings=["Bearer"], _return_http_data_only=True,
             _preload_content=True, _request_timeout=self._timeout, collection_formats={},
         )
 

@@ -370,8 +370,7 @@ class Worker:
                 if lease.thread is not None:
                     lease.thread.join(period)
         try:
-            self._reap()
-            self._client.zrem(self._keys.pipeline_workers(), self.name)
+            self._reap()  # the roster was left first, above
         except RedisError as exc:
             logger.warning("pipeline worker %s: clean hand-back failed (%s); leases expire "
                            "on their own", self.name, type(exc).__name__)
