@@ -424,9 +424,10 @@ class Worker:
                 lease.after = None  # something new: the fetch takes it, fenced
         try:
             reply = self._fetch(
-                keys=[lease.stream, self._keys.partition_lease(lease.index)],
+                keys=[lease.stream, self._keys.partition_lease(lease.index),
+                      self._keys.partition_attempts(lease.index)],
                 args=[self.name, GROUP, self._batch_size, self._claim_min_idle_ms,
-                      "1" if lease.tidy else "0"],
+                      "1" if lease.tidy else "0", ATTEMPTS_TTL_MS],
             )
         except ResponseError as exc:
             if "NOGROUP" in str(exc):  # the stream was deleted (FLUSHDB, restore): recreate
@@ -449,11 +450,13 @@ class Worker:
                 self._client.xread({lease.stream: _text(reply[1])}, count=1, block=self._block_ms)
             return 0
         done = 0
+        begun: tuple[int, int] | None = (int(reply[2]), int(reply[3]))  # the first entry's counts
         for raw in reply[1]:
             if lease.stop.is_set() or not self._leases.valid(lease):
                 break  # the rest stays pending: the next lease holder takes it over
-            if not self._process(lease, raw):
+            if not self._process(lease, raw, begun):
                 break
+            begun = None
             done += 1
         if status == "NEW" and done == len(reply[1]) < self._batch_size:
             # The stream was read to its end and all of it is done: wait for what
@@ -461,8 +464,11 @@ class Worker:
             lease.after = _text(reply[1][-1][0])
         return done
 
-    def _process(self, lease: Lease, raw: Any) -> bool:
-        """Handle one raw stream entry. True: finished (acked or dead-lettered), go on."""
+    def _process(self, lease: Lease, raw: Any, begun: tuple[int, int] | None = None) -> bool:
+        """Handle one raw stream entry. True: finished (acked or dead-lettered), go on.
+
+        ``begun``: the entry's attempt counts when the fetch began it already
+        (started, transient failures); otherwise BEGIN counts this start."""
         entry_id = _text(raw[0])
         stream_keys = [lease.stream, self._keys.partition_lease(lease.index),
                        self._keys.partition_attempts(lease.index)]
@@ -479,8 +485,10 @@ class Worker:
         except (KeyError, ValueError) as exc:
             return self._bury(lease, entry_id, fields, 0,
                               f"undecodable entry ({type(exc).__name__})", stream_keys)
-        started_n, transient_n = (int(x) for x in self._begin(
-            keys=stream_keys[1:], args=[self.name, entry_id, ATTEMPTS_TTL_MS]))
+        if begun is None:
+            begun = (int(x) for x in self._begin(
+                keys=stream_keys[1:], args=[self.name, entry_id, ATTEMPTS_TTL_MS]))
+        started_n, transient_n = begun
         if started_n < 0:
             logger.warning("pipeline worker %s lost the lease of partition %d",
                            self.name, lease.index)
