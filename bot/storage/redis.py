@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -134,6 +135,18 @@ class RedisStorage(SessionStorage):
         text = encode(data).encode("utf-8")
         boxed = encode(outbox).encode("utf-8") if outbox is not None else None
         ttl = ttl_seconds if ttl_seconds is not None else self._default_ttl
+        held = self._held()
+        if user_id in held:
+            # Under the lock the write waits for the release and goes in the same
+            # atomic step (one round trip instead of two per event); until then
+            # load() and load_outbox() return what was saved.
+            held[user_id] = (text, boxed if boxed is not None else held[user_id][1])
+            pending = self._pending()
+            earlier = pending.get(user_id)
+            if boxed is None and earlier is not None:
+                boxed, outbox_ttl = earlier.boxed, earlier.outbox_ttl
+            pending[user_id] = _Write(text, ttl, boxed, outbox_ttl)
+            return
         key = self._keys.session(user_id)
         try:
             # Plain SET (no KEEPTTL): every save restarts the expiry, like the memory backend.
@@ -148,9 +161,6 @@ class RedisStorage(SessionStorage):
                 pipe.execute()
         except RedisError as exc:
             raise StorageError(f"Redis SET {key} failed: {exc}") from exc
-        held = self._held()
-        if user_id in held:
-            held[user_id] = (text, boxed if boxed is not None else held[user_id][1])
 
     def load_outbox(self, user_id: str) -> dict[str, Any]:
         check_user_id(user_id)
@@ -175,6 +185,7 @@ class RedisStorage(SessionStorage):
         held = self._held()
         if user_id in held:
             held[user_id] = (None, None)
+            self._pending().pop(user_id, None)  # a save earlier under the lock is void
 
     @contextmanager
     def lock(
@@ -219,10 +230,10 @@ class RedisStorage(SessionStorage):
         except BaseException:
             # The handler's own error matters more than a release problem.
             held.pop(user_id, None)
-            self._release(key, token, timeout, quiet=True)
+            self._release(user_id, key, token, timeout, quiet=True)
             raise
         held.pop(user_id, None)
-        self._release(key, token, timeout, quiet=False)
+        self._release(user_id, key, token, timeout, quiet=False)
 
     def _held_by_the_gone(self, key: str) -> bool:
         """Release the lock at ``key`` if its holder is known to be gone; True if it was."""
@@ -253,14 +264,35 @@ class RedisStorage(SessionStorage):
             held = self._local.held = {}
         return held
 
-    def _release(self, key: str, token: str, timeout: float, *, quiet: bool) -> None:
+    def _pending(self) -> dict[str, "_Write"]:
+        """This thread's saves under a lock, written when the lock is released."""
+        pending = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = {}
+        return pending
+
+    def _release(self, user_id: str, key: str, token: str, timeout: float, *, quiet: bool) -> None:
+        write = self._pending().pop(user_id, None)
         try:
-            released = self._release_script(keys=[key], args=[token])
+            if write is None:
+                released = self._release_script(keys=[key], args=[token])
+            else:
+                # The session (and its answer) and the release in one atomic step. EVAL,
+                # not EVALSHA: a script in a transaction cannot be reloaded on NOSCRIPT.
+                pipe = self._client.pipeline(transaction=True)
+                pipe.set(self._keys.session(user_id), write.text, ex=write.ttl)
+                if write.boxed is not None:
+                    pipe.set(self._keys.outbox(user_id), write.boxed, ex=write.outbox_ttl)
+                pipe.eval(_RELEASE_LUA, 1, key, token)
+                released = pipe.execute()[-1]
         except RedisError as exc:
             # The lock expires on its own after ``timeout``; nothing else to undo.
             if quiet:
-                logger.warning("Redis lock %s could not be released: %s", key, exc)
+                logger.warning("Redis lock %s could not be released%s: %s", key,
+                               "" if write is None else " (nor the session saved)", exc)
                 return
+            if write is not None:
+                raise StorageError(f"Redis SET {self._keys.session(user_id)} failed: {exc}") from exc
             raise StorageError(f"Redis lock {key} could not be released: {exc}") from exc
         if not released:
             message = (
@@ -272,3 +304,13 @@ class RedisStorage(SessionStorage):
                 logger.warning(message)
                 return
             raise LockLost(message)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A save under a lock, waiting for the release."""
+
+    text: bytes
+    ttl: int | None
+    boxed: bytes | None
+    outbox_ttl: int | None

@@ -354,10 +354,41 @@ def test_redis_keys_come_from_the_key_builder_and_hide_the_user_id(redis_client:
     storage = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
     with storage.lock(USER_A):
         storage.save(USER_A, {"n": 1})
-        stored = {k.decode() for k in redis_client.keys("*")}
-        assert stored == {keys.session(USER_A), keys.lock(USER_A)}
-    assert {k.decode() for k in redis_client.keys("*")} == {keys.session(USER_A)}
-    assert all(USER_A not in key for key in stored)
+        during = {k.decode() for k in redis_client.keys("*")}
+        assert during == {keys.lock(USER_A)}  # the save waits for the release
+    after = {k.decode() for k in redis_client.keys("*")}
+    assert after == {keys.session(USER_A)}
+    assert all(USER_A not in key for key in during | after)
+
+
+@pytest.mark.redis
+def test_redis_save_under_the_lock_goes_with_the_release_in_one_round_trip(redis_client: redis.Redis) -> None:
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    trips: list[list[str]] = []
+    real_pipeline = redis_client.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        def execute(*a, **k):
+            trips.append([str(c[0][0]) for c in pipe.command_stack])
+            return real_execute(*a, **k)
+        pipe.execute = execute
+        return pipe
+
+    redis_client.pipeline = counting_pipeline  # type: ignore[method-assign]
+    try:
+        with storage.lock(USER_A):
+            storage.save(USER_A, {"n": 1}, outbox={"e1": {"texts": ["a"]}}, outbox_ttl=60)
+            storage.save(USER_A, {"n": 2})  # the last save wins; the outbox stays
+    finally:
+        redis_client.pipeline = real_pipeline  # type: ignore[method-assign]
+    assert trips == [["SET", "GET", "GET"], ["SET", "SET", "EVAL"]]
+    assert storage.load(USER_A) == {"n": 2}
+    assert storage.load_outbox(USER_A) == {"e1": {"texts": ["a"]}}
+    assert redis_client.exists(keys.lock(USER_A)) == 0
 
 
 @pytest.mark.redis
