@@ -113,7 +113,8 @@ class Conversation:
         handoffs = self.handoffs
         wants_language = language is not None and event.lang is None
         # One round trip for what every turn reads first: the blocked flag, the
-        # user's open handoff (its index entry) and the cached language.
+        # user's open handoff (its index entry), the cached language and the open
+        # consultation record.
         reads = self.client.pipeline(transaction=False)
         if event.kind == "follow":
             reads.delete(self.keys.blocked(user))
@@ -123,6 +124,8 @@ class Conversation:
             reads.hget(self.keys.handoff_by_user(), self.keys.pseudonym(user))
         if wants_language:
             reads.get(language.key)
+        ours = len(reads)
+        record_read = self.records.read_open(reads, user) if self.records is not None else None
         found = reads.execute()
         if event.kind != "follow" and found[0]:
             # The user blocked the bot: keep nothing, send nothing, until a follow.
@@ -133,20 +136,22 @@ class Conversation:
             texts = handoffs.with_counsellor(active, event_id, event, message_id)
             return Turn(tuple(Part.text(active.lang, t) for t in texts))
         if wants_language:
-            cached = found[-1]
+            cached = found[ours - 1]
             if cached is not None:
                 lang = (cached.decode() if isinstance(cached, bytes) else str(cached)) or None
             else:
                 lang = language.ask()
             event = Event(event.kind, event.text, event.data, lang=lang)
         seen: list[Reply] = []
+        opened = record_read(found[ours:]) if record_read is not None else None
 
         def answered(reply: Reply) -> list[dict[str, Any]]:
             if handoffs is not None:
                 reply = handoffs.after_reply(user, event_id, event, reply, active, message_id)
             if self.records is not None:
                 now = self.clock()
-                self.records.note_answer(user, reply, now, self.dialogue.desk_open(now), event_id)
+                self.records.note_answer(user, reply, now, self.dialogue.desk_open(now), event_id,
+                                         opened=opened)
                 if reply.handoff and handoffs is not None:
                     self.records.note_handoff(user, handoffs.active(user))
             seen.append(reply)

@@ -115,6 +115,14 @@ class Record:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class OpenRead:
+    """A user's open consultation (record and stored fields, or None), read in the
+    first round trip of a turn (RecordBook.read_open)."""
+
+    found: tuple[Record, dict[str, str]] | None
+
+
 class RecordBook:
     """Consultation records in Redis. ``clock`` gives epoch seconds (for ends
     noted without an instant of their own)."""
@@ -131,12 +139,21 @@ class RecordBook:
 
     # --- the worker's side ------------------------------------------------------------
 
+    def read_open(self, pipe: Any, line_user: str) -> Callable[[list[Any]], "OpenRead"]:
+        """Queue the reads of the user's open consultation on ``pipe``, a caller's
+        non-transactional pipeline (its first round trip of a turn), and return
+        what makes an :class:`OpenRead` of the replies, in the order queued, for
+        :meth:`note_answer`."""
+        queued = self._queue_open(pipe, self._keys.pseudonym(line_user))
+        return lambda replies: OpenRead(queued(replies))
+
     def note_answer(self, line_user: str, reply: Any, now: datetime, desk_open: bool,
-                    event_id: str | None = None) -> Record | None:
+                    event_id: str | None = None, opened: "OpenRead | None" = None) -> Record | None:
         """The dialogue answered one of the user's events. Returns the record, or
-        None when this event was already counted (a re-run)."""
+        None when this event was already counted (a re-run). ``opened``: the open
+        consultation as read earlier in the turn (read_open), not read again."""
         at = now.timestamp()
-        record, before = self._current(line_user, at, now, desk_open)
+        record, before = self._current(line_user, at, now, desk_open, opened)
         if event_id is not None:
             if event_id in record.events:
                 return None
@@ -220,11 +237,12 @@ class RecordBook:
 
     # --- internals --------------------------------------------------------------------
 
-    def _current(self, line_user: str, at: float, now: datetime, desk_open: bool) -> tuple[Record, dict[str, str]]:
+    def _current(self, line_user: str, at: float, now: datetime, desk_open: bool,
+                 opened: "OpenRead | None" = None) -> tuple[Record, dict[str, str]]:
         """The user's consultation going on (a new one if none, or the last went idle),
         and its fields as stored, so that only what changes is written back."""
         user = self._keys.pseudonym(line_user)
-        found = self._open(user)
+        found = opened.found if opened is not None else self._open(user)
         if found is not None and _idle(found[0], at):
             self._end(found[0], found[0].last_event_at or found[0].started_at, "idle")
             found = None
@@ -254,30 +272,39 @@ class RecordBook:
         return found[0] if found is not None else None
 
     def _open(self, user: str) -> tuple[Record, dict[str, str]] | None:
-        """The user's open consultation and its stored fields. A user's events come
-        to the same worker, one after another: the id found last time is read with
-        the index in one round trip, and only when the index says otherwise is
-        the record read again."""
+        """The user's open consultation and its stored fields."""
+        pipe = self._client.pipeline(transaction=False)
+        resolve = self._queue_open(pipe, user)
+        return resolve(pipe.execute())
+
+    def _queue_open(self, pipe: Any, user: str) -> Callable[[list[Any]], tuple[Record, dict[str, str]] | None]:
+        """Queue the reads of the user's open consultation; what is returned reads
+        the replies (those of these commands, first in the list given). A user's
+        events come to the same worker, one after another: the id found last time
+        is read with the index in one round trip, and only when the index says
+        otherwise is the record read again."""
         with self._last_open_lock:
             guess = self._last_open.get(user)
-        pipe = self._client.pipeline(transaction=False)
         pipe.hget(self._keys.records_open(), user)
         if guess is not None:
             pipe.hgetall(self._keys.record_doc(guess))
-        found = pipe.execute()
-        rid = _text(found[0]) if found[0] is not None else None
-        raw = None
-        if rid is not None:
-            raw = found[1] if rid == guess else self._client.hgetall(self._keys.record_doc(rid))
-        with self._last_open_lock:
-            if not raw:
-                self._last_open.pop(user, None)
-                return None
-            self._last_open[user] = rid
-            self._last_open.move_to_end(user)
-            if len(self._last_open) > OPEN_GUESSES:
-                self._last_open.popitem(last=False)
-        return Record.from_fields(raw), {_text(k): _text(v) for k, v in raw.items()}
+
+        def resolve(found: list[Any]) -> tuple[Record, dict[str, str]] | None:
+            rid = _text(found[0]) if found[0] is not None else None
+            raw = None
+            if rid is not None:
+                raw = found[1] if rid == guess else self._client.hgetall(self._keys.record_doc(rid))
+            with self._last_open_lock:
+                if not raw:
+                    self._last_open.pop(user, None)
+                    return None
+                self._last_open[user] = rid
+                self._last_open.move_to_end(user)
+                if len(self._last_open) > OPEN_GUESSES:
+                    self._last_open.popitem(last=False)
+            return Record.from_fields(raw), {_text(k): _text(v) for k, v in raw.items()}
+
+        return resolve
 
     def _for_handoff(self, handoff: Any) -> Record | None:
         record = self._open_record(handoff.user)

@@ -91,6 +91,34 @@ def test_the_blocked_flag_the_open_handoff_and_the_cached_language_are_one_round
     assert asked == ["LINE"], "nothing cached: the channel is asked"
 
 
+def test_a_returning_user_s_open_record_is_read_in_the_turn_s_first_round_trip(core, monkeypatch):
+    core.turn(USER, "e1", Event("follow"))
+    trips: list[list[tuple[str, str]]] = []
+    real_pipeline = core.client.pipeline
+
+    def pipeline(*args, **kwargs):
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        def execute(*a, **k):
+            trips.append([(str(c[0][0]), str(c[0][1])) for c in pipe.command_stack])
+            return real_execute(*a, **k)
+        pipe.execute = execute
+        return pipe
+
+    monkeypatch.setattr(core.client, "pipeline", pipeline)
+    for name in ("hget", "hgetall"):
+        monkeypatch.setattr(core.client, name, lambda *a, **k: pytest.fail("a read of its own"))
+    core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    record_reads = [i for i, trip in enumerate(trips)
+                    for command, key in trip if key.startswith(core.keys.records_open().rsplit(":", 1)[0])
+                    and command in ("HGET", "HGETALL")]
+    assert record_reads == [0, 0], "the index and the record, both in the first round trip"
+    monkeypatch.undo()
+    record = core.records.open_for(USER)
+    assert record.answers == 2 and record.role == "guardian"
+
+
 def test_the_outbox_keeps_the_last_answer_and_no_more(core):
     from bot.service import OUTBOX_TTL
 
