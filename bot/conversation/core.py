@@ -53,6 +53,9 @@ class Turn:
     role: str | None = None
     #: The reply of the dialogue, when it ran (the simulator shows its state).
     reply: Reply | None = None
+    #: What the keys the caller asked to have read (``turn(read=...)``) held at
+    #: the start of the turn, when the dialogue ran.
+    read: dict[str, Any] | None = None
 
 
 NOTHING = Turn(())
@@ -103,12 +106,14 @@ class Conversation:
     # ------------------------------------------------------------ a user's event
 
     def turn(self, user: str, event_id: str, event: Event, *, message_id: str | None = None,
-             language: Language | None = None) -> Turn:
+             language: Language | None = None, read: tuple[str, ...] = ()) -> Turn:
         """Answer one event of ``user`` (at most once per ``event_id``).
 
         ``language`` is asked of the channel only when the dialogue needs it and
         nothing is cached (never for a blocked user). ``message_id`` names a media
         message's content, fetched only when a handoff keeps it as evidence.
+        ``read``: keys of the channel's own the caller needs after the turn (e.g. the
+        user's linked menu), read in the turn's first round trip (``Turn.read``).
         """
         handoffs = self.handoffs
         wants_language = language is not None and event.lang is None
@@ -124,6 +129,8 @@ class Conversation:
             reads.hget(self.keys.handoff_by_user(), self.keys.pseudonym(user))
         if wants_language:
             reads.get(language.key)
+        for key in read:
+            reads.get(key)
         ours = len(reads)
         record_read = self.records.read_open(reads, user) if self.records is not None else None
         found = reads.execute()
@@ -136,7 +143,7 @@ class Conversation:
             texts = handoffs.with_counsellor(active, event_id, event, message_id)
             return Turn(tuple(Part.text(active.lang, t) for t in texts))
         if wants_language:
-            cached = found[ours - 1]
+            cached = found[ours - len(read) - 1]
             if cached is not None:
                 lang = (cached.decode() if isinstance(cached, bytes) else str(cached)) or None
             else:
@@ -161,7 +168,8 @@ class Conversation:
         parts = tuple(Part.from_dict(doc) for doc in stored)
         if not seen:
             return Turn(parts)
-        return Turn(parts, answered=True, role=seen[-1].role, reply=seen[-1])
+        return Turn(parts, answered=True, role=seen[-1].role, reply=seen[-1],
+                    read=dict(zip(read, found[ours - len(read):ours])))
 
     # ------------------------------------------------------------ the console's event
 

@@ -84,14 +84,16 @@ class LineHandler:
     def _dialogue(self, incoming: Incoming) -> None:
         user = incoming.user_id
         assert user is not None and incoming.event is not None
+        menu_key = (self.menus.linked_key(user),) if self.menus is not None else ()
         with self._preparing(incoming, incoming.event.kind):
             turn = self.core.turn(user, incoming.event_id, incoming.event, message_id=incoming.message_id,
                                   language=Language(self.keys.profile_language(user),
-                                                    lambda: self._ask_language(user)))
+                                                    lambda: self._ask_language(user)),
+                                  read=menu_key)
         if turn.parts:
             self._send(incoming, turn.parts)
-        if self.menus is not None and turn.answered:
-            self.menus.follow_role(user, turn.role)
+        if self.menus is not None and turn.answered and turn.read is not None:
+            self.menus.follow_role(user, turn.role, turn.read[menu_key[0]])
 
     def _preparing(self, incoming: Incoming, kind: str) -> AbstractContextManager[object]:
         """The loading animation, should the answer to a text take longer than a moment."""

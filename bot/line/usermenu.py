@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import redis
 import urllib3
@@ -42,6 +42,7 @@ LINKED_TTL = 30 * 24 * 3600
 #: Part of the user's Redis key (bot.storage.keys.KeyBuilder.user) holding their linked menu id.
 KEY_PART = "richmenu"
 TIMEOUT = (2.0, 5.0)
+_UNREAD = object()
 
 
 class UserMenus:
@@ -65,14 +66,20 @@ class UserMenus:
         self._lock = threading.Lock()
         self._adult: tuple[str | None, float] | None = None  # (menu id or None, when asked)
 
-    def follow_role(self, user_id: str, role: str | None) -> None:
-        """Link the menu for ``role`` to ``user_id`` if it is not linked already."""
+    def linked_key(self, user_id: str) -> str:
+        """Where the user's linked menu is noted (read with the turn, handler.py)."""
+        return self._keys.user(user_id, KEY_PART)
+
+    def follow_role(self, user_id: str, role: str | None, linked: Any = _UNREAD) -> None:
+        """Link the menu for ``role`` to ``user_id`` if it is not linked already.
+        ``linked``: what ``linked_key`` held, when the caller read it already."""
         audience = menu_for_role(role)
         if audience is None:
             return
-        key = self._keys.user(user_id, KEY_PART)
+        key = self.linked_key(user_id)
         try:
-            linked = self._client.get(key)
+            if linked is _UNREAD:
+                linked = self._client.get(key)
             linked = linked.decode() if isinstance(linked, bytes) else linked
             if audience != ADULT:
                 if linked is not None:

@@ -119,6 +119,15 @@ def test_a_returning_user_s_open_record_is_read_in_the_turn_s_first_round_trip(c
     assert record.answers == 2 and record.role == "guardian"
 
 
+def test_keys_the_channel_asks_for_are_read_in_the_turn_s_first_round_trip(core, monkeypatch):
+    # The LINE adapter needs the user's linked menu after each answer: read with
+    # the turn, not in a round trip of its own.
+    core.client.set("channel:menu", "menu-1")
+    monkeypatch.setattr(core.client, "get", lambda *a, **k: pytest.fail("a read of its own"))
+    turn = core.turn(USER, "e1", Event("follow"), read=("channel:menu", "channel:none"))
+    assert turn.read == {"channel:menu": b"menu-1", "channel:none": None}
+
+
 def test_the_outbox_keeps_the_last_answer_and_no_more(core):
     from bot.service import OUTBOX_TTL
 
