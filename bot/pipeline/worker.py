@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from bot.pipeline.enqueue import (
     DEFAULT_PARTITIONS,
@@ -450,25 +450,31 @@ class Worker:
                 self._client.xread({lease.stream: _text(reply[1])}, count=1, block=self._block_ms)
             return 0
         done = 0
+        entries = reply[1]
         begun: tuple[int, int] | None = (int(reply[2]), int(reply[3]))  # the first entry's counts
-        for raw in reply[1]:
+        # The stream was read to its end: once the last entry is done, wait for what
+        # comes after it instead of asking the fetch script again (which would only
+        # say "nothing new"); when blocking, in the acknowledgement's round trip.
+        to_the_end = status == "NEW" and len(entries) < self._batch_size
+        for n, raw in enumerate(entries, 1):
             if lease.stop.is_set() or not self._leases.valid(lease):
                 break  # the rest stays pending: the next lease holder takes it over
-            if not self._process(lease, raw, begun):
+            if not self._process(lease, raw, begun, then_wait=block and to_the_end and n == len(entries)):
                 break
             begun = None
             done += 1
-        if status == "NEW" and done == len(reply[1]) < self._batch_size:
-            # The stream was read to its end and all of it is done: wait for what
-            # comes after the last entry instead of asking the fetch script again.
-            lease.after = _text(reply[1][-1][0])
+        if to_the_end and done == len(entries) and not block:
+            lease.after = _text(entries[-1][0])
         return done
 
-    def _process(self, lease: Lease, raw: Any, begun: tuple[int, int] | None = None) -> bool:
+    def _process(self, lease: Lease, raw: Any, begun: tuple[int, int] | None = None, *,
+                 then_wait: bool = False) -> bool:
         """Handle one raw stream entry. True: finished (acked or dead-lettered), go on.
 
         ``begun``: the entry's attempt counts when the fetch began it already
-        (started, transient failures); otherwise BEGIN counts this start."""
+        (started, transient failures); otherwise BEGIN counts this start.
+        ``then_wait``: the last entry of the stream; once it is acknowledged, wait
+        for a newer one (_ack_then_wait)."""
         entry_id = _text(raw[0])
         stream_keys = [lease.stream, self._keys.partition_lease(lease.index),
                        self._keys.partition_attempts(lease.index)]
@@ -531,10 +537,13 @@ class Worker:
         if elapsed * 1000 > self._lease_ms:
             logger.warning("pipeline partition %d entry %s: handler took %.1fs, longer than "
                            "the lease", lease.index, entry_id, elapsed)
-        return self._finish(lease, entry_id, stream_keys)
+        return self._finish(lease, entry_id, stream_keys, then_wait=then_wait)
 
-    def _finish(self, lease: Lease, entry_id: str, stream_keys: list[str]) -> bool:
-        result = int(self._ack(keys=stream_keys, args=[self.name, GROUP, entry_id]))
+    def _finish(self, lease: Lease, entry_id: str, stream_keys: list[str], *, then_wait: bool = False) -> bool:
+        if then_wait:
+            result = self._ack_then_wait(lease, entry_id, stream_keys)
+        else:
+            result = int(self._ack(keys=stream_keys, args=[self.name, GROUP, entry_id]))
         if result == 0:
             # Fenced: another worker holds the partition now and will take this entry
             # over (the handler's idempotency absorbs the repeat).
@@ -543,6 +552,24 @@ class Worker:
             self._leases.mark_lost(lease)
             return False
         return True
+
+    def _ack_then_wait(self, lease: Lease, entry_id: str, stream_keys: list[str]) -> int:
+        """Acknowledge the stream's last entry and, in the same round trip, block for
+        a newer one: one round trip per event fewer while the workers keep up.
+        Sets ``lease.after``: None when something new came (the fetch takes it,
+        fenced), else the entry to wait after next time. Returns ACK's answer."""
+        pipe = self._client.pipeline(transaction=False)
+        # EVALSHA itself: a registered script on a pipeline costs a SCRIPT EXISTS each time.
+        pipe.evalsha(self._ack.sha, len(stream_keys), *stream_keys, self.name, GROUP, entry_id)
+        pipe.xread({lease.stream: entry_id}, count=1, block=self._block_ms)
+        acked, woke = pipe.execute(raise_on_error=False)
+        if isinstance(acked, NoScriptError):  # Redis restarted, or its scripts were flushed
+            acked = self._ack(keys=stream_keys, args=[self.name, GROUP, entry_id])
+        for reply in (acked, woke):
+            if isinstance(reply, Exception):
+                raise reply
+        lease.after = None if woke else entry_id
+        return int(acked)
 
     def _bury(self, lease: Lease, entry_id: str, fields: dict[str, str], attempts: int,
               reason: str, stream_keys: list[str]) -> bool:

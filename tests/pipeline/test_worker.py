@@ -147,6 +147,31 @@ def test_the_first_entry_of_each_batch_is_begun_by_the_fetch_itself(redis_client
     assert [(seq_of(e.event), e.attempt) for e in seen] == [(1, 1), (2, 1), (3, 1), (4, 1)]
 
 
+def test_a_running_partition_waits_for_the_next_event_in_the_acknowledgement_s_round_trip(
+        redis_client, keys, threads) -> None:
+    # While events keep coming, each costs one fetch and one acknowledgement that
+    # also waits for the next: no blocking read of its own in between.
+    handled = threading.Semaphore(0)
+    seen: list[int] = []
+    w = worker(redis_client, keys, lambda e: seen.append(seq_of(e.event)) or handled.release(),
+               lease_ms=4_000, block_ms=1_000)
+    start(threads, w)
+    wait_for(lambda: len(w.partitions_held) == P, 5, "the worker to hold every partition")
+    send(redis_client, keys, USER, [1])
+    assert handled.acquire(timeout=5)
+    waits: list[object] = []
+    real_xread = redis_client.xread
+    redis_client.xread = lambda *a, **k: waits.append(a) or real_xread(*a, **k)  # type: ignore[method-assign]
+    try:
+        for seq in range(2, 12):
+            send(redis_client, keys, USER, [seq])
+            assert handled.acquire(timeout=5)
+    finally:
+        redis_client.xread = real_xread  # type: ignore[method-assign]
+    assert seen == list(range(1, 12))
+    assert waits == [], "a blocking read of its own between two events"
+
+
 def test_handler_failing_twice_then_succeeding_is_handled_once_in_order(redis_client, keys, clock) -> None:
     calls: list[tuple[int, int]] = []
     done: list[int] = []
