@@ -45,7 +45,8 @@ def callback():
     if accepted.stale:  # a count only: the events are someone's messages
         log.warning("webhook: %d events refused, older than %.1f h: past de-duplication, a replay?",
                     accepted.stale, MAX_EVENT_AGE_MS / 3_600_000)
-    return jsonify({}), 200
+    # The same two bytes every time, without the JSON provider (a twentieth of the view).
+    return current_app.response_class(b"{}", 200, mimetype="application/json")
 
 
 def _refuse(refused: Refused):
