@@ -120,7 +120,7 @@ class OpenRead:
     """A user's open consultation (record and stored fields, or None), read in the
     first round trip of a turn (RecordBook.read_open)."""
 
-    found: tuple[Record, dict[str, str]] | None
+    found: tuple[Record, dict[str, Any]] | None
 
 
 class RecordBook:
@@ -238,7 +238,7 @@ class RecordBook:
     # --- internals --------------------------------------------------------------------
 
     def _current(self, line_user: str, at: float, now: datetime, desk_open: bool,
-                 opened: "OpenRead | None" = None) -> tuple[Record, dict[str, str]]:
+                 opened: "OpenRead | None" = None) -> tuple[Record, dict[str, Any]]:
         """The user's consultation going on (a new one if none, or the last went idle),
         and its fields as stored, so that only what changes is written back."""
         user = self._keys.pseudonym(line_user)
@@ -248,7 +248,7 @@ class RecordBook:
             found = None
         if found is None:
             record = self._start(user, now, desk_open)
-            return record, record.to_fields()
+            return record, _snapshot(record)
         return found
 
     def _start(self, user: str, now: datetime, desk_open: bool) -> Record:
@@ -271,13 +271,13 @@ class RecordBook:
         found = self._open(user)
         return found[0] if found is not None else None
 
-    def _open(self, user: str) -> tuple[Record, dict[str, str]] | None:
+    def _open(self, user: str) -> tuple[Record, dict[str, Any]] | None:
         """The user's open consultation and its stored fields."""
         pipe = self._client.pipeline(transaction=False)
         resolve = self._queue_open(pipe, user)
         return resolve(pipe.execute())
 
-    def _queue_open(self, pipe: Any, user: str) -> Callable[[list[Any]], tuple[Record, dict[str, str]] | None]:
+    def _queue_open(self, pipe: Any, user: str) -> Callable[[list[Any]], tuple[Record, dict[str, Any]] | None]:
         """Queue the reads of the user's open consultation; what is returned reads
         the replies (those of these commands, first in the list given). A user's
         events come to the same worker, one after another: the id found last time
@@ -289,7 +289,7 @@ class RecordBook:
         if guess is not None:
             pipe.hgetall(self._keys.record_doc(guess))
 
-        def resolve(found: list[Any]) -> tuple[Record, dict[str, str]] | None:
+        def resolve(found: list[Any]) -> tuple[Record, dict[str, Any]] | None:
             rid = _text(found[0]) if found[0] is not None else None
             raw = None
             if rid is not None:
@@ -302,7 +302,8 @@ class RecordBook:
                 self._last_open.move_to_end(user)
                 if len(self._last_open) > OPEN_GUESSES:
                     self._last_open.popitem(last=False)
-            return Record.from_fields(raw), {_text(k): _text(v) for k, v in raw.items()}
+            record = Record.from_fields(raw)
+            return record, _snapshot(record, raw)
 
         return resolve
 
@@ -327,12 +328,17 @@ class RecordBook:
         if current is not None and (current.decode() if isinstance(current, bytes) else current) == record.id:
             self._client.hdel(open_key, record.user)
 
-    def _save(self, record: Record, before: dict[str, str] | None = None) -> None:
+    def _save(self, record: Record, before: dict[str, Any] | None = None) -> None:
         """Write the record; with ``before`` (its fields as read), only the fields that
-        changed: an answer changes three or four of thirty."""
-        fields = record.to_fields()
-        if before is not None:
-            fields = {name: value for name, value in fields.items() if before.get(name) != value}
+        changed: an answer changes three or four of thirty, and only those are encoded."""
+        if before is None:
+            fields = record.to_fields()
+        else:
+            fields = {}
+            for name in _FIELD_NAMES:
+                value = getattr(record, name)
+                if name not in before or value != before[name]:
+                    fields[name] = json.dumps(value, ensure_ascii=False)
             if not fields:
                 return
         self._client.hset(self._keys.record_doc(record.id), mapping=fields)
@@ -342,6 +348,19 @@ class RecordBook:
         for rid in ids:
             pipe.hgetall(self._keys.record_doc(rid.decode() if isinstance(rid, bytes) else str(rid)))
         return [Record.from_fields(raw) for raw in pipe.execute() if raw]
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Record))
+
+
+def _snapshot(record: Record, raw: dict | None = None) -> dict[str, Any]:
+    """The record's values as stored (copies: answers extend its lists in place), to
+    write back only what changes. With ``raw``, only the fields Redis holds: one
+    missing there (a field added since) is written at the next save."""
+    held = None if raw is None else {_text(k) for k in raw}
+    return {name: (list(value) if isinstance(value, list) else value)
+            for name in _FIELD_NAMES if held is None or name in held
+            for value in (getattr(record, name),)}
 
 
 def _idle(record: Record, at: float) -> bool:
