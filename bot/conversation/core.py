@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import Any, Callable
 
@@ -151,6 +152,10 @@ class Conversation:
             event = Event(event.kind, event.text, event.data, lang=lang)
         seen: list[Reply] = []
         opened = record_read(found[ours:]) if record_read is not None else None
+        storage = self.service.storage
+        # The record's change goes in the round trip that saves the session.
+        write_with_release = (partial(storage.on_release, user)
+                              if isinstance(storage, RedisStorage) else None)
 
         def answered(reply: Reply) -> list[dict[str, Any]]:
             if handoffs is not None:
@@ -158,7 +163,7 @@ class Conversation:
             if self.records is not None:
                 now = self.clock()
                 self.records.note_answer(user, reply, now, self.dialogue.desk_open(now), event_id,
-                                         opened=opened)
+                                         opened=opened, send=write_with_release)
                 if reply.handoff and handoffs is not None:
                     self.records.note_handoff(user, handoffs.active(user))
             seen.append(reply)

@@ -148,10 +148,13 @@ class RecordBook:
         return lambda replies: OpenRead(queued(replies))
 
     def note_answer(self, line_user: str, reply: Any, now: datetime, desk_open: bool,
-                    event_id: str | None = None, opened: "OpenRead | None" = None) -> Record | None:
+                    event_id: str | None = None, opened: "OpenRead | None" = None,
+                    send: Callable[[Callable[[Any], Any]], None] | None = None) -> Record | None:
         """The dialogue answered one of the user's events. Returns the record, or
         None when this event was already counted (a re-run). ``opened``: the open
-        consultation as read earlier in the turn (read_open), not read again."""
+        consultation as read earlier in the turn (read_open), not read again.
+        ``send``: how the record's change is sent (it is given what queues the
+        commands on a pipeline); by default at once, in a round trip of its own."""
         at = now.timestamp()
         record, before = self._current(line_user, at, now, desk_open, opened)
         if event_id is not None:
@@ -170,7 +173,7 @@ class RecordBook:
         if severity_rank(reply.severity) > severity_rank(record.severity):
             record.severity = reply.severity
         record.reasons += [c for c in _categories(reply.reasons) if c not in record.reasons]
-        self._save(record, before)
+        self._save(record, before, send)
         return record
 
     def note_handoff(self, line_user: str, handoff: Any) -> None:
@@ -328,9 +331,11 @@ class RecordBook:
         if current is not None and (current.decode() if isinstance(current, bytes) else current) == record.id:
             self._client.hdel(open_key, record.user)
 
-    def _save(self, record: Record, before: dict[str, Any] | None = None) -> None:
+    def _save(self, record: Record, before: dict[str, Any] | None = None,
+              send: Callable[[Callable[[Any], Any]], None] | None = None) -> None:
         """Write the record; with ``before`` (its fields as read), only the fields that
-        changed: an answer changes three or four of thirty, and only those are encoded."""
+        changed: an answer changes three or four of thirty, and only those are encoded.
+        ``send``: see note_answer."""
         if before is None:
             fields = record.to_fields()
         else:
@@ -341,7 +346,11 @@ class RecordBook:
                     fields[name] = json.dumps(value, ensure_ascii=False)
             if not fields:
                 return
-        self._client.hset(self._keys.record_doc(record.id), mapping=fields)
+        key = self._keys.record_doc(record.id)
+        if send is not None:
+            send(lambda pipe: pipe.hset(key, mapping=fields))
+        else:
+            self._client.hset(key, mapping=fields)
 
     def _load(self, ids: Iterable[Any]) -> list[Record]:
         pipe = self._client.pipeline(transaction=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from bot.storage.base import (
@@ -52,6 +52,27 @@ RETRY_BACKOFF_CAP = 0.5
 # RESP2 is understood by every Redis server version and by RESP2-only proxies; the
 # bot uses only GET/SET/DEL and the lock's Lua scripts, so RESP3 brings nothing.
 PROTOCOL = 2
+
+# The session (and the answer it produced) saved, and the lock released, in one
+# atomic step. ARGV: session, its ttl ('' none), outbox ('' none), its ttl, token.
+_SAVE_RELEASE_LUA = """
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+if ARGV[3] ~= '' then
+  if ARGV[4] == '' then
+    redis.call('SET', KEYS[2], ARGV[3])
+  else
+    redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+  end
+end
+if redis.call('GET', KEYS[3]) == ARGV[5] then
+  return redis.call('DEL', KEYS[3])
+end
+return 0
+"""
 
 # Compare-and-delete: only the holder's token releases the lock.
 _RELEASE_LUA = """
@@ -103,6 +124,7 @@ class RedisStorage(SessionStorage):
         self._blocking_timeout = blocking_timeout
         self._lock_poll_interval = lock_poll_interval
         self._release_script = client.register_script(_RELEASE_LUA)
+        self._save_release_script = client.register_script(_SAVE_RELEASE_LUA)
         self._local = threading.local()
         #: Who takes the locks, written into each lock's value (a worker's name).
         self.holder = ""
@@ -138,7 +160,7 @@ class RedisStorage(SessionStorage):
         held = self._held()
         if user_id in held:
             # Under the lock the write waits for the release and goes in the same
-            # atomic step (one round trip instead of two per event); until then
+            # atomic step (one round trip instead of two per event; _save_and_release); until then
             # load() and load_outbox() return what was saved.
             held[user_id] = (text, boxed if boxed is not None else held[user_id][1])
             pending = self._pending()
@@ -271,27 +293,40 @@ class RedisStorage(SessionStorage):
             pending = self._local.pending = {}
         return pending
 
-    def _release(self, user_id: str, key: str, token: str, timeout: float, *, quiet: bool) -> None:
-        write = self._pending().pop(user_id, None)
+    def on_release(self, user_id: str, write: Callable[[Any], Any]) -> None:
+        """Send ``write`` (it queues commands on a Redis pipeline) in the round trip
+        that releases ``user_id``'s lock, after the session's save; at once when this
+        thread does not hold that lock. Not atomic with the save: the commands may
+        touch other slots (a consultation record)."""
+        check_user_id(user_id)
+        if user_id in self._held():
+            self._pending_writes().setdefault(user_id, []).append(write)
+            return
+        pipe = self._client.pipeline(transaction=False)
+        write(pipe)
         try:
-            if write is None:
-                released = self._release_script(keys=[key], args=[token])
-            else:
-                # The session (and its answer) and the release in one atomic step. EVAL,
-                # not EVALSHA: a script in a transaction cannot be reloaded on NOSCRIPT.
-                pipe = self._client.pipeline(transaction=True)
-                pipe.set(self._keys.session(user_id), write.text, ex=write.ttl)
-                if write.boxed is not None:
-                    pipe.set(self._keys.outbox(user_id), write.boxed, ex=write.outbox_ttl)
-                pipe.eval(_RELEASE_LUA, 1, key, token)
-                released = pipe.execute()[-1]
+            pipe.execute()
+        except RedisError as exc:
+            raise StorageError(f"Redis write for a user failed: {exc}") from exc
+
+    def _pending_writes(self) -> dict[str, list[Callable[[Any], Any]]]:
+        writes = getattr(self._local, "writes", None)
+        if writes is None:
+            writes = self._local.writes = {}
+        return writes
+
+    def _release(self, user_id: str, key: str, token: str, timeout: float, *, quiet: bool) -> None:
+        save = self._pending().pop(user_id, None)
+        writes = self._pending_writes().pop(user_id, [])
+        try:
+            released = self._save_and_release(user_id, key, token, save, writes)
         except RedisError as exc:
             # The lock expires on its own after ``timeout``; nothing else to undo.
             if quiet:
                 logger.warning("Redis lock %s could not be released%s: %s", key,
-                               "" if write is None else " (nor the session saved)", exc)
+                               "" if save is None else " (nor the session saved)", exc)
                 return
-            if write is not None:
+            if save is not None or writes:
                 raise StorageError(f"Redis SET {self._keys.session(user_id)} failed: {exc}") from exc
             raise StorageError(f"Redis lock {key} could not be released: {exc}") from exc
         if not released:
@@ -304,6 +339,33 @@ class RedisStorage(SessionStorage):
                 logger.warning(message)
                 return
             raise LockLost(message)
+
+    def _save_and_release(self, user_id: str, key: str, token: str, save: "_Write | None",
+                          writes: list[Callable[[Any], Any]]) -> bool:
+        """One round trip: the session (and its answer) saved and the lock released in
+        one script, then the writes queued with on_release."""
+        if save is None and not writes:
+            return bool(self._release_script(keys=[key], args=[token]))
+        if save is None:
+            script, keys, args = self._release_script, [key], [token]
+        else:
+            script = self._save_release_script
+            keys = [self._keys.session(user_id), self._keys.outbox(user_id), key]
+            args = [save.text, "" if save.ttl is None else save.ttl,
+                    b"" if save.boxed is None else save.boxed,
+                    "" if save.outbox_ttl is None else save.outbox_ttl, token]
+        pipe = self._client.pipeline(transaction=False)
+        # EVALSHA itself: a registered script on a pipeline costs a SCRIPT EXISTS each time.
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        for write in writes:
+            write(pipe)
+        replies = pipe.execute(raise_on_error=False)
+        if isinstance(replies[0], NoScriptError):  # Redis restarted, or its scripts were flushed
+            replies[0] = script(keys=keys, args=args)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return bool(replies[0])
 
 
 @dataclass(frozen=True)

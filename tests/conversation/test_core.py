@@ -119,6 +119,33 @@ def test_a_returning_user_s_open_record_is_read_in_the_turn_s_first_round_trip(c
     assert record.answers == 2 and record.role == "guardian"
 
 
+def test_a_returning_user_s_turn_takes_three_round_trips(core, monkeypatch):
+    # What every event costs the store: the first reads; the lock with the session
+    # and outbox; the session, the outbox, the record's change and the release.
+    core.turn(USER, "e1", Event("follow"))
+    trips: list[list[str]] = []
+    real_pipeline = core.client.pipeline
+
+    def pipeline(*args, **kwargs):
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        def execute(*a, **k):
+            trips.append([str(c[0][0]) for c in pipe.command_stack])
+            return real_execute(*a, **k)
+        pipe.execute = execute
+        return pipe
+
+    monkeypatch.setattr(core.client, "pipeline", pipeline)
+    for name in ("get", "set", "hget", "hset", "hgetall", "exists", "evalsha", "execute_command"):
+        monkeypatch.setattr(core.client, name, lambda *a, _n=name, **k: pytest.fail(f"{_n} on its own"))
+    core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    assert len(trips) == 3, trips
+    assert trips[2] == ["EVALSHA", "HSET"], "the session and the release, then the record's change"
+    monkeypatch.undo()
+    assert core.records.open_for(USER).role == "guardian"
+
+
 def test_keys_the_channel_asks_for_are_read_in_the_turn_s_first_round_trip(core, monkeypatch):
     # The LINE adapter needs the user's linked menu after each answer: read with
     # the turn, not in a round trip of its own.

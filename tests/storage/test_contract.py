@@ -385,10 +385,27 @@ def test_redis_save_under_the_lock_goes_with_the_release_in_one_round_trip(redis
             storage.save(USER_A, {"n": 2})  # the last save wins; the outbox stays
     finally:
         redis_client.pipeline = real_pipeline  # type: ignore[method-assign]
-    assert trips == [["SET", "GET", "GET"], ["SET", "SET", "EVAL"]]
+    assert trips == [["SET", "GET", "GET"], ["EVALSHA"]]
     assert storage.load(USER_A) == {"n": 2}
     assert storage.load_outbox(USER_A) == {"e1": {"texts": ["a"]}}
     assert redis_client.exists(keys.lock(USER_A)) == 0
+    assert redis_client.ttl(keys.outbox(USER_A)) > 0
+
+
+@pytest.mark.redis
+def test_redis_writes_queued_for_the_release_go_in_its_round_trip_even_after_a_script_flush(
+        redis_client: redis.Redis) -> None:
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    with storage.lock(USER_A):
+        storage.save(USER_A, {"n": 1})
+        storage.on_release(USER_A, lambda pipe: pipe.hset("elsewhere", mapping={"a": "1"}))
+        assert not redis_client.exists("elsewhere"), "sent with the release, not before"
+        redis_client.script_flush()  # Redis restarted meanwhile: the scripts are gone
+    assert redis_client.hgetall("elsewhere") == {b"a": b"1"}
+    assert storage.load(USER_A) == {"n": 1} and not redis_client.exists(keys.lock(USER_A))
+    storage.on_release(USER_A, lambda pipe: pipe.hset("elsewhere", mapping={"b": "2"}))
+    assert redis_client.hget("elsewhere", "b") == b"2", "without the lock: at once"
 
 
 @pytest.mark.redis
