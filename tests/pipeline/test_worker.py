@@ -159,9 +159,11 @@ def test_a_running_partition_waits_for_the_next_event_in_the_acknowledgement_s_r
     wait_for(lambda: len(w.partitions_held) == P, 5, "the worker to hold every partition")
     send(redis_client, keys, USER, [1])
     assert handled.acquire(timeout=5)
-    waits: list[object] = []
+    stream = keys.partition_events(partition_for(message_event(USER, 1), P))
+    waits: list[object] = []  # of this user's partition (the others wait for nothing, on their own)
     real_xread = redis_client.xread
-    redis_client.xread = lambda *a, **k: waits.append(a) or real_xread(*a, **k)  # type: ignore[method-assign]
+    redis_client.xread = lambda streams, *a, **k: (  # type: ignore[method-assign]
+        (stream in streams and waits.append(streams)) or real_xread(streams, *a, **k))
     try:
         for seq in range(2, 12):
             send(redis_client, keys, USER, [seq])
