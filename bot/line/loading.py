@@ -5,7 +5,9 @@ preparing the answer to a user's text. If the answer is ready within ``after``
 seconds of the moment the user sent the message (most are: the dialogue takes
 milliseconds), nothing is sent at all. Otherwise LINE is asked to show its
 animation for ``seconds`` (it disappears by itself when the answer arrives), so
-a person waiting behind a backlog or a slow reading sees that the bot is on it.
+a person waiting behind a backlog or a slow reading sees that the bot is on it;
+a message that waited in the queue still gets ``grace`` (a moment) once taken
+up, since most answers then follow within milliseconds.
 
 The call is made by one background thread per process, so preparing the
 answer never waits for it; when the answer is ready, a call already under way
@@ -37,6 +39,11 @@ log = logging.getLogger(__name__)
 #: Seconds after the user's message from which an answer still being prepared
 #: shows the animation: "longer than a moment".
 AFTER = 0.5
+#: Even for a message that waited in the queue longer than ``AFTER``, the answer
+#: gets this long (at most ``after``) from the moment the worker takes it up: most
+#: are ready in milliseconds and then go at once, without an animation shown for
+#: nothing (and, under a backlog, without one more call to LINE per message).
+GRACE = 0.15
 #: How long LINE shows it unless the answer comes first (a multiple of 5, 5-60).
 SECONDS = 5
 #: The call is a courtesy: it gets a short (connect, read) timeout, and the
@@ -90,6 +97,7 @@ class LoadingIndicator:
         line: LineApi,
         *,
         after: float = AFTER,
+        grace: float = GRACE,
         seconds: int = SECONDS,
         timeout: tuple[float, float] = TIMEOUT,
         wall: Callable[[], float] = time.time,
@@ -99,6 +107,7 @@ class LoadingIndicator:
             raise ValueError("LINE shows the animation for a multiple of 5 seconds, 5 to 60")
         self._line = line
         self._after = after
+        self._grace = min(grace, after)
         self._seconds = seconds
         self._timeout = timeout
         self._wall = wall
@@ -114,7 +123,7 @@ class LoadingIndicator:
         (LINE's event timestamp; None: now)."""
         preparing = Preparing(chat_id, sum(self._timeout))
         waited = max(0.0, self._wall() - sent_ms / 1000) if sent_ms else 0.0
-        due = self._monotonic() + max(0.0, self._after - waited)
+        due = self._monotonic() + max(self._grace, self._after - waited)
         with self._changed:
             if self._closed:
                 preparing.ready()

@@ -61,11 +61,21 @@ def test_an_answer_that_takes_a_while_is_preceded_by_the_loading_animation(fake_
     assert len(fake_line.deliveries(USER)) == 1
 
 
-def test_a_message_that_waited_in_the_queue_gets_the_animation_at_once(fake_line, dialogue, indicator):
+def test_a_message_that_waited_in_the_queue_gets_the_animation_soon_after_it_is_taken_up(
+        fake_line, dialogue, indicator):
     handler = make_handler(fake_line, dialogue, loading=indicator(after=0.5))
     handler.core.service = SlowService(handler.core.service, delay=0.3)  # less than `after`, but the message was sent 2 s ago
     handle(handler, text(fake_line, USER, "こんにちは", sent_ago=2.0))
     assert order(fake_line) == [LOADING, "/v2/bot/message/reply"]
+
+
+def test_a_message_that_waited_in_the_queue_but_is_answered_at_once_shows_no_animation(
+        fake_line, dialogue, indicator):
+    # Under a backlog every message has waited: an animation before an answer that
+    # follows in milliseconds shows nothing and costs one more call to LINE each.
+    handler = make_handler(fake_line, dialogue, loading=indicator(after=0.5))
+    handle(handler, text(fake_line, USER, "こんにちは", sent_ago=2.0))
+    assert order(fake_line) == ["/v2/bot/message/reply"]
 
 
 def test_an_answer_ready_while_the_animation_call_is_under_way_waits_for_it(fake_line, dialogue, indicator):
