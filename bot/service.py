@@ -9,6 +9,7 @@ answer. The conversation core (bot.conversation) is its caller.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, Callable
 
@@ -67,6 +68,7 @@ class ConsultationService:
         now: datetime | None = None,
         *,
         prepare: Callable[[Session], None] | None = None,
+        locked: bool = False,
     ) -> Any:
         """Answer one LINE event at most once, whatever happens after.
 
@@ -75,12 +77,13 @@ class ConsultationService:
         redelivered it, or a worker died before acknowledging it), the saved
         answer is returned instead of running the dialogue a second time, so
         the conversation never moves twice and the user gets the same words.
-        It stays with the session until newer answers push it out
-        (``OUTBOX_KEEP``). ``prepare`` may change the
+        It is kept beside the session until the user's next answer replaces
+        it, or for ``OUTBOX_TTL``. ``prepare`` may change the
         stored session before the event is handled (a counsellor closed the
-        chat: the urgency of that chat is over).
+        chat: the urgency of that chat is over). ``locked``: the caller holds the
+        user's lock already (storage.lock), so it is not taken again.
         """
-        with self.storage.lock(user_id):
+        with nullcontext() if locked else self.storage.lock(user_id):
             stored = self.storage.load(user_id) or {}
             outbox = self.storage.load_outbox(user_id)
             legacy = stored.pop(OUTBOX, None)  # a session saved by an earlier version

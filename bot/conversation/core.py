@@ -118,23 +118,45 @@ class Conversation:
         """
         handoffs = self.handoffs
         wants_language = language is not None and event.lang is None
-        # One round trip for what every turn reads first: the blocked flag, the
-        # user's open handoff (its index entry), the cached language and the open
-        # consultation record.
-        reads = self.client.pipeline(transaction=False)
-        if event.kind == "follow":
-            reads.delete(self.keys.blocked(user))
-        else:
-            reads.exists(self.keys.blocked(user))
-        if handoffs is not None:
-            reads.hget(self.keys.handoff_by_user(), self.keys.pseudonym(user))
-        if wants_language:
-            reads.get(language.key)
-        for key in read:
-            reads.get(key)
-        ours = len(reads)
-        record_read = self.records.read_open(reads, user) if self.records is not None else None
-        found = reads.execute()
+        # One round trip for what every turn reads first: the user's lock, session and
+        # outbox (storage.lock), the blocked flag, the open handoff (its index entry),
+        # the cached language, the caller's keys and the open consultation record.
+        found: list[Any] = []
+        record_read: Callable[[list[Any]], Any] | None = None
+
+        def first_reads(reads: Any) -> Callable[[list[Any]], None]:
+            nonlocal record_read
+            if event.kind == "follow":
+                reads.delete(self.keys.blocked(user))
+            else:
+                reads.exists(self.keys.blocked(user))
+            if handoffs is not None:
+                reads.hget(self.keys.handoff_by_user(), self.keys.pseudonym(user))
+            if wants_language:
+                reads.get(language.key)
+            for key in read:
+                reads.get(key)
+            record_read = self.records.read_open(reads, user) if self.records is not None else None
+            return found.extend
+
+        storage = self.service.storage
+        if isinstance(storage, RedisStorage):
+            with storage.lock(user, also=first_reads):
+                return self._turn(user, event_id, event, message_id, language, read, found,
+                                  record_read, locked=True)
+        pipe = self.client.pipeline(transaction=False)
+        first_reads(pipe)(pipe.execute())
+        return self._turn(user, event_id, event, message_id, language, read, found, record_read,
+                          locked=False)
+
+    def _turn(self, user: str, event_id: str, event: Event, message_id: str | None,
+              language: Language | None, read: tuple[str, ...], found: list[Any],
+              record_read: Callable[[list[Any]], Any] | None, *, locked: bool) -> Turn:
+        """The turn, once its first reads are ``found`` (with the user's lock held
+        when ``locked``)."""
+        handoffs = self.handoffs
+        wants_language = language is not None and event.lang is None
+        ours = 1 + (handoffs is not None) + wants_language + len(read)
         if event.kind != "follow" and found[0]:
             # The user blocked the bot: keep nothing, send nothing, until a follow.
             return NOTHING
@@ -144,6 +166,7 @@ class Conversation:
             texts = handoffs.with_counsellor(active, event_id, event, message_id)
             return Turn(tuple(Part.text(active.lang, t) for t in texts))
         if wants_language:
+            assert language is not None
             cached = found[ours - len(read) - 1]
             if cached is not None:
                 lang = (cached.decode() if isinstance(cached, bytes) else str(cached)) or None
@@ -169,7 +192,7 @@ class Conversation:
             seen.append(reply)
             return [Part.of(reply).to_dict()]
 
-        stored = self.service.answer(user, event_id, event, answered)
+        stored = self.service.answer(user, event_id, event, answered, locked=locked)
         parts = tuple(Part.from_dict(doc) for doc in stored)
         if not seen:
             return Turn(parts)

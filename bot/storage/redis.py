@@ -215,7 +215,12 @@ class RedisStorage(SessionStorage):
         user_id: str,
         timeout: float = DEFAULT_LOCK_TIMEOUT,
         blocking_timeout: float | None = None,
+        *,
+        also: Callable[[Any], Callable[[list[Any]], None]] | None = None,
     ) -> Iterator[None]:
+        """See SessionStorage.lock. ``also`` queues the caller's own reads on the
+        pipeline that takes the lock (one round trip for both) and returns what
+        receives their replies, once the lock is taken."""
         check_user_id(user_id)
         wait = self._blocking_timeout if blocking_timeout is None else blocking_timeout
         check_lock_timeouts(timeout, wait)
@@ -231,8 +236,9 @@ class RedisStorage(SessionStorage):
             pipe.set(key, token, nx=True, px=max(1, int(timeout * 1000)))
             pipe.get(self._keys.session(user_id))
             pipe.get(self._keys.outbox(user_id))
+            receive = also(pipe) if also is not None else None
             try:
-                acquired, raw, boxed = pipe.execute()
+                acquired, raw, boxed, *theirs = pipe.execute()
             except RedisError as exc:
                 raise StorageError(f"Redis lock {key} could not be acquired: {exc}") from exc
             if acquired:
@@ -248,6 +254,8 @@ class RedisStorage(SessionStorage):
         held = self._held()
         held[user_id] = (raw, boxed)
         try:
+            if receive is not None:
+                receive(theirs)
             yield
         except BaseException:
             # The handler's own error matters more than a release problem.
