@@ -540,7 +540,7 @@ class Worker:
         return self._finish(lease, entry_id, stream_keys, then_wait=then_wait)
 
     def _finish(self, lease: Lease, entry_id: str, stream_keys: list[str], *, then_wait: bool = False) -> bool:
-        if then_wait:
+        if then_wait and not lease.stop.is_set():  # a partition handed back waits for nothing
             result = self._ack_then_wait(lease, entry_id, stream_keys)
         else:
             result = int(self._ack(keys=stream_keys, args=[self.name, GROUP, entry_id]))

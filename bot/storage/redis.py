@@ -160,8 +160,8 @@ class RedisStorage(SessionStorage):
         held = self._held()
         if user_id in held:
             # Under the lock the write waits for the release and goes in the same
-            # atomic step (one round trip instead of two per event; _save_and_release); until then
-            # load() and load_outbox() return what was saved.
+            # atomic step (_save_and_release: one round trip instead of two per
+            # event); until then load() and load_outbox() return what was saved.
             held[user_id] = (text, boxed if boxed is not None else held[user_id][1])
             pending = self._pending()
             earlier = pending.get(user_id)
@@ -334,8 +334,10 @@ class RedisStorage(SessionStorage):
                 logger.warning("Redis lock %s could not be released%s: %s", key,
                                "" if save is None else " (nor the session saved)", exc)
                 return
-            if save is not None or writes:
+            if save is not None:
                 raise StorageError(f"Redis SET {self._keys.session(user_id)} failed: {exc}") from exc
+            if writes:
+                raise StorageError(f"Redis writes sent with the release of {key} failed: {exc}") from exc
             raise StorageError(f"Redis lock {key} could not be released: {exc}") from exc
         if not released:
             message = (
