@@ -20,7 +20,7 @@ the adapter renders and sends it. Nothing here knows LINE.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any, Callable
@@ -60,6 +60,21 @@ class Turn:
 
 
 NOTHING = Turn(())
+
+
+@dataclass
+class _FirstReads:
+    """What a turn reads in its first round trip, besides the session."""
+
+    blocked: bool = False
+    #: The user index's entry for an open handoff (HandoffQueue.open_handoff).
+    handoff: Any = None
+    #: The cached language, when the turn asked for it.
+    language: Any = None
+    #: The caller's own keys (``turn(read=...)``).
+    read: dict[str, Any] = field(default_factory=dict)
+    #: Makes the open consultation of what was read (RecordBook.read_open), on demand.
+    opened: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,65 +131,65 @@ class Conversation:
         ``read``: keys of the channel's own the caller needs after the turn (e.g. the
         user's linked menu), read in the turn's first round trip (``Turn.read``).
         """
-        handoffs = self.handoffs
         wants_language = language is not None and event.lang is None
-        # One round trip for what every turn reads first: the user's lock, session and
-        # outbox (storage.lock), the blocked flag, the open handoff (its index entry),
-        # the cached language, the caller's keys and the open consultation record.
-        found: list[Any] = []
-        record_read: Callable[[list[Any]], Any] | None = None
+        first = _FirstReads()
 
         def first_reads(reads: Any) -> Callable[[list[Any]], None]:
-            nonlocal record_read
+            # One round trip for what every turn reads first: the user's lock, session
+            # and outbox (storage.lock), and these, received in the order queued.
             if event.kind == "follow":
                 reads.delete(self.keys.blocked(user))
             else:
                 reads.exists(self.keys.blocked(user))
-            if handoffs is not None:
+            if self.handoffs is not None:
                 reads.hget(self.keys.handoff_by_user(), self.keys.pseudonym(user))
             if wants_language:
                 reads.get(language.key)
             for key in read:
                 reads.get(key)
             record_read = self.records.read_open(reads, user) if self.records is not None else None
-            return found.extend
+
+            def receive(replies: list[Any]) -> None:
+                rest = iter(replies)
+                first.blocked = bool(next(rest)) and event.kind != "follow"
+                first.handoff = next(rest) if self.handoffs is not None else None
+                first.language = next(rest) if wants_language else None
+                first.read = {key: next(rest) for key in read}
+                if record_read is not None:
+                    first.opened = partial(record_read, list(rest))
+
+            return receive
 
         storage = self.service.storage
         if isinstance(storage, RedisStorage):
             with storage.lock(user, also=first_reads):
-                return self._turn(user, event_id, event, message_id, language, read, found,
-                                  record_read, locked=True)
+                return self._turn(user, event_id, event, message_id, language, first, locked=True)
         pipe = self.client.pipeline(transaction=False)
         first_reads(pipe)(pipe.execute())
-        return self._turn(user, event_id, event, message_id, language, read, found, record_read,
-                          locked=False)
+        return self._turn(user, event_id, event, message_id, language, first, locked=False)
 
     def _turn(self, user: str, event_id: str, event: Event, message_id: str | None,
-              language: Language | None, read: tuple[str, ...], found: list[Any],
-              record_read: Callable[[list[Any]], Any] | None, *, locked: bool) -> Turn:
-        """The turn, once its first reads are ``found`` (with the user's lock held
+              language: Language | None, first: _FirstReads, *, locked: bool) -> Turn:
+        """The turn, once its ``first`` reads are in (with the user's lock held
         when ``locked``)."""
         handoffs = self.handoffs
-        wants_language = language is not None and event.lang is None
-        ours = 1 + (handoffs is not None) + wants_language + len(read)
-        if event.kind != "follow" and found[0]:
+        if first.blocked:
             # The user blocked the bot: keep nothing, send nothing, until a follow.
             return NOTHING
-        active = handoffs.queue.open_handoff(found[1]) if handoffs is not None else None
+        active = handoffs.queue.open_handoff(first.handoff) if handoffs is not None else None
         if handoffs is not None and active is not None and active.status == "claimed":
             # A counsellor has the chat: the dialogue stays quiet (triage does not).
             texts = handoffs.with_counsellor(active, event_id, event, message_id)
             return Turn(tuple(Part.text(active.lang, t) for t in texts))
-        if wants_language:
-            assert language is not None
-            cached = found[ours - len(read) - 1]
+        if language is not None and event.lang is None:
+            cached = first.language
             if cached is not None:
                 lang = (cached.decode() if isinstance(cached, bytes) else str(cached)) or None
             else:
                 lang = language.ask()
             event = Event(event.kind, event.text, event.data, lang=lang)
         seen: list[Reply] = []
-        opened = record_read(found[ours:]) if record_read is not None else None
+        opened = first.opened() if first.opened is not None else None
         storage = self.service.storage
         # The record's change goes in the round trip that saves the session.
         write_with_release = (partial(storage.on_release, user)
@@ -196,8 +211,7 @@ class Conversation:
         parts = tuple(Part.from_dict(doc) for doc in stored)
         if not seen:
             return Turn(parts)
-        return Turn(parts, answered=True, role=seen[-1].role, reply=seen[-1],
-                    read=dict(zip(read, found[ours - len(read):ours])))
+        return Turn(parts, answered=True, role=seen[-1].role, reply=seen[-1], read=first.read)
 
     # ------------------------------------------------------------ the console's event
 
