@@ -13,6 +13,7 @@ from bot.content import Part
 from bot.conversation.core import Conversation
 from dialogs.engine import Event
 from tests.conftest import tokyo
+from tests.roundtrips import names, pipelines_sent
 
 STAFFED = tokyo("2026-12-07 15:00")  # a Monday afternoon: counsellors on duty
 NIGHT = tokyo("2026-12-07 23:00")
@@ -93,23 +94,10 @@ def test_the_blocked_flag_the_open_handoff_and_the_cached_language_are_one_round
 
 def test_a_returning_user_s_open_record_is_read_in_the_turn_s_first_round_trip(core, monkeypatch):
     core.turn(USER, "e1", Event("follow"))
-    trips: list[list[tuple[str, str]]] = []
-    real_pipeline = core.client.pipeline
-
-    def pipeline(*args, **kwargs):
-        pipe = real_pipeline(*args, **kwargs)
-        real_execute = pipe.execute
-
-        def execute(*a, **k):
-            trips.append([(str(c[0][0]), str(c[0][1])) for c in pipe.command_stack])
-            return real_execute(*a, **k)
-        pipe.execute = execute
-        return pipe
-
-    monkeypatch.setattr(core.client, "pipeline", pipeline)
     for name in ("hget", "hgetall"):
         monkeypatch.setattr(core.client, name, lambda *a, **k: pytest.fail("a read of its own"))
-    core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    with pipelines_sent(core.client) as trips:
+        core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
     record_reads = [i for i, trip in enumerate(trips)
                     for command, key in trip if key.startswith(core.keys.records_open().rsplit(":", 1)[0])
                     and command in ("HGET", "HGETALL")]
@@ -124,23 +112,11 @@ def test_a_returning_user_s_turn_takes_two_round_trips(core, monkeypatch):
     # the turn's first reads; then the session, the outbox, the release and the
     # record's change.
     core.turn(USER, "e1", Event("follow"))
-    trips: list[list[str]] = []
-    real_pipeline = core.client.pipeline
-
-    def pipeline(*args, **kwargs):
-        pipe = real_pipeline(*args, **kwargs)
-        real_execute = pipe.execute
-
-        def execute(*a, **k):
-            trips.append([str(c[0][0]) for c in pipe.command_stack])
-            return real_execute(*a, **k)
-        pipe.execute = execute
-        return pipe
-
-    monkeypatch.setattr(core.client, "pipeline", pipeline)
     for name in ("get", "set", "hget", "hset", "hgetall", "exists", "evalsha", "execute_command"):
         monkeypatch.setattr(core.client, name, lambda *a, _n=name, **k: pytest.fail(f"{_n} on its own"))
-    core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    with pipelines_sent(core.client) as sent:
+        core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    trips = names(sent)
     assert len(trips) == 2, trips
     assert trips[0][:3] == ["SET", "GET", "GET"], "the lock, the session and the outbox first"
     assert trips[1] == ["EVALSHA", "HSET"], "the session and the release, then the record's change"

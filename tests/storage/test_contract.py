@@ -26,6 +26,7 @@ from bot.storage import (
     StorageError,
     make_redis_client,
 )
+from tests.roundtrips import names, pipelines_sent
 
 USER_A = "U4af4980629000000000000000000000a"
 USER_B = "U4af4980629000000000000000000000b"
@@ -365,26 +366,10 @@ def test_redis_keys_come_from_the_key_builder_and_hide_the_user_id(redis_client:
 def test_redis_save_under_the_lock_goes_with_the_release_in_one_round_trip(redis_client: redis.Redis) -> None:
     keys = KeyBuilder(secret=SECRET)
     storage = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
-    trips: list[list[str]] = []
-    real_pipeline = redis_client.pipeline
-
-    def counting_pipeline(*args, **kwargs):
-        pipe = real_pipeline(*args, **kwargs)
-        real_execute = pipe.execute
-
-        def execute(*a, **k):
-            trips.append([str(c[0][0]) for c in pipe.command_stack])
-            return real_execute(*a, **k)
-        pipe.execute = execute
-        return pipe
-
-    redis_client.pipeline = counting_pipeline  # type: ignore[method-assign]
-    try:
-        with storage.lock(USER_A):
-            storage.save(USER_A, {"n": 1}, outbox={"e1": {"texts": ["a"]}}, outbox_ttl=60)
-            storage.save(USER_A, {"n": 2})  # the last save wins; the outbox stays
-    finally:
-        redis_client.pipeline = real_pipeline  # type: ignore[method-assign]
+    with pipelines_sent(redis_client) as sent, storage.lock(USER_A):
+        storage.save(USER_A, {"n": 1}, outbox={"e1": {"texts": ["a"]}}, outbox_ttl=60)
+        storage.save(USER_A, {"n": 2})  # the last save wins; the outbox stays
+    trips = names(sent)
     assert trips == [["SET", "GET", "GET"], ["EVALSHA"]]
     assert storage.load(USER_A) == {"n": 2}
     assert storage.load_outbox(USER_A) == {"e1": {"texts": ["a"]}}
