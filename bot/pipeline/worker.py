@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.pipeline.enqueue import (
     DEFAULT_PARTITIONS,
@@ -80,6 +80,7 @@ from bot.pipeline import scripts
 from bot.pipeline.leases import Lease, LeaseTable
 from bot.pipeline.roster import Roster
 from bot.storage.keys import KeyBuilder
+from bot.storage.redis import script_then
 
 logger = logging.getLogger(__name__)
 
@@ -558,16 +559,9 @@ class Worker:
         a newer one: one round trip per event fewer while the workers keep up.
         Sets ``lease.after``: None when something new came (the fetch takes it,
         fenced), else the entry to wait after next time. Returns ACK's answer."""
-        pipe = self._client.pipeline(transaction=False)
-        # EVALSHA itself: a registered script on a pipeline costs a SCRIPT EXISTS each time.
-        pipe.evalsha(self._ack.sha, len(stream_keys), *stream_keys, self.name, GROUP, entry_id)
-        pipe.xread({lease.stream: entry_id}, count=1, block=self._block_ms)
-        acked, woke = pipe.execute(raise_on_error=False)
-        if isinstance(acked, NoScriptError):  # Redis restarted, or its scripts were flushed
-            acked = self._ack(keys=stream_keys, args=[self.name, GROUP, entry_id])
-        for reply in (acked, woke):
-            if isinstance(reply, Exception):
-                raise reply
+        acked, woke = script_then(
+            self._client, self._ack, stream_keys, [self.name, GROUP, entry_id],
+            lambda pipe: pipe.xread({lease.stream: entry_id}, count=1, block=self._block_ms))
         lease.after = None if woke else entry_id
         return int(acked)
 

@@ -102,6 +102,28 @@ def make_redis_client(url: str) -> redis.Redis:
     )
 
 
+def script_then(client: redis.Redis, script: Any, keys: list[Any], args: list[Any],
+                then: Callable[[Any], Any]) -> list[Any]:
+    """One round trip: a registered ``script`` (``client.register_script``), then
+    what ``then`` queues on the same non-transactional pipeline. Returns every
+    reply, the script's first; raises the first error among them.
+
+    EVALSHA is queued itself: a registered script called on a pipeline costs a
+    SCRIPT EXISTS round trip each time. Should Redis not know the script (it
+    restarted, or its scripts were flushed), the script is run again on its own,
+    which loads it; the commands after it ran regardless."""
+    pipe = client.pipeline(transaction=False)
+    pipe.evalsha(script.sha, len(keys), *keys, *args)
+    then(pipe)
+    replies = pipe.execute(raise_on_error=False)
+    if isinstance(replies[0], NoScriptError):
+        replies[0] = script(keys=keys, args=args)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
 class RedisStorage(SessionStorage):
     """Sessions as JSON strings under ``keys.session(user_id)``, locks under ``keys.lock(user_id)``."""
 
@@ -364,17 +386,8 @@ class RedisStorage(SessionStorage):
             args = [save.text, "" if save.ttl is None else save.ttl,
                     b"" if save.boxed is None else save.boxed,
                     "" if save.outbox_ttl is None else save.outbox_ttl, token]
-        pipe = self._client.pipeline(transaction=False)
-        # EVALSHA itself: a registered script on a pipeline costs a SCRIPT EXISTS each time.
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
-        for write in writes:
-            write(pipe)
-        replies = pipe.execute(raise_on_error=False)
-        if isinstance(replies[0], NoScriptError):  # Redis restarted, or its scripts were flushed
-            replies[0] = script(keys=keys, args=args)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        replies = script_then(self._client, script, keys, args,
+                              lambda pipe: [write(pipe) for write in writes])
         return bool(replies[0])
 
 
