@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.console import present
 from bot.console.actions import Console
-from bot.console.audit import record_action
+from bot.console.audit import record_action, record_read
 from bot.console.auth import current_account, login_required
 from bot.console.validate import (
     MAX_NOTE_CHARS,
@@ -156,8 +156,11 @@ def show_handoff(hid: str) -> ResponseReturnValue:
     directory = c.runtime.dialogue.directory
     entries = c.runtime.queue.transcript(hid)
     transcript = present.transcript_json(entries, hid, directory, start=int(since_raw))
-    # Audited before anything is shown; no log, no transcript (strict: 503).
-    record_action("view_transcript", handoff_id=hid, strict=True, since=int(since_raw))
+    if transcript or not int(since_raw):
+        # Audited before anything is shown; no log, no transcript (strict: 503). A poll
+        # that brings nothing new shows nothing to record; a read is one entry per
+        # chat, sign-in and quarter hour (audit.record_read).
+        record_read("view_transcript", handoff_id=hid, since=int(since_raw))
     return jsonify(
         handoff=present.handoff_json(handoff, _now(), readable=True),
         version=c.runtime.queue.version(),
@@ -182,7 +185,7 @@ def handoff_image(hid: str, n: int) -> ResponseReturnValue:
     if found is None:
         raise ApiError(404, "missing", "この画像は見つかりません。")
     data, content_type = found
-    record_action("view_transcript", handoff_id=hid, strict=True, image=n)
+    record_read("view_transcript", handoff_id=hid, what=f"image:{n}", image=n)
     if not content_type.startswith("image/"):
         content_type = "application/octet-stream"  # never let a stored type make this a page
     response = Response(data, mimetype=content_type)

@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 
 from bot.console import auditlog
 from bot.console.auditlog import ACTIONS, MAX_LIST, REFUSED_KINDS, audit_log
-from bot.console.auth import identity, role_required
+from bot.console.auth import credential_digest, identity, role_required
 from dialogs.hours import TOKYO
 
 
@@ -45,6 +45,17 @@ def record_action(action: str, *, handoff_id: str | None = None, who: str | None
     if who is None:
         who, via = identity()
     auditlog.write(action, who=who, via=via, handoff_id=handoff_id, details=details, strict=strict)
+
+
+def record_read(action: str, *, handoff_id: str, what: str = "", **details: Any) -> None:
+    """Record that the signed-in account was shown chat ``handoff_id`` (its transcript,
+    an image, its person's history): one entry per chat, ``what`` and sign-in (session
+    or token) per quarter hour. The pages ask for new messages every two seconds;
+    an entry each time buried the real reads. Strict: if the log cannot be written,
+    the error goes up and nothing is shown."""
+    who, via = identity()
+    auditlog.audit_log().append_read(action, who, credential=credential_digest(), handoff_id=handoff_id,
+                                     what=what, via=via, details=details)
 
 
 # --- the supervisor's page and API --------------------------------------------------------

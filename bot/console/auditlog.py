@@ -33,6 +33,7 @@ for code outside a request (a CLI export names ``who`` itself).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -59,6 +60,8 @@ ACTIONS: dict[str, str] = {
     "login_locked": "ログイン制限中の試行",
     "logout": "ログアウト",
     "view_transcript": "やりとりの閲覧",
+    "view_history": "過去の相談の閲覧",
+    "follow_up_done": "フォローアップ完了",
     "claim": "担当",
     "reply": "返信",
     "card": "窓口カード送信",
@@ -108,6 +111,10 @@ class AuditEntry:
         return data
 
 
+#: A chat read again by the same sign-in within the same quarter hour is one entry.
+READ_WINDOW_SECONDS = 15 * 60
+
+
 class AuditLog:
     """The stream. ``clock``: epoch seconds (tests pass a manual one)."""
 
@@ -128,6 +135,24 @@ class AuditLog:
         }
         entry_id = self._client.xadd(self._keys.audit_log(), fields)  # no MAXLEN: see the module's docstring
         return _text(entry_id)
+
+    def append_read(self, action: str, who: str, *, credential: str, handoff_id: str, what: str = "",
+                    via: str | None = None, details: dict[str, Any] | None = None) -> str | None:
+        """Append a read of one chat unless this sign-in (``credential``: a digest of its
+        session id or token) already had one of ``what`` in that chat recorded in this
+        quarter hour (READ_WINDOW_SECONDS). The id of the entry, or None when it was
+        already recorded. The mark is taken first and given back if the entry cannot
+        be written, so a failed write never hides the next read."""
+        window = int(self.clock() // READ_WINDOW_SECONDS)
+        digest = hashlib.sha256(f"{credential}\0{handoff_id}\0{what}\0{window}".encode()).hexdigest()
+        mark = self._keys.audit_read_mark(digest)
+        if not self._client.set(mark, b"1", nx=True, ex=READ_WINDOW_SECONDS * 2):
+            return None
+        try:
+            return self.append(action, who, handoff_id=handoff_id, via=via, details=details)
+        except redis.RedisError:
+            self._client.delete(mark)
+            raise
 
     def list(self, *, since: float | None = None, until: float | None = None, limit: int = 100,
              action: str | None = None, who: str | None = None,

@@ -47,6 +47,7 @@ non-GET gets 401). Templates get ``csrf_token()``, ``current_account()`` and
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -192,6 +193,15 @@ def identity() -> tuple[str, str | None]:
         return "", None
     account = current_account()
     return (account.name if account is not None else ""), authenticated_by()
+
+
+def credential_digest() -> str:
+    """A digest of what signed this request in (the session's id or the bearer token),
+    never the credential itself: to tell one sign-in's reads from another's."""
+    current_account()
+    _account, how = getattr(g, _AUTH)
+    secret = _bearer_token() if how == "token" else session.get(_S_SID)
+    return hashlib.sha256(f"{how}:{secret or ''}".encode("utf-8", "replace")).hexdigest()
 
 
 def _bearer_token() -> str | None:

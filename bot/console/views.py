@@ -77,7 +77,7 @@ def chat(hid: str) -> ResponseReturnValue:
                                link=current_app.config["CONSOLE_HOME"], link_label="キューに戻る"), 403
     others = [a for a in c.accounts.list() if not a.disabled and a.name != account.name]
     # The page shows who the user is (pseudonym, identity given) and loads the transcript.
-    audit.record_action("view_transcript", handoff_id=hid, strict=True, page="chat")
+    audit.record_read("view_transcript", handoff_id=hid, page="chat")
     return render_template(
         "console/chat.html",
         handoff=present.handoff_json(handoff, time.time()),

@@ -182,6 +182,22 @@ class KeyBuilder:
         """Hash: user pseudonym -> id of the user's open (waiting or claimed) handoff."""
         return self.handoff("by_user")
 
+    def handoff_history(self, user: str) -> str:
+        """Sorted set: every handoff of one user pseudonym (Handoff.user), score: queued at
+        (ms). The console's history of the person; kept as long as the handoffs' codes are."""
+        if not re.fullmatch(r"[0-9a-f]{1,64}", user or ""):
+            raise ValueError(f"a handoff history is keyed by a pseudonym (hex), got {user!r}")
+        return self.handoff(f"u:{user}")
+
+    def handoff_history_indexed(self) -> str:
+        """String: set once every handoff made before the history index is in it."""
+        return self.handoff("u_indexed")
+
+    def handoff_follow_ups(self) -> str:
+        """Sorted set: closed handoffs whose record asks for a follow-up not yet done;
+        score: the day it is due (ms, Tokyo midnight)."""
+        return self.handoff("follow_ups")
+
     def handoff_version(self) -> str:
         """Counter bumped on every change of the queue, so the console polls cheaply."""
         return self.handoff("version")
@@ -246,6 +262,14 @@ class KeyBuilder:
     def audit_log(self) -> str:
         """Stream of console actions (who, what, which handoff); supervisors read it."""
         return f"{self._prefix}:{{audit}}:log"
+
+    def audit_read_mark(self, digest: str) -> str:
+        """String with a TTL: this sign-in has had its read of one chat recorded in this
+        quarter hour (``digest``: SHA-256 of the credential, chat and quarter), so the
+        pages' polls do not bury real reads under one entry every two seconds."""
+        if not re.fullmatch(r"[0-9a-f]{64}", digest or ""):
+            raise ValueError("an audit read mark is keyed by a SHA-256 hex digest")
+        return f"{self._prefix}:{{audit}}:read:{digest}"
 
     def audit_refused(self, month: str) -> str:
         """Hash: anonymous refused attempts (login on an unknown name, while locked) counted

@@ -158,3 +158,59 @@ def _months_around(at: float) -> list[str]:
 
     day = datetime.fromtimestamp(at, ZoneInfo("Asia/Tokyo"))
     return sorted({(day + timedelta(days=d)).strftime("%Y-%m") for d in (-1, 0, 1)})
+
+
+def viewers(app, hid):
+    return [e.who for e in reversed(entries(app, handoff_id=hid, action="view_transcript"))]
+
+
+def test_a_chat_read_again_and_again_is_one_entry_per_sign_in_and_quarter_hour(app, runtime, sato, boss):
+    now = [1_800_000_000.0]
+    audit_log(app).clock = lambda: now[0]
+    h = open_chat(runtime)
+    poll = {"X-Console-Background": "1"}
+    assert sato.get(f"/console/h/{h.id}").status_code == 200
+    for _ in range(5):  # the page's transcript, then its polls every two seconds
+        now[0] += 2
+        assert sato.client.get(f"/api/handoffs/{h.id}", headers=poll).status_code == 200
+    assert viewers(app, h.id) == ["sato"]
+    now[0] += 15 * 60  # the next quarter hour: the chat still open on the screen is a read again
+    assert sato.client.get(f"/api/handoffs/{h.id}", headers=poll).status_code == 200
+    assert viewers(app, h.id) == ["sato", "sato"]
+    assert boss.get(f"/api/handoffs/{h.id}").status_code == 200
+    again = app.test_client()  # sato signed in a second time (another tab of another browser)
+    login(again, "sato")
+    assert again.get(f"/api/handoffs/{h.id}").status_code == 200
+    assert viewers(app, h.id) == ["sato", "sato", "boss", "sato"]
+
+
+def test_a_poll_that_brings_nothing_new_is_not_a_read(app, runtime, sato):
+    now = [1_800_000_000.0]
+    audit_log(app).clock = lambda: now[0]
+    h = open_chat(runtime)
+    runtime.queue.append(h.id, {"from": "user", "kind": "text", "text": "たすけて", "at": now[0]})
+    length = sato.get(f"/api/handoffs/{h.id}").get_json()["transcript_length"]
+    now[0] += 3600
+    assert sato.get(f"/api/handoffs/{h.id}?since={length}").status_code == 200
+    assert viewers(app, h.id) == ["sato"]
+    runtime.queue.append(h.id, {"from": "user", "kind": "text", "text": "まだいますか", "at": now[0]})
+    assert sato.get(f"/api/handoffs/{h.id}?since={length}").get_json()["transcript"]
+    assert viewers(app, h.id) == ["sato", "sato"]
+
+
+def test_a_read_the_log_could_not_take_is_refused_and_the_next_one_is_recorded(app, runtime, sato, monkeypatch):
+    import redis
+
+    h = open_chat(runtime)
+    real = AuditLog.append
+    failing = [True]
+
+    def append(self, *args, **kwargs):
+        if failing.pop() if failing else False:
+            raise redis.ConnectionError("the log's server went away")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(AuditLog, "append", append)
+    assert sato.get(f"/api/handoffs/{h.id}").status_code == 503
+    assert sato.get(f"/api/handoffs/{h.id}").status_code == 200
+    assert viewers(app, h.id) == ["sato"]
