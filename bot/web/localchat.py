@@ -28,6 +28,8 @@ import json
 import re
 import secrets
 import time
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -68,6 +70,10 @@ LOCATION = {
 }
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: What the page's image button sends: a made-up post, so a newcomer sees evidence
+#: images arrive in the console. Shipped, small, served to the page as well.
+SAMPLE_IMAGE = Path(__file__).parent / "static" / "sample-evidence.png"
+SAMPLE_IMAGE_TYPE = "image/png"
 
 
 class BadEvent(ValueError):
@@ -80,6 +86,11 @@ def ulid(now_ms: int | None = None) -> str:
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     value = (stamp & (2**48 - 1)) << 80 | secrets.randbits(80)
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+@cache
+def sample_image() -> bytes:
+    return SAMPLE_IMAGE.read_bytes()
 
 
 def sign(channel_secret: str, body: bytes) -> str:
@@ -165,7 +176,8 @@ def webhook_event(req: dict[str, Any], reply_token: str, now_ms: int) -> dict[st
         event["message"] = {"id": _message_id(), "type": "sticker", **STICKER, "keywords": ["moon"],
                             "quoteToken": secrets.token_urlsafe(24)}
     elif kind == "image":
-        # No upload: LINE keeps the content; the bot would fetch it by this id.
+        # No upload: LINE keeps the content; the bot fetches it by this id (the stand-in
+        # serves the sample image for it, see event()).
         event["message"] = {"id": _message_id(), "type": "image", "contentProvider": {"type": "line"},
                             "quoteToken": secrets.token_urlsafe(24)}
     elif kind == "location":
@@ -231,9 +243,14 @@ def event():
     # LINE would put in the event.
     standin.add_user(req["user"], display_name="試用ユーザー", language=req["language"])
     reply_token = standin.issue_reply_token(req["user"])
+    # LINE's time, not the runtime's clock (serve --at): the webhook drops events whose
+    # timestamp looks older than a few minutes by the wall clock.
     now_ms = int(time.time() * 1000)
     secret = runtime.config.channel_secret
-    body = {"destination": destination(secret), "events": [webhook_event(req, reply_token, now_ms)]}
+    made = webhook_event(req, reply_token, now_ms)
+    if req["kind"] == "image":
+        standin.add_content(made["message"]["id"], sample_image(), SAMPLE_IMAGE_TYPE)
+    body = {"destination": destination(secret), "events": [made]}
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return _no_store(jsonify(body=text, signature=sign(secret, text.encode("utf-8"))))
 

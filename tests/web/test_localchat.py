@@ -27,7 +27,7 @@ from linebot.v3.webhooks import (
 )
 
 from bot.web import create_app, runtime_of
-from bot.web.localchat import sign, ulid
+from bot.web.localchat import sample_image, sign, ulid
 from tests.waiting import drained
 from tests.web import UNSET_FOR_LOCAL_MODE, serve_local_bot
 
@@ -276,6 +276,25 @@ def test_every_kind_of_message_is_one_LINE_could_send_and_is_answered(client, re
     assert re.fullmatch(r"[0-9]{18}", raw["message"]["id"])
     assert deliver(client, signed).status_code == 200
     assert texts(wait_for_messages(client, user))  # a kind answer, in words
+
+
+def test_the_image_button_sends_the_sample_picture_which_reaches_the_counsellors(client):
+    """The page's image is one a counsellor can open: LINE (the stand-in) serves the shipped
+    sample for its message id, and a chat in the queue keeps it as evidence."""
+    runtime = runtime_of(client.application)
+    user = new_user()
+    send(client, user=user, kind="text", text="もう死にたい")  # queued whatever the hour
+    shown = len(wait_for_messages(client, user))
+    assert shown
+    handoff = runtime.queue.active_for(user)
+    assert handoff is not None
+    send(client, user=user, kind="image")
+    drained(runtime, ANSWER_DEADLINE)
+    kept = runtime.queue.image(handoff.id, 1)
+    assert kept == (sample_image(), "image/png")
+    assert kept[0].startswith(b"\x89PNG") and len(kept[0]) < 20_000
+    page_copy = client.get("/local/static/sample-evidence.png")
+    assert page_copy.status_code == 200 and page_copy.data == kept[0]
 
 
 def test_events_get_unique_ids_and_reply_tokens(client):

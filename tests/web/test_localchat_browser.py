@@ -119,13 +119,16 @@ def test_the_simulated_actions_and_a_new_user(bot, browser):
         expect(page.locator(".msg.bot")).not_to_have_count(0)
         answered = page.locator(".msg.bot").count
 
-        for button, shown in (("#btn-sticker", ".sticker"), ("#btn-image", ".fake-image"),
+        for button, shown in (("#btn-sticker", ".sticker"), ("#btn-image", ".sample-image"),
                               ("#btn-location", ".place")):
             before = answered()
             page.locator(button).click()
             expect(page.locator(f".msg.user {shown}").last).to_be_visible()
             # Each gets a kind answer in words.
             expect(page.locator(".msg.bot").nth(before)).to_be_visible()
+        # The sample picture is a picture, not a placeholder (the server sends the same file).
+        page.wait_for_function("() => { const i = document.querySelector('.msg.user .sample-image');"
+                               " return i !== null && i.complete && i.naturalWidth > 0; }")
 
         # English profile: a new user whose greeting is in English.
         page.locator("#language").select_option("en")

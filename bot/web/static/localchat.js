@@ -144,7 +144,13 @@
       sticker.setAttribute("aria-label", "スタンプ / sticker");
       return row("user", sticker);
     }
-    if (kind === "image") return row("user", el("div", "fake-image", "画像（ダミー）\nfake image"));
+    if (kind === "image") {
+      // The server sends this same file as the image's content (localchat.SAMPLE_IMAGE).
+      const image = el("img", "sample-image");
+      image.src = "local/static/sample-evidence.png";
+      image.alt = "見本の画像（架空の投稿）/ sample image (a made-up post)";
+      return row("user", image);
+    }
     if (kind === "location") {
       const place = el("div", "place");
       place.append(el("div", "map", "📍"));
