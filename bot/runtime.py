@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Callable
 import redis
 from linebot.v3.webhook import WebhookParser
 
+from bot.clock import Clock
 from bot.config import Config
 from bot.conversation.core import Conversation
 from bot.crypto import Sealer
@@ -61,7 +63,11 @@ class Runtime:
     partitions: int = DEFAULT_PARTITIONS
     #: The built-in Messaging API stand-in (local mode only).
     standin: StandinLine | None = None
+    #: Tokyo time, for the dialogue and the desk's hours; ``epoch`` is the same clock in
+    #: epoch seconds, for what the queue, the records and the console stamp and measure.
+    #: build_runtime takes both from one Clock (``serve --at`` sets it).
     clock: Callable[[], datetime] = tokyo_now
+    epoch: Callable[[], float] = time.time
     #: LINE's loading animation for slow answers, and the per-user rich menu.
     loading: LoadingIndicator | None = None
     menus: UserMenus | None = None
@@ -83,8 +89,10 @@ class Runtime:
     def send_to_user(self, handoff: Handoff, action: str, payload: dict | None = None, *,
                      event_id: str | None = None) -> str:
         """Queue a console message for the handoff's user (the worker pushes it)."""
+        # sent_at is compared with the handoff's closed_at, which the queue stamped by this clock.
+        payload = {"sent_at": self.epoch(), **(payload or {})}
         return send_to_user(self.client, self.keys, self.partitions, handoff, action,
-                            event_id=event_id, **(payload or {}))
+                            event_id=event_id, **payload)
 
     def desk_open(self) -> bool:
         return self.dialogue.desk_open(self.clock())
@@ -128,13 +136,15 @@ def embedded_redis() -> redis.Redis:
 
 
 def build_runtime(config: Config, *, client: redis.Redis | None = None,
-                  partitions: int = DEFAULT_PARTITIONS) -> Runtime:
-    """Load and check everything; raise StartupError naming what is wrong."""
+                  partitions: int = DEFAULT_PARTITIONS, clock: Clock | None = None) -> Runtime:
+    """Load and check everything; raise StartupError naming what is wrong.
+    ``clock``: the time the consultation lives at (default: the wall clock)."""
+    clock = clock or Clock()
     try:
         cache_dir = Path(config.catalog_cache) if config.catalog_cache else None
         catalogs = compile_catalogs(cache_dir=cache_dir)
         dialogue = Dialogue.load(config.profile, catalogs=catalogs, cache_dir=cache_dir)
-        rehearse(dialogue)
+        rehearse(dialogue, clock.now())
     except Exception as exc:  # every loader error is a reason not to start
         raise StartupError(
             f"the dialogue for profile {config.profile!r} (BOT_PROFILE) did not load: {exc}"
@@ -154,9 +164,11 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         dialogue=dialogue,
         client=client,
         keys=keys,
-        service=ConsultationService(dialogue, storage),
-        queue=HandoffQueue(client, keys, sealer=Sealer(config.data_key)),
-        records=RecordBook(client, keys),
+        service=ConsultationService(dialogue, storage, clock=clock.now),
+        queue=HandoffQueue(client, keys, clock=clock.epoch, sealer=Sealer(config.data_key)),
+        records=RecordBook(client, keys, clock=clock.epoch),
+        clock=clock.now,
+        epoch=clock.epoch,
         sender=Sender(config.api_base_url, config.access_token,
                       data_base_url=getattr(config, "line_data_api_base_url", None),
                       timeout=(CONNECT_TIMEOUT, config.line_read_timeout_ms / 1000)),
@@ -168,7 +180,7 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
     )
 
 
-def rehearse(dialogue: Dialogue) -> None:
+def rehearse(dialogue: Dialogue, now: datetime | None = None) -> None:
     """Answer a follow and a typed sentence once, in memory, before serving.
 
     Loading validates the data; this runs it. Anything that would only fail
@@ -176,6 +188,7 @@ def rehearse(dialogue: Dialogue) -> None:
     formatted, a card that cannot be rendered) stops start-up instead of the
     first child's message. The dialogue is pure: nothing is stored or sent.
     """
-    now = datetime.now(TOKYO)
+    # At the clock the process will serve with: the desk open or closed, as users will find it.
+    now = now or datetime.now(TOKYO)
     session, _ = handle(dialogue, None, Event("follow"), now)
     handle(dialogue, session, Event("text", text="書き込みを消したい"), now)

@@ -61,9 +61,9 @@ def _account():
 
 
 def _now() -> float:
-    # The queue stamps epoch seconds from the wall clock (time.time) unless a test
-    # gives it another clock; durations shown here are for people, so this is enough.
-    return time.time()
+    # The runtime's clock in epoch seconds: the one the queue stamps by, so waiting
+    # times agree with it (serve --at shifts or fixes it).
+    return console().runtime.epoch()
 
 
 def _hid(hid: str) -> str:

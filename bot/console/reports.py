@@ -8,7 +8,6 @@ Both are audit-logged (bot.console.audit): who looked at or took out which month
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
@@ -19,7 +18,6 @@ from bot.console.auth import role_required
 from bot.records import export, html
 from bot.records.output import build
 from bot.records.report import is_month, minutes
-from dialogs.hours import TOKYO
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -38,14 +36,18 @@ def init_app(app: Flask, runtime: "Runtime") -> None:
     app.add_template_filter(minutes, "minutes")  # the report body's times, as in the standalone file
 
 
+def _runtime() -> "Runtime":
+    return current_app.extensions[REPORTS_EXTENSION]
+
+
 def _month() -> str | None:
-    """?month=YYYY-MM, this month when absent; None when malformed."""
-    value = request.args.get("month") or datetime.now(TOKYO).strftime("%Y-%m")
+    """?month=YYYY-MM, this month (by the runtime's clock) when absent; None when malformed."""
+    value = request.args.get("month") or _runtime().clock().strftime("%Y-%m")
     return value if is_month(value) else None
 
 
 def _records(month: str):
-    runtime: Runtime = current_app.extensions[REPORTS_EXTENSION]
+    runtime = _runtime()
     return runtime, runtime.records.month(month)
 
 
@@ -60,7 +62,7 @@ def page() -> ResponseReturnValue:
     record_action("view_report", strict=True, month=month)
     return render_template("records/console_report.html", report=made, month=month,
                            desk_name=runtime.dialogue.directory.desk.name_in("ja"),
-                           generated_at=datetime.now(TOKYO).strftime("%Y-%m-%d %H:%M"), **html.context(made))
+                           generated_at=runtime.clock().strftime("%Y-%m-%d %H:%M"), **html.context(made))
 
 
 @bp.get("/console/report.csv")

@@ -13,7 +13,6 @@ bad data stops start-up) and registers the pages and the API.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, current_app, render_template
@@ -80,7 +79,7 @@ def chat(hid: str) -> ResponseReturnValue:
     audit.record_read("view_transcript", handoff_id=hid, page="chat")
     return render_template(
         "console/chat.html",
-        handoff=present.handoff_json(handoff, time.time()),
+        handoff=present.handoff_json(handoff, runtime.epoch()),
         identity=handoff.identity,
         record=present.record_json(handoff.record, dialogue.directory),
         canned=c.canned.replies,

@@ -305,6 +305,10 @@ def send_to_user(client: redis.Redis, keys: KeyBuilder, partitions: int, handoff
     if action not in CONSOLE_ACTIONS:
         raise ValueError(f"unknown console action {action!r}; one of {CONSOLE_ACTIONS}")
     event_id = event_id or "xc" + secrets.token_hex(12)
+    # sent_at is consultation time, compared with the queue's closed_at: callers with a
+    # runtime pass its clock's (Runtime.send_to_user); the clock process runs on the wall
+    # clock, as its queue does. The event's timestamp is LINE's kind of time (reply-token
+    # ages, the loading animation): always the wall clock.
     payload.setdefault("sent_at", time.time())
     event = {
         "type": CONSOLE_EVENT_TYPE,
