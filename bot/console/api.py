@@ -140,8 +140,12 @@ def list_handoffs() -> ResponseReturnValue:
     if status == "closed":
         # The history of finished chats is for those who may read them (policy "closed").
         handoffs = [h for h in handoffs if c.may_read(h, account)]
+    earlier = queue.earlier_ids(handoffs)
+    pending = queue.follow_ups_among(sorted({i for ids in earlier.values() for i in ids}))
     return jsonify(status=status, version=version, now=now,
-                   handoffs=[_shown(h, now) for h in handoffs])
+                   handoffs=[{**_shown(h, now), "earlier": len(earlier[h.id]),
+                              "earlier_follow_up": any(i in pending for i in earlier[h.id])}
+                             for h in handoffs])
 
 
 @bp.get("/handoffs/<hid>")
@@ -174,6 +178,54 @@ def show_handoff(hid: str) -> ResponseReturnValue:
         can_act=handoff.status in ("waiting", "claimed")
         and (handoff.claimed_by == account.name and handoff.status == "claimed" or account.is_supervisor),
     )
+
+
+@bp.get("/handoffs/<hid>/history")
+@login_required
+def handoff_history(hid: str) -> ResponseReturnValue:
+    """The same person's earlier chats, newest first: when, what, how urgent, who
+    answered, the closing record, the follow-up and the counsellors' notes. For
+    whoever may read this chat: what the desk wrote then is what the one answering
+    now needs. An earlier transcript itself stays under the read policy (``can_read``
+    says whether its page opens)."""
+    c = console()
+    account = _account()
+    handoff = c.readable(_hid(hid), account)
+    queue = c.runtime.queue
+    earlier = [h for h in queue.history(handoff.user) if h.queued_at < handoff.queued_at and h.id != handoff.id]
+    record_read("view_history", handoff_id=hid, what="history", chats=len(earlier))
+    pending = queue.follow_ups_among([h.id for h in earlier])
+    directory = c.runtime.dialogue.directory
+    now = _now()
+    return jsonify(history=[
+        present.history_json(h, now, queue.transcript(h.id), directory,
+                             follow_up_open=h.id in pending, readable=c.may_read(h, account))
+        for h in earlier])
+
+
+@bp.get("/follow-ups")
+@login_required
+def follow_ups() -> ResponseReturnValue:
+    """The 要フォロー list: closed chats whose follow-up nobody has marked done, the
+    earliest due first. For the whole desk (counsellors and supervisors): a promise
+    made on one shift is kept on the next."""
+    c = console()
+    now = _now()
+    today = c.runtime.clock().date()
+    return jsonify(follow_ups=[present.follow_up_json(h, due, today, c.runtime.dialogue.directory)
+                               for h, due in c.runtime.queue.follow_ups()], now=now)
+
+
+@bp.post("/handoffs/<hid>/follow-up/done")
+@login_required
+def follow_up_done(hid: str) -> ResponseReturnValue:
+    json_body(request)
+    c = console()
+    c.handoff(_hid(hid))  # 404 if missing
+    if not c.runtime.queue.follow_up_done(hid, _account().name):
+        raise ApiError(409, "not_pending", "このフォローアップは、すでに完了しているか、必要とされていません。")
+    record_action("follow_up_done", handoff_id=hid)
+    return _done(c.handoff(hid))
 
 
 @bp.get("/handoffs/<hid>/images/<int:n>")
@@ -334,7 +386,7 @@ def clear_alert(hid: str) -> ResponseReturnValue:
 @login_required
 def close(hid: str) -> ResponseReturnValue:
     c = console()
-    record = close_record(json_body(request), c.runtime.dialogue.directory)
+    record = close_record(json_body(request), c.runtime.dialogue.directory, today=c.runtime.clock().date())
     handoff = c.close(_hid(hid), _account(), record)
     record_action("close", handoff_id=hid, category=record.get("category"), role=record.get("role"))
     return _done(handoff)

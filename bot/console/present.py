@@ -9,7 +9,7 @@ dedupe marks) stays inside.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from bot.console import labels
@@ -17,12 +17,15 @@ from bot.privacy import find_pii
 from bot.handoff.queue import Handoff
 from dialogs.cards import hotline_card
 from dialogs.directory import Directory
+from dialogs.hours import TOKYO
 from dialogs.i18n import Catalogs
 
 #: The console reads hotline cards in Japanese: counsellors are Japanese-speaking.
 CONSOLE_LANG = "ja"
 _KINDS = ("text", "image", "card", "event")
 _SENDERS = ("user", "bot", "counsellor", "note", "system")
+#: Where a chat's page is (bot.console.views: the blueprint is mounted at /console).
+_CHAT_URL = "/console/h/"
 
 
 def handoff_json(handoff: Handoff, now: float, *, readable: bool = True) -> dict[str, Any]:
@@ -52,6 +55,56 @@ def handoff_json(handoff: Handoff, now: float, *, readable: bool = True) -> dict
     return data
 
 
+def history_json(handoff: Handoff, now: float, entries: list[dict[str, Any]], directory: Directory, *,
+                 follow_up_open: bool, readable: bool) -> dict[str, Any]:
+    """One earlier chat of the same person for the history panel: when, what, how
+    urgent, who answered, its record, its follow-up and the counsellors' notes
+    (from ``entries``, its transcript; none once purged). Never the person's words:
+    those are the transcript's, which opens only under the read policy."""
+    record = record_json(handoff.record, directory)
+    follow = (handoff.record or {}).get("follow_up") or {}
+    notes = [{"at": e.get("at"), "by": e.get("by"), "text": e.get("text")}
+             for e in entries if e.get("from") == "note" and isinstance(e.get("text"), str)]
+    return {
+        **handoff_json(handoff, now, readable=readable),
+        "identity": None,  # a teacher's name is read on the chat it was given in
+        "counsellors": list(handoff.handlers),
+        "record": record,
+        "follow_up": follow_up_state(follow, follow_up_open, handoff),
+        "notes": notes,
+        "url": f"{_CHAT_URL}{handoff.id}",
+    }
+
+
+def follow_up_state(follow: dict[str, Any], still_open: bool, handoff: Handoff) -> dict[str, Any] | None:
+    """A record's follow-up as the console shows it, or None when none was asked for."""
+    if follow.get("needed") is not True:
+        return None
+    return {"text": follow.get("text") or "", "due": follow.get("due"), "open": still_open,
+            "done_at": handoff.follow_up_done_at, "done_by": handoff.follow_up_done_by,
+            "label": "要フォロー" if still_open else "フォロー済み"}
+
+
+def follow_up_json(handoff: Handoff, due: float, today: date, directory: Directory) -> dict[str, Any]:
+    """One line of the 要フォロー list."""
+    day = datetime.fromtimestamp(due, TOKYO).date()
+    follow = (handoff.record or {}).get("follow_up") or {}
+    return {
+        "id": handoff.id,
+        "user": handoff.user[:8],
+        "due": day.isoformat(),
+        "overdue": day < today,
+        "due_today": day == today,
+        "text": follow.get("text") or "",
+        "closed_at": handoff.closed_at,
+        "closed_by": handoff.closed_by,
+        "category_label": labels.category_label((handoff.record or {}).get("category") or handoff.category),
+        "severity": handoff.severity,
+        "severity_label": labels.severity_label(handoff.severity),
+        "url": f"{_CHAT_URL}{handoff.id}",
+    }
+
+
 def record_json(record: dict[str, Any] | None, directory: Directory) -> dict[str, Any] | None:
     """The closing record (記録簿) with labels for its codes."""
     if record is None:
@@ -59,6 +112,9 @@ def record_json(record: dict[str, Any] | None, directory: Directory) -> dict[str
     referred = [h for h in record.get("referred", []) if isinstance(h, str)]
     return {
         **record,
+        # A record written by a script may lack it; the page reads it on every closed chat.
+        "follow_up": record.get("follow_up") if isinstance(record.get("follow_up"), dict)
+        else {"needed": False, "text": ""},
         "role_label": labels.role_label(record.get("role")),
         "category_label": labels.category_label(record.get("category")),
         "school_contact_label": labels.SCHOOL_CONTACT_LABELS.get(str(record.get("school_contact_agreed")), ""),

@@ -8,6 +8,7 @@ with a status and a message a counsellor can act on, never a 500.
 from __future__ import annotations
 
 from collections.abc import Container
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Request
@@ -18,6 +19,10 @@ MAX_REPLY_CHARS = 2000
 MAX_NOTE_CHARS = 4000
 MAX_ADVICE_CHARS = 4000
 MAX_FOLLOW_UP_CHARS = 2000
+#: A follow-up with no date given is due this many days after the chat closed.
+FOLLOW_UP_DAYS = 3
+#: The latest a follow-up may be set for: further out, it is not a follow-up any more.
+MAX_FOLLOW_UP_DAYS = 180
 MAX_REFERRED = 20
 #: How deeply a body's arrays and objects may nest. The API's deepest body is
 #: {"record": {"follow_up": {...}}} (3); Python's JSON parser recurses once per
@@ -129,13 +134,15 @@ def hotline_field(body: dict[str, Any], hotline_ids: Container[str]) -> str:
     return hotline
 
 
-def close_record(body: dict[str, Any], hotline_ids: Container[str]) -> dict[str, Any]:
+def close_record(body: dict[str, Any], hotline_ids: Container[str], today: date | None = None) -> dict[str, Any]:
     """The 記録簿 (seed 004 ⑥) from ``{"record": {...}}``, checked field by field.
 
     role, category: codes (labels in bot.console.labels); advice: what was advised;
     referred: hotline ids the user was pointed to; school_contact_agreed: yes / no /
-    not_asked; follow_up: {"needed": bool, "text": what, required when needed}, or
-    the short form ``"follow_up": bool`` with ``"follow_up_text"`` beside it.
+    not_asked; follow_up: {"needed": bool, "text": what, required when needed,
+    "due": "YYYY-MM-DD" (when needed; FOLLOW_UP_DAYS after ``today`` if not given)},
+    or the short form ``"follow_up": bool`` with ``"follow_up_text"`` and
+    ``"follow_up_due"`` beside it.
     """
     record = body.get("record")
     if not isinstance(record, dict):
@@ -166,7 +173,7 @@ def close_record(body: dict[str, Any], hotline_ids: Container[str]) -> dict[str,
     follow = record.get("follow_up")
     if isinstance(follow, bool):
         # The short form a script may send: "follow_up": false (text beside it, if needed).
-        follow = {"needed": follow, "text": record.get("follow_up_text")}
+        follow = {"needed": follow, "text": record.get("follow_up_text"), "due": record.get("follow_up_due")}
     if not isinstance(follow, dict) or not isinstance(follow.get("needed"), bool):
         raise ApiError(400, "bad_value",
                        "フォローアップの要否（follow_up.needed: true/false）を選んでください。",
@@ -180,11 +187,33 @@ def close_record(body: dict[str, Any], hotline_ids: Container[str]) -> dict[str,
     if len(follow_text) > MAX_FOLLOW_UP_CHARS:
         raise ApiError(400, "too_long", f"フォローアップの内容は{MAX_FOLLOW_UP_CHARS}文字までです。",
                        field="follow_up")
+    follow_up: dict[str, Any] = {"needed": follow["needed"], "text": follow_text}
+    if follow["needed"]:
+        follow_up["due"] = _due(follow.get("due"), today or date.today())
     return {
         "role": role,
         "category": category,
         "advice": advice,
         "referred": list(dict.fromkeys(referred)),
         "school_contact_agreed": school,
-        "follow_up": {"needed": follow["needed"], "text": follow_text},
+        "follow_up": follow_up,
     }
+
+
+def _due(raw: Any, today: date) -> str:
+    """The follow-up's due day (YYYY-MM-DD): as given, from today to MAX_FOLLOW_UP_DAYS
+    ahead, or FOLLOW_UP_DAYS from today when none is given."""
+    if raw in (None, ""):
+        return (today + timedelta(days=FOLLOW_UP_DAYS)).isoformat()
+    try:
+        due = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        due = None
+    if due is None:
+        raise ApiError(400, "bad_value", "フォローアップの期限は YYYY-MM-DD の日付で送ってください。",
+                       field="follow_up")
+    if not today <= due <= today + timedelta(days=MAX_FOLLOW_UP_DAYS):
+        raise ApiError(400, "bad_value",
+                       f"フォローアップの期限は、今日から{MAX_FOLLOW_UP_DAYS}日後までの日付にしてください。",
+                       field="follow_up")
+    return due.isoformat()

@@ -78,7 +78,7 @@ end
 
 
 # KEYS: 1 by_user, 2 waiting, 3 version, 4 new doc, 5 doc of the expected open handoff
-#       (= 4 when none is expected)
+#       (= 4 when none is expected), 6 history (pseudonym -> ids of all its handoffs)
 # ARGV: 1 user pseudonym, 2 expected open handoff id ('' = none), 3 new id, 4 now,
 #       5 severity, 6 category, 7 role, 8 level, 9 identity, 10 urgent ('1'/'0'),
 #       11 number of reasons n, 12..11+n reasons, then field/value pairs of the new doc.
@@ -137,16 +137,19 @@ for i = 12 + n, #ARGV do table.insert(fields, ARGV[i]) end
 redis.call('HSET', KEYS[4], unpack(fields))
 redis.call('ZADD', KEYS[2], score(sev, now), new_id)
 redis.call('HSET', KEYS[1], user, new_id)
+local before = redis.call('HGET', KEYS[6], user)
+redis.call('HSET', KEYS[6], user, before and (before .. ' ' .. new_id) or new_id)
 redis.call('INCR', KEYS[3])
 return with({'created', new_id}, snapshot(KEYS[4], KEYS[2], new_id))
 """
 
-# KEYS: 1 doc, 2 waiting, 3 claimed, 4 closed, 5 by_user, 6 version, 7 transcript
+# KEYS: 1 doc, 2 waiting, 3 claimed, 4 closed, 5 by_user, 6 version, 7 transcript, 8 follow-ups
 # ARGV: 1 op (claim|transfer|requeue|bot|close|expire), 2 id, 3 actor, 4 target of a transfer,
 #       5 force ('1' = a supervisor acting on someone else's chat), 6 now, 7 now in ms,
 #       8 transcript entry (sealed JSON) recorded when the transition happens, 9 record (JSON),
 #       10 expire only: the cut-off (epoch seconds); the chat goes only if nothing
-#       happened in it since before then (checked here, so a message that just arrived keeps it)
+#       happened in it since before then (checked here, so a message that just arrived keeps it),
+#       11 close only: when the record's follow-up is due (epoch seconds; '' = none asked for)
 # Answers {reason, holder ('' = nobody), snapshot...}; reason as in ClaimResult, or
 # 'fresh' when an expire found the chat still in use.
 TRANSITION = """
@@ -217,7 +220,10 @@ else
     redis.call('ZADD', closed, now_ms, hid)
     local final = op == 'close' and 'closed' or 'bot'
     redis.call('HSET', doc, 'status', final, 'closed_at', now, 'closed_by', actor)
-    if op == 'close' then redis.call('HSET', doc, 'record', ARGV[9]) end
+    if op == 'close' then
+      redis.call('HSET', doc, 'record', ARGV[9])
+      if ARGV[11] ~= '' then redis.call('ZADD', KEYS[8], ARGV[11], hid) end
+    end
     redis.call('HDEL', doc, 'alert')
     add_handler(doc, actor)
     -- Leave the user index only if it still points here, so the user's next open()
@@ -315,4 +321,34 @@ return 1
 NEXT_IMAGE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HINCRBY', KEYS[1], 'images', 1)
+"""
+
+
+# A follow-up done: off the list, and who and when kept on the handoff (for good,
+# like its record). KEYS: 1 follow-ups, 2 doc, 3 version ; ARGV: 1 id, 2 by, 3 now
+# Answers 1, or 0 when it was not on the list (done already, or never asked for).
+FOLLOW_UP_DONE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'follow_up_done_by', ARGV[2], 'follow_up_done_at', ARGV[3])
+redis.call('INCR', KEYS[3])
+return 1
+"""
+
+
+# The history index filled in for handoffs opened before it existed, for one user:
+# the ids found (in the order they were opened), then any the index has that were not
+# found (opened since the scan started, so newer). KEYS: 1 history ; ARGV: 1 user, 2.. ids
+HISTORY_BACKFILL = """
+local seen, ids = {}, {}
+for i = 2, #ARGV do
+  if not seen[ARGV[i]] then seen[ARGV[i]] = true; table.insert(ids, ARGV[i]) end
+end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  for id in string.gmatch(current, '%S+') do
+    if not seen[id] then seen[id] = true; table.insert(ids, id) end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], table.concat(ids, ' '))
+return #ids
 """

@@ -40,6 +40,9 @@ class Handoff:
     #: Who took it, was handed it or closed it (account names, in that order): the
     #: read policy lets them read it once it is closed (bot.console.actions).
     handlers: tuple[str, ...] = ()
+    #: When the closing record's follow-up was marked done, and by whom (bot.handoff.follow_ups).
+    follow_up_done_at: float | None = None
+    follow_up_done_by: str | None = None
     # 1-based place among waiting chats when read (list(), get(), transitions); None otherwise.
     position: int | None = field(default=None, compare=False)
     #: The LINE id as kept in Redis (sealed; "" once purged) and what opens it.

@@ -12,6 +12,8 @@ clock, sealer and Lua scripts, and reading handoffs back):
 * bot.handoff.positions: the place in line, and the place the user was told;
 * bot.handoff.activity: counsellor activity, idle and danger alerts, escalation;
 * bot.handoff.evidence: the transcript and images, and the retention purge;
+* bot.handoff.history: every handoff of one person (the console's history);
+* bot.handoff.follow_ups: the 要フォロー list of follow-ups not yet done;
 * bot.handoff.lua: the scripts that make every racing change atomic.
 
 At rest, what identifies or exposes the user is sealed with AES-256-GCM
@@ -36,6 +38,8 @@ from __future__ import annotations
 
 from bot.handoff.activity import Activity
 from bot.handoff.evidence import MAX_IMAGE_BYTES, Evidence
+from bot.handoff.follow_ups import FollowUps
+from bot.handoff.history import History
 from bot.handoff.model import OPEN_STATUSES, SEVERITY_RANK, STATUSES, ClaimResult, Handoff
 from bot.handoff.positions import Positions
 from bot.handoff.transitions import Transitions
@@ -52,7 +56,7 @@ __all__ = [
 ]
 
 
-class HandoffQueue(Transitions, Positions, Activity, Evidence):
+class HandoffQueue(Transitions, Positions, Activity, Evidence, History, FollowUps):
     """Handoffs in Redis: every part of the queue in one object, built as
     ``HandoffQueue(client, keys, clock, sealer=...)`` (bot.handoff.store.QueueStore
     says what each argument must be)."""

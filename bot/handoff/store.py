@@ -54,6 +54,8 @@ class QueueStore:
         self._set_notified = client.register_script(lua.SET_NOTIFIED)
         self._append = client.register_script(lua.APPEND)
         self._next_image = client.register_script(lua.NEXT_IMAGE)
+        self._follow_up_done = client.register_script(lua.FOLLOW_UP_DONE)
+        self._history_backfill = client.register_script(lua.HISTORY_BACKFILL)
 
     # --- reading ------------------------------------------------------------------
 

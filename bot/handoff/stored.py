@@ -30,9 +30,10 @@ from typing import Any
 
 from bot.handoff.model import Handoff
 
-_FLOAT_FIELDS = ("queued_at", "claimed_at", "first_reply_at", "closed_at", "last_activity")
+_FLOAT_FIELDS = ("queued_at", "claimed_at", "first_reply_at", "closed_at", "last_activity", "follow_up_done_at")
 _STR_FIELDS = (
     "role", "level", "category", "severity", "identity", "claimed_by", "closed_by", "alert",
+    "follow_up_done_by",
 )
 
 

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from bot.handoff.follow_ups import follow_up_due
 from bot.handoff.model import ClaimResult, Handoff, check_name, check_reasons, check_severity
 from bot.handoff.store import QueueStore
 from bot.handoff.stored import as_text, encode, ms, to_json
@@ -88,6 +89,7 @@ class Transitions(QueueStore):
                     by_user, self._keys.handoff_waiting(), self._keys.handoff_version(),
                     self._keys.handoff_doc(new_id),
                     self._keys.handoff_doc(expected or new_id),
+                    self._keys.handoff_history(),
                 ],
                 args=[
                     user, expected or "", new_id, encode(now), severity or "", category or "",
@@ -142,7 +144,7 @@ class Transitions(QueueStore):
         # The record is kept for good (the report, a later review): phone numbers,
         # e-mail and addresses in its free text never reach it.
         return self._move("close", hid, by, force=force, record=mask_pii_deep(record),
-                          event={"event": "closed"})
+                          event={"event": "closed"}, due=follow_up_due(record, self._clock()))
 
     def expire_open_before(self, cutoff: float, note: str) -> list[Handoff]:
         """Return to the bot every waiting or claimed chat in which nothing happened
@@ -167,6 +169,7 @@ class Transitions(QueueStore):
     def _move(
         self, op: str, hid: str, actor: str, *, event: dict[str, Any], target: str = "",
         force: bool = False, record: dict | None = None, cutoff: float | None = None,
+        due: float | None = None,
     ) -> ClaimResult:
         check_name(actor)
         now = self._clock()
@@ -177,10 +180,11 @@ class Transitions(QueueStore):
             keys=[
                 keys.handoff_doc(hid), keys.handoff_waiting(), keys.handoff_claimed(),
                 keys.handoff_closed(), keys.handoff_by_user(), keys.handoff_version(),
-                keys.handoff_transcript(hid),
+                keys.handoff_transcript(hid), keys.handoff_follow_ups(),
             ],
             args=[op, hid, actor, target, "1" if force else "0", encode(now), ms(now),
-                  entry, to_json(record or {}), encode(cutoff) if cutoff is not None else ""],
+                  entry, to_json(record or {}), encode(cutoff) if cutoff is not None else "",
+                  encode(due) if due is not None else ""],
         )
         reason, holder = as_text(reply[0]), as_text(reply[1]) or None
         handoff = self._snapshot(reply[2:]) if len(reply) > 2 else None

@@ -182,12 +182,11 @@ class KeyBuilder:
         """Hash: user pseudonym -> id of the user's open (waiting or claimed) handoff."""
         return self.handoff("by_user")
 
-    def handoff_history(self, user: str) -> str:
-        """Sorted set: every handoff of one user pseudonym (Handoff.user), score: queued at
-        (ms). The console's history of the person; kept as long as the handoffs' codes are."""
-        if not re.fullmatch(r"[0-9a-f]{1,64}", user or ""):
-            raise ValueError(f"a handoff history is keyed by a pseudonym (hex), got {user!r}")
-        return self.handoff(f"u:{user}")
+    def handoff_history(self) -> str:
+        """Hash: user pseudonym -> the ids of every handoff the user had, in the order
+        they were opened (space-separated). The console's history of the person; a
+        hash, like ``handoff_by_user``, so no key is named after a user."""
+        return self.handoff("history")
 
     def handoff_history_indexed(self) -> str:
         """String: set once every handoff made before the history index is in it."""

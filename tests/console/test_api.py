@@ -35,6 +35,9 @@ ROUTES = [
     ("GET", "/api/handoffs?status=waiting", None),
     ("GET", "/api/handoffs/{id}", None),
     ("GET", "/api/handoffs/{id}/images/1", None),
+    ("GET", "/api/handoffs/{id}/history", None),
+    ("GET", "/api/follow-ups", None),
+    ("POST", "/api/handoffs/{id}/follow-up/done", {}),
     ("GET", "/api/queue/version", None),
     ("GET", "/api/hotlines", None),
     ("GET", "/api/canned", None),
@@ -421,7 +424,8 @@ def test_close_stores_the_record_and_tells_the_user(runtime, sato):
         "role": "child", "category": "self_harm",
         "advice": "話を聴き、保護者に相談することを勧めた。24時間子供SOSダイヤルを伝えた。",
         "referred": ["sos_dial", "jinken"], "school_contact_agreed": "not_asked",
-        "follow_up": {"needed": True, "text": "明日14時に様子を確認する"},
+        # Due three days after the day it closed (STAFFED), as no day was given.
+        "follow_up": {"needed": True, "text": "明日14時に様子を確認する", "due": "2026-11-28"},
     }
     assert actions(runtime, "closed") == [{"action": "closed", "handoff": handoff.id}]
     shown = sato.get(f"/api/handoffs/{handoff.id}").json
