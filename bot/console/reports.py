@@ -62,7 +62,8 @@ def page() -> ResponseReturnValue:
     record_action("view_report", strict=True, month=month)
     return render_template("records/console_report.html", report=made, month=month,
                            desk_name=runtime.dialogue.directory.desk.name_in("ja"),
-                           generated_at=runtime.clock().strftime("%Y-%m-%d %H:%M"), **html.context(made))
+                           generated_at=runtime.clock().strftime("%Y-%m-%d %H:%M"),
+                           **html.context(made, demo=runtime.records.is_generated(month)))
 
 
 @bp.get("/console/report.csv")

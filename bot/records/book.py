@@ -233,6 +233,14 @@ class RecordBook:
         raw = self._client.hgetall(self._keys.record_doc(record_id))
         return Record.from_fields(raw) if raw else None
 
+    def mark_generated(self, yyyy_mm: str) -> None:
+        """The month's records were made up (bot.records.demo): every report of it says so."""
+        self._keys.records_month(yyyy_mm)  # the same check of the month as its records get
+        self._client.sadd(self._keys.records("generated"), yyyy_mm)
+
+    def is_generated(self, yyyy_mm: str) -> bool:
+        return bool(self._client.sismember(self._keys.records("generated"), yyyy_mm))
+
     def month(self, yyyy_mm: str) -> list[Record]:
         """Every consultation started in ``yyyy_mm`` (Tokyo), oldest first."""
         ids = self._client.zrange(self._keys.records_month(yyyy_mm), 0, -1)

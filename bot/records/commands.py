@@ -115,10 +115,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         generate(client, keys, directory, month=args.month)
     else:
         client, keys, directory, _ = _store()
-    records = RecordBook(client, keys).month(args.month)
+    book = RecordBook(client, keys)
+    records = book.month(args.month)
     out = Path(args.out)
-    html_path, csv_path = write_report(out, args.month, records, directory)
-    print(f"report: {len(records)} consultations in {args.month}: {html_path} {csv_path}")
+    # Asked of the store, not of --demo: a month generated into a real Redis is made up too.
+    demo = book.is_generated(args.month)
+    html_path, csv_path = write_report(out, args.month, records, directory, demo=demo)
+    print(f"report: {len(records)} consultations in {args.month}{' (generated: デモデータ)' if demo else ''}: "
+          f"{html_path} {csv_path}")
     return 0
 
 

@@ -67,6 +67,7 @@ def generate(client: redis.Redis, keys: KeyBuilder, directory: Directory, month:
     days = ((first.replace(day=28) + timedelta(days=4)).replace(day=1) - first).days
     hotline_ids = [h.id for h in directory.all()]
     book = RecordBook(client, keys)
+    book.mark_generated(month)
     now = [0.0]
     queue = HandoffQueue(client, keys, clock=lambda: now[0])
     plan: list[Planned] = []

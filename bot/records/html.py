@@ -60,14 +60,16 @@ def _environment() -> Environment:
     return env
 
 
-def standalone(report: MonthReport, desk_name: str, generated_at: str) -> str:
-    """The report file: one file with its CSS and inline SVG, to print on A4 or mail."""
+def standalone(report: MonthReport, desk_name: str, generated_at: str, *, demo: bool = False) -> str:
+    """The report file: one file with its CSS and inline SVG, to print on A4 or mail.
+    ``demo``: the records were generated; every page says デモデータ."""
     made = build_charts(report)
     return _environment().get_template("records/report.html").render(
         report=report, charts={k: c.inline() for k, c in made.items()}, desk_name=desk_name,
-        generated_at=generated_at, css=Markup(CSS.read_text(encoding="utf-8")))
+        generated_at=generated_at, css=Markup(CSS.read_text(encoding="utf-8")), demo=demo)
 
 
-def context(report: MonthReport) -> dict:
-    """What the console page's template needs beside the report: the charts as images."""
-    return {"charts": {k: c.as_img() for k, c in build_charts(report).items()}}
+def context(report: MonthReport, *, demo: bool = False) -> dict:
+    """What the console page's template needs beside the report: the charts as images,
+    and whether the records were generated (デモデータ on the page)."""
+    return {"charts": {k: c.as_img() for k, c in build_charts(report).items()}, "demo": demo}

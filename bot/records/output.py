@@ -28,12 +28,13 @@ def build(month: str, records: Sequence[Record], directory: Directory) -> report
 
 
 def write_report(out: Path, month: str, records: Sequence[Record], directory: Directory,
-                 generated_at: str | None = None) -> tuple[Path, Path]:
+                 generated_at: str | None = None, *, demo: bool = False) -> tuple[Path, Path]:
+    """``demo``: the records were generated (RecordBook.is_generated); the report says so."""
     out.mkdir(parents=True, exist_ok=True)
     made = build(month, records, directory)
     stamp = generated_at or datetime.now(TOKYO).strftime("%Y-%m-%d %H:%M")
     html_path, csv_path = out / HTML_NAME, out / CSV_NAME
-    html_path.write_text(html.standalone(made, directory.desk.name_in("ja"), stamp), encoding="utf-8")
+    html_path.write_text(html.standalone(made, directory.desk.name_in("ja"), stamp, demo=demo), encoding="utf-8")
     # newline="" keeps the CSV's own CRLF line ends.
     with csv_path.open("w", encoding="utf-8", newline="") as f:
         f.write(export.to_csv(records))

@@ -163,3 +163,13 @@ def test_a_danger_signal_while_a_counsellor_held_the_chat_reaches_the_record(sto
     [record] = book.month("2026-11")
     assert record.urgent and record.severity == "critical" and record.reasons == ["self_harm"]
     assert record.ended_by == "returned" and record.closing is None
+
+
+def test_a_generated_month_is_marked_and_a_real_one_is_not(store, directory):
+    from bot.records.demo import generate
+
+    client, keys, book, _, _ = store
+    book.note_answer(USER, reply(role="child"), T0, True, "ev1")  # a real consultation in November
+    assert not book.is_generated("2026-11")
+    generate(client, keys, directory, month="2026-10", count=5, seed=1)
+    assert book.is_generated("2026-10") and not book.is_generated("2026-11")

@@ -4,6 +4,7 @@ redis-server's records or from a generated month (--demo)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,28 @@ def test_report_demo_needs_no_redis(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
     assert len((tmp_path / "out" / "records.csv").read_text(encoding="utf-8-sig").splitlines()) == 301
+    assert "デモデータ" in done.stdout
+    assert "<title>【デモデータ】" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.browser
+def test_every_printed_page_of_a_demo_report_says_demo_data(tmp_path, browser):
+    """Chromium prints a fixed element on every sheet: the mark is one, in print too."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    subprocess.run([sys.executable, "-m", "bot", "report", "--month", "2026-11", "--demo", "--out", str(tmp_path)],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto((tmp_path / "report.html").as_uri())
+        page.emulate_media(media="print")
+        mark = page.locator(".demo-mark")
+        assert mark.text_content() == "デモデータ" and mark.is_visible()
+        assert mark.evaluate("m => getComputedStyle(m).position") == "fixed"
+        pdf = page.pdf(format="A4")
+        assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 2  # more than one sheet to mark
+    finally:
+        context.close()
 
 
 def test_a_bad_month_is_refused_by_the_parser():

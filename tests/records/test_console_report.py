@@ -45,6 +45,15 @@ def test_a_supervisor_sees_the_report_with_charts_as_images(month_app):
     assert any(e.get("action") == "view_report" and e.get("who") == "boss" for e in audit_actions(month_app))
 
 
+def test_the_console_report_of_a_generated_month_says_demo_data_and_a_real_month_does_not(month_app):
+    client = month_app.test_client()
+    login(client, "boss")
+    page = client.get(f"/console/report?month={MONTH}").get_data(as_text=True)
+    assert "【デモデータ】" in page and 'class="demo-mark"' in page and "（デモデータ）</h1>" in page
+    other = client.get("/console/report?month=2026-10").get_data(as_text=True)
+    assert "月次報告 2026年10月" in other and "デモデータ" not in other
+
+
 def test_a_supervisor_downloads_the_months_csv(month_app):
     client = month_app.test_client()
     login(client, "boss")

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from bot.records import report
+from bot.records import html, report
 from bot.records.output import build
 from tests.records.conftest import MONTH
 
@@ -95,3 +95,12 @@ def test_an_empty_month_reports_zeros_without_failing(directory):
     made = build("2027-02", [], directory)
     assert made.total == 0 and made.urgent_claim == report.Times(0, None, None)
     assert report.minutes(None) == "—" and report.minutes(90) == "1.5分"
+
+
+def test_a_report_of_generated_data_says_so_and_a_real_one_does_not(made, directory):
+    desk = directory.desk.name_in("ja")
+    demo = html.standalone(made, desk, "2026-12-01 09:00", demo=True)
+    real = html.standalone(made, desk, "2026-12-01 09:00")
+    assert "<title>【デモデータ】" in demo and "2026年11月（デモデータ）</h1>" in demo
+    assert 'class="demo-mark"' in demo and 'class="demo-banner"' in demo
+    assert "デモデータ" not in real and "demo-mark" not in real.split("</style>", 1)[1]
