@@ -394,7 +394,7 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
             "role": "child", "category": "self_harm",
             "advice": "気持ちを受け止め、保護者に話すことを勧めた。24時間子供SOSダイヤルを伝えた。",
             "referred": ["sos_dial"], "school_contact_agreed": "not_asked",
-            "follow_up": {"needed": True, "text": "明日の受付開始後に様子を確認"},
+            "follow_up": {"needed": True, "text": "明日の受付開始後に様子を確認", "due": "2026-11-28"},
         }
 
         # The queue page, read on a tablet: the guardian still waits, nothing wider than the screen.

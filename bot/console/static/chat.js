@@ -255,10 +255,49 @@
       follow_up: {
         needed: document.getElementById("rec-follow").checked,
         text: document.getElementById("rec-follow-text").value,
+        due: document.getElementById("rec-follow-due").value,
       },
     };
     act("/close", { record: record }, document.getElementById("btn-close"), () => window.location.reload());
   });
 
+  /* The same person's earlier chats: what the desk wrote then (record, follow-up,
+     notes). Loaded once with the page; the person does not change. */
+  function historyNode(h) {
+    const when = K.dateTime(h.queued_at);
+    const head = K.el("p", { class: "item-tags" },
+      K.el("span", { class: "tag severity severity-" + (h.severity || "none"), text: h.severity_label }),
+      K.el("span", { class: "tag", text: h.category_label }),
+      K.el("span", { class: "tag muted", text: h.status_label }));
+    const parts = [K.el("p", { class: "history-when" }, K.el("strong", { text: when }),
+      " 対応：" + (h.counsellors.length ? h.counsellors.join("、") : "なし")), head];
+    const f = h.follow_up;
+    if (f) {
+      const label = f.open ? "要フォロー（期限 " + (f.due || "未設定") + "）"
+                           : "フォロー済み" + (f.done_by ? "（" + f.done_by + "）" : "");
+      parts.push(K.el("p", { class: "follow-up " + (f.open ? "open" : "done") },
+        K.el("strong", { text: label }), "：" + f.text));
+    }
+    if (h.record && h.record.advice) {
+      parts.push(K.el("p", { class: "history-advice" }, K.el("span", { class: "muted", text: "助言：" }), h.record.advice));
+    }
+    for (const n of h.notes) {
+      parts.push(K.el("p", { class: "history-note" },
+        K.el("span", { class: "who who-note", text: "メモ" + (n.by ? "（" + n.by + "）" : "") }), " " + n.text));
+    }
+    if (h.can_read) parts.push(K.el("a", { href: h.url, class: "history-open", text: "この相談のやりとりを開く" }));
+    return K.el("li", { class: "history-item", dataset: { id: h.id } }, ...parts);
+  }
+
+  async function loadHistory() {
+    const result = await K.api("GET", base + "/history", null, true);
+    if (!result.ok || !result.data.history.length) return;
+    const list = document.getElementById("history-list");
+    list.replaceChildren(...result.data.history.map(historyNode));
+    document.getElementById("history-count").textContent = result.data.history.length + "件";
+    K.show(document.getElementById("history"), true);
+  }
+
+  loadHistory();
   poll();
 })();

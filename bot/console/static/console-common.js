@@ -79,6 +79,12 @@ window.ConsoleKit = (function () {
     return (d.getMonth() + 1) + "/" + d.getDate() + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
 
+  /* With the year: an earlier chat of the same person may be months old. */
+  function dateTime(epoch) {
+    if (!epoch) return "";
+    return new Date(epoch * 1000).getFullYear() + "/" + clock(epoch);
+  }
+
   /* The server's clock minus ours, so "waiting for 3 min" is right even if the
      tablet's clock is off. */
   let offset = 0;
@@ -174,7 +180,7 @@ window.ConsoleKit = (function () {
   }
 
   return {
-    api, el, duration, clock, setServerNow, now, tickDurations,
+    api, el, duration, clock, dateTime, setServerNow, now, tickDurations,
     beep, enableAlerts, notify, unlockAudio, show, message,
   };
 })();

@@ -30,6 +30,11 @@
     if (h.lang !== "ja") list.push(K.el("span", { class: "tag muted", text: h.lang_label }));
     if (h.alert) list.push(K.el("span", { class: "tag alert-tag", text: "⚠ " + h.alert_label }));
     if (h.escalated) list.push(K.el("span", { class: "tag danger-tag", text: "緊急対応済み" }));
+    if (h.earlier) {
+      list.push(K.el("span", { class: "tag history-tag", title: "同じ相談者の以前の相談があります（チャット画面に表示）",
+                               text: "過去の相談 " + h.earlier + "件" }));
+    }
+    if (h.earlier_follow_up) list.push(K.el("span", { class: "tag follow-tag", text: "前回 要フォロー" }));
     return K.el("p", { class: "item-tags" }, ...list);
   }
 
@@ -93,6 +98,19 @@
           "　" + h.role_label + "／" + h.category_label)));
   }
 
+  function followUpItem(f) {
+    const when = f.overdue ? "期限切れ（" + f.due + "）" : (f.due_today ? "今日まで（" + f.due + "）" : "期限 " + f.due);
+    return K.el("article", { class: "item follow-up-item" + (f.overdue ? " overdue" : ""), dataset: { id: f.id } },
+      K.el("div", { class: "item-main" },
+        K.el("p", { class: "meta" },
+          K.el("strong", { class: "due", text: when }), "　",
+          K.el("a", { href: f.url, class: "pseudonym", text: "相談者 " + f.user }),
+          "　" + f.category_label + "　終了 " + K.clock(f.closed_at) + "（" + (f.closed_by || "") + "）"),
+        K.el("p", { class: "follow-text", text: f.text })),
+      K.el("div", { class: "item-actions" },
+        K.el("button", { type: "button", class: "button follow-done", dataset: { id: f.id }, text: "完了にする" })));
+  }
+
   function fill(containerId, emptyId, items, make) {
     const container = document.getElementById(containerId);
     container.replaceChildren(...items.map(make));
@@ -126,12 +144,17 @@
   }
 
   async function refresh() {
-    const [w, c, d] = await Promise.all([
+    const [w, c, d, f] = await Promise.all([
       K.api("GET", "/api/handoffs?status=waiting", null, true),
       K.api("GET", "/api/handoffs?status=claimed", null, true),
       K.api("GET", "/api/handoffs?status=closed&limit=10", null, true),
+      K.api("GET", "/api/follow-ups", null, true),
     ]);
-    if (!w.ok || !c.ok || !d.ok) return false;
+    if (!w.ok || !c.ok || !d.ok || !f.ok) return false;
+    fill("follow-ups", "follow-ups-empty", f.data.follow_ups, followUpItem);
+    const overdue = f.data.follow_ups.filter((x) => x.overdue || x.due_today).length;
+    document.getElementById("count-follow-ups").textContent =
+      f.data.follow_ups.length + "件" + (overdue ? "（うち今日まで・期限切れ " + overdue + "）" : "");
     K.setServerNow(w.data.now);
     fill("waiting", "waiting-empty", w.data.handoffs, waitingItem);
     fill("claimed", "claimed-empty", c.data.handoffs, claimedItem);
@@ -175,9 +198,25 @@
     version = null; // redraw at the next poll
   }
 
+  async function followUpDone(button) {
+    const id = button.dataset.id;
+    if (!window.confirm("このフォローアップを完了にします。操作は記録されます。よろしいですか？")) return;
+    button.disabled = true;
+    const result = await K.api("POST", "/api/handoffs/" + encodeURIComponent(id) + "/follow-up/done");
+    if (!result.ok) {
+      button.disabled = false;
+      K.message(status, result.data.message || "完了にできませんでした。", true);
+    } else {
+      K.message(status, "フォローアップを完了にしました。");
+    }
+    version = null; // redraw at the next poll
+  }
+
   app.addEventListener("click", (event) => {
     const button = event.target.closest("button.claim");
     if (button) claim(button);
+    const done = event.target.closest("button.follow-done");
+    if (done) followUpDone(done);
   });
 
   document.getElementById("enable-alerts").addEventListener("click", async () => {
