@@ -11,6 +11,7 @@ import pytest
 
 from bot.records.demo import generate
 from bot.web import runtime_of
+from tests.conftest import tokyo
 from tests.console.conftest import login
 from tests.records.conftest import MONTH
 
@@ -52,6 +53,14 @@ def test_the_console_report_of_a_generated_month_says_demo_data_and_a_real_month
     assert "【デモデータ】" in page and 'class="demo-mark"' in page and "（デモデータ）</h1>" in page
     other = client.get("/console/report?month=2026-10").get_data(as_text=True)
     assert "月次報告 2026年10月" in other and "デモデータ" not in other
+
+
+def test_without_a_month_the_page_shows_this_month_by_the_runtimes_clock(month_app):
+    runtime_of(month_app).clock = lambda: tokyo("2026-11-20 15:00")  # serve --at, say
+    client = month_app.test_client()
+    login(client, "boss")
+    page = client.get("/console/report").get_data(as_text=True)
+    assert "月次報告 2026年11月" in page and "集計：2026-11-20 15:00" in page
 
 
 def test_a_supervisor_downloads_the_months_csv(month_app):
