@@ -9,21 +9,25 @@ counsellor reading the page see the same thing.
 
 from __future__ import annotations
 
-# The record's own codes (role, category, school contact, language): defined with the records.
-from bot.records.labels import CATEGORY_LABELS, LANG_LABELS, ROLE_LABELS, SCHOOL_CONTACT_LABELS
+# The record's own codes (role, category, school contact, language, severity, the
+# signs triage saw): defined with the records, which show them in the report and the CSV.
+from bot.records.labels import (
+    CATEGORY_LABELS,
+    LANG_LABELS,
+    REASON_KINDS,
+    REASON_LABELS,
+    ROLE_LABELS,
+    SCHOOL_CONTACT_LABELS,
+    SEVERITY_LABELS,
+    reason_label,
+)
 
 __all__ = [
     "ALERT_LABELS", "CATEGORY_LABELS", "EVENT_LABELS", "LANG_LABELS", "ROLE_LABELS", "SCHOOL_CONTACT_LABELS",
-    "SEVERITY_LABELS", "STATUS_LABELS", "SYSTEM_TEXT_LABELS", "alert_label", "category_label", "event_label",
-    "role_label", "severity_label", "status_label", "system_text",
+    "REASON_KINDS", "REASON_LABELS", "SEVERITY_LABELS", "STATUS_LABELS", "SYSTEM_TEXT_LABELS", "alert_label", "category_label",
+    "event_label", "reason_label", "role_label", "severity_label", "status_label", "system_text",
 ]
 
-SEVERITY_LABELS: dict[str | None, str] = {
-    "critical": "最重要（命の危険）",
-    "high": "緊急",
-    "medium": "要注意",
-    None: "通常",
-}
 
 STATUS_LABELS: dict[str, str] = {
     "waiting": "待機中",

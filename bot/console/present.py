@@ -17,6 +17,7 @@ from bot.privacy import find_pii
 from bot.handoff.queue import Handoff
 from dialogs.cards import hotline_card
 from dialogs.directory import Directory
+from dialogs.engine import Dialogue
 from dialogs.hours import TOKYO
 from dialogs.i18n import Catalogs
 
@@ -49,6 +50,7 @@ def handoff_json(handoff: Handoff, now: float, *, readable: bool = True) -> dict
         status_label=labels.status_label(handoff.status),
         alert_label=labels.alert_label(handoff.alert),
         lang_label=labels.LANG_LABELS.get(handoff.lang, handoff.lang),
+        reason_labels=[labels.reason_label(r) for r in handoff.reasons],
         closed_by=handoff.closed_by,
         can_read=readable,
     )
@@ -173,6 +175,47 @@ def pii_spans(text: str) -> list[dict[str, Any]]:
         end = start + len(text[span.start:span.end].encode("utf-16-le")) // 2
         spans.append({"start": start, "end": end, "kind": span.kind})
     return spans
+
+
+#: The 24-hour line every urgent chat's cards start with (safety rules: in a crisis
+#: the first thing given is this number).
+TWENTY_FOUR_HOUR_LINE = "sos_dial"
+
+
+def card_order(dialogue: Dialogue, handoff: Handoff) -> list[str]:
+    """Hotline ids in the order this chat needs its cards: on an urgent chat the
+    24-hour line, then the cards triage gives its kind of danger (for the one in
+    danger, or for an adult writing about a child); then the windows the chart
+    shows for the chat's category; the rest of the directory after them."""
+    first: list[str] = []
+    if handoff.urgent:
+        first.append(TWENTY_FOUR_HOUR_LINE)
+    danger = (dialogue.dangers or {}).get(handoff.category or "")
+    if danger is not None:
+        first += danger.cards if handoff.role in (None, "child", "unknown") else danger.cards_other
+    for state in dialogue.chart.states.values():
+        if handoff.category and state.branch == handoff.category:
+            first += [ref.id for ref in state.hotlines if ref.when.matches(handoff.role or "unknown", None)]
+    known = [h for h in dict.fromkeys(first) if h in dialogue.directory]
+    return known + [h for h in dialogue.directory.ids if h not in known]
+
+
+def ordered_hotlines(hotlines: list[dict[str, Any]], order: list[str]) -> list[dict[str, Any]]:
+    """``hotlines`` (hotlines_json) in ``order`` (card_order), marking those it put first."""
+    rank = {hid: n for n, hid in enumerate(order)}
+    return sorted(hotlines, key=lambda h: rank.get(h["id"], len(rank)))
+
+
+def cards_given(entries: list[dict[str, Any]]) -> list[str]:
+    """Hotline ids the chat has given the user so far (the bot's cards and the
+    counsellors'), in the order given: what the closing record starts ticked with."""
+    given: list[str] = []
+    for e in entries:
+        if e.get("from") == "bot" and isinstance(e.get("cards"), list):
+            given += [c for c in e["cards"] if isinstance(c, str)]
+        elif e.get("kind") == "card" and isinstance(e.get("hotline"), str):
+            given.append(e["hotline"])
+    return list(dict.fromkeys(given))
 
 
 def hotlines_json(directory: Directory, now: datetime, catalogs: Catalogs) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from bot.console.audit import record_action
 from bot.console.auth import role_required
 from bot.records import export, html
-from bot.records.output import build
+from bot.records.output import build, hotline_namer
 from bot.records.report import is_month, minutes
 
 if TYPE_CHECKING:
@@ -72,9 +72,9 @@ def csv_export() -> ResponseReturnValue:
     month = _month()
     if month is None:
         return Response("month must be YYYY-MM\n", status=400, mimetype="text/plain")
-    _, records = _records(month)
+    runtime, records = _records(month)
     record_action("export", strict=True, month=month, rows=len(records))
-    response = Response(export.to_csv(records), mimetype="text/csv")
+    response = Response(export.to_csv(records, hotline_namer(runtime.dialogue.directory)), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="records-{month}.csv"'
     response.headers["Cache-Control"] = "no-store"

@@ -126,7 +126,12 @@ class HandoffBridge:
                 notify_positions(self.queue, self.send, True)
         said = "\n".join([*reply.texts, *(c.name for c in reply.cards)])
         if said:
-            self._append(handoff.id, event_id, {"from": "bot", "kind": "text", "text": said})
+            # The cards' ids too: the console ticks them in the closing record's
+            # 「紹介した窓口」, as the bot gave them.
+            entry: dict[str, Any] = {"from": "bot", "kind": "text", "text": said}
+            if reply.cards:
+                entry["cards"] = [c.id for c in reply.cards]
+            self._append(handoff.id, event_id, entry)
         return reply
 
     def console_messages(self, payload: dict[str, Any]) -> tuple[Handoff | None, list[Part]]:

@@ -37,5 +37,5 @@ def write_report(out: Path, month: str, records: Sequence[Record], directory: Di
     html_path.write_text(html.standalone(made, directory.desk.name_in("ja"), stamp, demo=demo), encoding="utf-8")
     # newline="" keeps the CSV's own CRLF line ends.
     with csv_path.open("w", encoding="utf-8", newline="") as f:
-        f.write(export.to_csv(records))
+        f.write(export.to_csv(records, hotline_namer(directory)))
     return html_path, csv_path

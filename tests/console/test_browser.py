@@ -278,7 +278,7 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
         top = sato.locator("#waiting .item").first
         expect(top).to_contain_text("自殺・自傷のおそれ")
         expect(top).to_have_class(re.compile(r"\burgent\b"))
-        expect(top).to_contain_text("self_harm.wish_to_die")
+        expect(top).to_contain_text("自殺・自傷：死にたいという言葉")  # words, the code on hover
         expect(sato.locator("#waiting .item")).to_have_count(2)
         seen_after = time.monotonic() - started
         assert sato.evaluate("window.__still_the_same_page") is True, "the queue updated without a reload"
@@ -341,7 +341,7 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
         sato.locator(".canned-button", has_text="保護者や先生に相談する").click()
         expect(sato.locator("#reply-text")).to_have_value(re.compile("信頼できる大人"))
         sato.locator("#reply-text").fill("話してくれてありがとう。いま、あなたは安全な場所にいますか？")
-        sato.locator("#btn-reply").click()
+        sato.locator("#reply-text").press("Control+Enter")  # the keyboard sends, as the hint says
         expect(transcript.locator(".entry.from-counsellor .bubble", has_text="安全な場所")).to_be_visible()
         pushed = wait_until(lambda: [d for d in fake_line.deliveries(CHILD) if d.kind == "push" and any(
             m.get("text", "").startswith("【相談員】") for m in d.messages)], what="the counsellor's push")
@@ -393,7 +393,8 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
         assert closed.record == {
             "role": "child", "category": "self_harm",
             "advice": "気持ちを受け止め、保護者に話すことを勧めた。24時間子供SOSダイヤルを伝えた。",
-            "referred": ["sos_dial"], "school_contact_agreed": "not_asked",
+            # The cards the bot gave in its first reply were ticked already (issue 15).
+            "referred": ["sos_dial", "ambulance_119", "police_110"], "school_contact_agreed": "not_asked",
             "follow_up": {"needed": True, "text": "明日の受付開始後に様子を確認", "due": "2026-11-28"},
         }
 

@@ -37,3 +37,32 @@ def test_the_csv_carries_no_line_id_or_full_pseudonym(month_records):
     text = to_csv(month_records)
     assert all(r.user not in text for r in month_records)
     assert "U" + "0" * 5 not in text
+
+
+def test_codes_read_as_words_with_the_codes_in_the_column_beside(month_records, dialogue):
+    from bot.records.output import hotline_namer
+
+    rows = list(csv.reader(io.StringIO(to_csv(month_records, hotline_namer(dialogue.directory)).removeprefix(BOM),
+                                       newline="")))
+    header, body = rows[0], rows[1:]
+    for name in ("相談の種類", "到達した分岐", "表示した窓口", "重大度", "危険のサイン", "終了理由", "記録簿：紹介した窓口"):
+        assert header[header.index(name) + 1] == name + "（コード）"
+    col = {name: header.index(name) for name in header}
+    urgent = next(r for r in body if r[col["危険のサイン（コード）"]])
+    for r in body:
+        for code in r[col["危険のサイン（コード）"]].split():
+            assert code not in r[col["危険のサイン"]]
+        assert "_" not in r[col["危険のサイン"]] + r[col["相談の種類"]]
+    assert urgent[col["重大度"]] in ("最重要（命の危険）", "緊急", "要注意")
+    shown = next(r for r in body if "sos_dial" in r[col["表示した窓口（コード）"]].split())
+    assert "24時間子供SOSダイヤル" in shown[col["表示した窓口"]]
+    assert "_" not in "".join(r[col["到達した分岐"]] + r[col["終了理由"]] for r in body)
+
+
+def test_every_sign_triage_can_give_has_words(dialogue):
+    from bot.records.labels import REASON_LABELS, reason_label
+
+    lexicon = dialogue.lexicon
+    codes = [e.id for e in lexicon.entries] + [m.id for m in lexicon.modifiers]
+    assert codes and [c for c in codes if c not in REASON_LABELS] == []
+    assert all("." not in reason_label(c) for c in codes)

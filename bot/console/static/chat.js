@@ -168,6 +168,16 @@
   const replyText = document.getElementById("reply-text");
   const replyCount = document.getElementById("reply-count");
   replyText.addEventListener("input", () => { replyCount.textContent = replyText.value.length; });
+  /* Ctrl+Enter (⌘+Enter on a Mac) sends, as in the help desks' consoles; Enter alone
+     is a new line: a counsellor's reply is often several lines. */
+  for (const [box, form] of [[replyText, "reply-form"], [document.getElementById("note-text"), "note-form"]]) {
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !event.isComposing) {
+        event.preventDefault();
+        document.getElementById(form).requestSubmit();
+      }
+    });
+  }
   document.getElementById("reply-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = replyText.value.trim();
@@ -179,6 +189,20 @@
       transcript.lastElementChild && transcript.lastElementChild.scrollIntoView({ block: "nearest" });
     }
   });
+  /* Search the canned replies by title, text and source as the counsellor types. */
+  const cannedSearch = document.getElementById("canned-search");
+  cannedSearch.addEventListener("input", () => {
+    const words = cannedSearch.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const item of document.querySelectorAll("#canned-list .canned-item")) {
+      const text = item.dataset.search.toLowerCase();
+      const match = words.every((w) => text.includes(w));
+      item.hidden = !match;
+      if (match) shown += 1;
+    }
+    K.show(document.getElementById("canned-none"), shown === 0);
+  });
+
   for (const button of document.querySelectorAll(".canned-button")) {
     button.addEventListener("click", () => {
       const text = button.dataset.canned;
@@ -190,8 +214,12 @@
 
   for (const button of document.querySelectorAll(".card-button")) {
     button.addEventListener("click", () => {
-      act("/card", { hotline: button.dataset.hotline }, button,
-          () => K.message(status, "窓口カードを送りました。"));
+      act("/card", { hotline: button.dataset.hotline }, button, () => {
+        K.message(status, "窓口カードを送りました。");
+        // Sent now: ticked in the closing record's 「紹介した窓口」 too.
+        const box = document.querySelector('input[name="referred"][value="' + CSS.escape(button.dataset.hotline) + '"]');
+        if (box) box.checked = true;
+      });
     });
   }
 

@@ -43,7 +43,8 @@
     const items = [];
     h.reasons.forEach((r, i) => {
       if (i) items.push("、");
-      items.push(K.el("code", { text: r }));
+      // The words for the counsellor; the code (for a supervisor's question) on hover.
+      items.push(K.el("span", { class: "reason", title: r, text: (h.reason_labels || [])[i] || r }));
     });
     return K.el("p", { class: "reasons" }, "検知したサイン：", ...items);
   }
