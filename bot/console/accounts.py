@@ -74,6 +74,15 @@ class AccountError(ValueError):
     """A request the operator can fix (bad name, weak password, unknown account); the message says how."""
 
 
+class LastSupervisorError(AccountError):
+    """The change would leave no enabled supervisor, and nobody could administer the console on the web."""
+
+
+#: One-time passwords: no characters people misread when they copy them from a screen (0/O, 1/l/I).
+_OTP_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_OTP_GROUPS, _OTP_GROUP_CHARS = 4, 4
+
+
 @dataclass(frozen=True)
 class Account:
     name: str
@@ -86,6 +95,13 @@ class Account:
     #: tokens expired, which is refused) and scope (TOKEN_SCOPES).
     token_expires: float | None = None
     token_scope: str | None = None
+    #: When the account was made and last signed in (epoch seconds; None: not known,
+    #: e.g. accounts made before these were kept).
+    created_at: float | None = None
+    last_login_at: float | None = None
+    #: Its password was set by a supervisor (a one-time password): the console lets it do
+    #: nothing but choose its own password (bot.console.password) until it has.
+    must_change_password: bool = False
 
     @property
     def is_supervisor(self) -> bool:
@@ -121,6 +137,19 @@ def check_password(password: str, name: str = "") -> str:
         why = " ".join(r.strip() for r in reasons if r and r.strip()) or "It follows a common pattern."
         raise AccountError(f"the password is too easy to guess: {why} It must be {PASSWORD_RULE}")
     return password
+
+
+def one_time_password(name: str) -> str:
+    """A random password for a supervisor to hand over once, e.g. ``Xk7m-p3Rt-...``: about 91
+    bits, in groups that are easy to read out; always passes check_password for ``name``."""
+    while True:
+        groups = ("".join(secrets.choice(_OTP_ALPHABET) for _ in range(_OTP_GROUP_CHARS))
+                  for _ in range(_OTP_GROUPS))
+        password = "-".join(groups)
+        try:
+            return check_password(password, name)
+        except AccountError:
+            continue  # rare: it happened to contain the name, or a pattern zxcvbn dislikes
 
 
 def token_digest(token: str) -> str:
@@ -199,14 +228,16 @@ class Accounts:
 
     # --- changing --------------------------------------------------------------------
 
-    def add(self, name: str, role: str, password: str) -> Account:
+    def add(self, name: str, role: str, password: str, *, must_change: bool = False) -> Account:
+        """A new account; ``must_change``: the password is a one-time one (see Account)."""
         check_name(name)
         check_role(role)
         check_password(password, name)
         hashed = self._hasher.hash(password)  # slow on purpose: before the transaction
         key = self._keys.console_user(name)
+        created = self.clock()
         fields = {"role": role, "hash": hashed, "disabled": "0", "not_before": "0",
-                  "created_at": repr(self.clock())}
+                  "created_at": repr(created), "must_change": "1" if must_change else "0"}
         try:
             with self._client.pipeline() as pipe:
                 pipe.watch(key)
@@ -218,29 +249,72 @@ class Accounts:
                 pipe.execute()
         except redis.WatchError:
             raise AccountError(f"account {name!r} already exists") from None
-        return Account(name, role, False)
+        return Account(name, role, False, created_at=created, must_change_password=must_change)
 
     def set_password(self, name: str, password: str) -> None:
-        """New password; sessions opened with the old one end."""
+        """New password, chosen by its owner (or the operator); sessions opened with the old one end."""
         self._require(name)
         check_password(password, name)
         self._client.hset(self._keys.console_user(name),
-                          mapping={"hash": self._hasher.hash(password), "not_before": repr(self.clock())})
+                          mapping={"hash": self._hasher.hash(password), "not_before": repr(self.clock()),
+                                   "must_change": "0"})
 
-    def set_role(self, name: str, role: str) -> None:
+    def reset_password(self, name: str) -> str:
+        """A one-time password for ``name``, returned once: its sessions end, and at its next
+        sign-in it must choose its own password before anything else."""
         self._require(name)
-        self._client.hset(self._keys.console_user(name), "role", check_role(role))
+        password = one_time_password(name)
+        self._client.hset(self._keys.console_user(name),
+                          mapping={"hash": self._hasher.hash(password), "not_before": repr(self.clock()),
+                                   "must_change": "1"})
+        return password
 
-    def disable(self, name: str) -> None:
-        """Refuse the account at once: its sessions, its token, its password."""
+    def mark_login(self, name: str, at: float) -> None:
+        """Remember when ``name`` last signed in (shown to supervisors), if the account still exists."""
+        key = self._keys.console_user(name)
+        with self._client.pipeline() as pipe:
+            pipe.watch(key)
+            if not pipe.exists(key):
+                return  # removed meanwhile: writing would make a hash without a role
+            pipe.multi()
+            pipe.hset(key, "last_login_at", repr(at))
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                pass  # changed meanwhile (disabled, a new password): the time is not worth a retry
+
+    def set_role(self, name: str, role: str, *, keep_a_supervisor: bool = False) -> None:
+        """``keep_a_supervisor``: refuse (LastSupervisorError) to demote the last enabled supervisor."""
+        self._require(name)
+        check_role(role)
+        key = self._keys.console_user(name)
+        if not keep_a_supervisor:
+            self._client.hset(key, "role", role)
+            return
+        self._keeping_a_supervisor(name, leaves=role != "supervisor",
+                                   change=lambda pipe: pipe.hset(key, "role", role))
+
+    def disable(self, name: str, *, keep_a_supervisor: bool = False) -> None:
+        """Refuse the account at once: its sessions, its token, its password.
+
+        ``keep_a_supervisor`` (the web's administration page): refuse with LastSupervisorError
+        rather than disable the last enabled supervisor. The command line may, since it is
+        also the way back in (``users enable``)."""
         self._require(name)
         key = self._keys.console_user(name)
         digest = self._doc(name).get("token")
-        with self._client.pipeline() as pipe:  # MULTI: all or nothing
+
+        def change(pipe: redis.client.Pipeline) -> None:
             pipe.hset(key, mapping={"disabled": "1", "not_before": repr(self.clock())})
             pipe.hdel(key, *_TOKEN_FIELDS)
             if digest:
                 pipe.delete(self._keys.console_token(digest))
+
+        if keep_a_supervisor:
+            self._keeping_a_supervisor(name, leaves=True, change=change)
+            return
+        with self._client.pipeline() as pipe:  # MULTI: all or nothing
+            change(pipe)
             pipe.execute()
 
     def enable(self, name: str) -> None:
@@ -294,6 +368,30 @@ class Accounts:
 
     # --- inside ----------------------------------------------------------------------
 
+    def _keeping_a_supervisor(self, name: str, *, leaves: bool,
+                              change: Callable[[redis.client.Pipeline], object]) -> None:
+        """Apply ``change`` in one transaction, unless ``name`` is an enabled supervisor, ``leaves``
+        (is disabled or demoted) and no other enabled supervisor remains. Every account is
+        watched, so two supervisors disabling each other at once cannot both succeed."""
+        names = sorted(_text(n) for n in self._client.smembers(self._keys.console_users()))
+        keys = [self._keys.console_user(n) for n in names]
+        try:
+            with self._client.pipeline() as pipe:
+                pipe.watch(self._keys.console_users(), *keys)
+                supervisors = set()
+                for other, key in zip(names, keys):
+                    doc = {_text(k): _text(v) for k, v in pipe.hgetall(key).items()}
+                    if doc.get("role") == "supervisor" and doc.get("disabled") == "0":
+                        supervisors.add(other)
+                if leaves and name in supervisors and not supervisors - {name}:
+                    raise LastSupervisorError(
+                        f"{name!r} is the last enabled supervisor; add or enable another supervisor first")
+                pipe.multi()
+                change(pipe)
+                pipe.execute()
+        except redis.WatchError:
+            raise AccountError(f"the accounts changed while {name!r} was being changed; try again") from None
+
     def _doc(self, name: str) -> dict[str, str]:
         raw = self._client.hgetall(self._keys.console_user(name))
         return {_text(k): _text(v) for k, v in raw.items()}
@@ -313,7 +411,9 @@ class Accounts:
         return Account(name=name, role=doc["role"], disabled=doc.get("disabled") != "0",
                        not_before=not_before, has_token=bool(doc.get("token")),
                        token_expires=token_expires if doc.get("token") else None,
-                       token_scope=doc.get("token_scope") if doc.get("token") else None)
+                       token_scope=doc.get("token_scope") if doc.get("token") else None,
+                       created_at=_instant(doc.get("created_at")), last_login_at=_instant(doc.get("last_login_at")),
+                       must_change_password=doc.get("must_change") == "1")
 
     def _require(self, name: str) -> Account:
         check_name(name)
@@ -350,3 +450,10 @@ class Accounts:
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _instant(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None  # unreadable: shown as unknown, it decides nothing

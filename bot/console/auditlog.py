@@ -76,6 +76,13 @@ ACTIONS: dict[str, str] = {
     "view_report": "月次報告の閲覧",
     "view_audit": "監査ログの閲覧",
     "end_sessions": "セッションの強制終了",
+    "account_add": "アカウントの追加",
+    "account_disable": "アカウントの無効化",
+    "account_enable": "アカウントの有効化",
+    "password_reset": "パスワードの再設定（一時パスワード）",
+    "password_change": "自分のパスワードの変更",
+    "token_revoke": "API トークンの無効化",
+    "role_change": "役割の変更",
 }
 #: Anonymous refusals, counted per day rather than logged one by one (see the docstring).
 REFUSED_KINDS: dict[str, str] = {

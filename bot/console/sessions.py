@@ -133,6 +133,26 @@ class SessionStore:
             return 0
         return int(self._client.exists(*(self._keys.console_session(d) for d in digests)))
 
+    def open_sessions(self, account: str) -> list[SessionRecord]:
+        """The sessions of ``account`` still kept, newest action first (for the supervisors'
+        page: who is signed in; whether each is still within its idle limit is the caller's)."""
+        digests = [_text(d) for d in self._client.zrange(self._keys.console_account_sessions(account), 0, -1)]
+        if not digests:
+            return []
+        with self._client.pipeline(transaction=False) as pipe:
+            for digest in digests:
+                pipe.hgetall(self._keys.console_session(digest))
+            found = pipe.execute()
+        records = []
+        for raw in found:
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            try:
+                records.append(SessionRecord(account=fields["account"], login_at=float(fields["login_at"]),
+                                             seen=float(fields["seen"])))
+            except (KeyError, ValueError):
+                continue  # expired between the two reads, or unreadable: not signed in
+        return sorted(records, key=lambda r: r.seen, reverse=True)
+
     def _ttl(self, login_at: float, now: float, idle_seconds: int) -> int:
         left = self.lifetime_seconds - (now - login_at)
         return max(1, math.ceil(min(idle_seconds, left) + TTL_SLACK_SECONDS))
