@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.conversation.core import Conversation
 from bot.crypto import Sealer
+from bot.handoff.recent import RecentTurns
 from bot.handoff.bridge import HandoffBridge, send_to_user
 from bot.handoff.queue import Handoff, HandoffQueue
 from bot.line.apiclient import LineApi
@@ -84,7 +85,8 @@ class Runtime:
 
     def bridge(self) -> HandoffBridge:
         return HandoffBridge(self.queue, self.dialogue, self.sender.fetch_content, self.clock,
-                             send=self.send_to_user)
+                             send=self.send_to_user,
+                             recent=RecentTurns(self.client, self.keys, self.queue.sealer), epoch=self.epoch)
 
     def send_to_user(self, handoff: Handoff, action: str, payload: dict | None = None, *,
                      event_id: str | None = None) -> str:

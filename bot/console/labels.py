@@ -64,6 +64,7 @@ SYSTEM_TEXT_LABELS: dict[str, str] = {
     "[file]": "［ファイル］",
     "[location]": "［位置情報］",
     "[tap]": "［ボタンを押しました］",
+    "[typed before the handoff: not kept]": "［文字でメッセージを送りました（相談員につながる前のため、内容は保存していません）］",
 }
 
 

@@ -159,6 +159,16 @@ def _entry(n: int, entry: dict[str, Any], hid: str, directory: Directory) -> dic
         out["text"] = labels.system_text(text)
     if sender == "user" and kind == "text" and out["text"]:
         out["pii"] = pii_spans(out["text"])
+    if sender == "bot":
+        # As the user got it: the language it was sent in, its cards and its buttons.
+        lang = entry.get("lang")
+        if isinstance(lang, str) and lang:
+            out["lang"] = lang
+            out["lang_label"] = labels.LANG_LABELS.get(lang, lang)
+        out["cards"] = [c for c in entry.get("card_names") or [] if isinstance(c, str)]
+        out["choices"] = [c for c in entry.get("choices") or [] if isinstance(c, str)]
+        if entry.get("shown_again"):
+            out["shown_again"] = True
     return out
 
 

@@ -31,6 +31,7 @@ from bot.content import Part
 from bot.crypto import Sealer
 from bot.handoff.bridge import HandoffBridge
 from bot.handoff.queue import HandoffQueue
+from bot.handoff.recent import RecentTurns
 from bot.records.book import RecordBook
 from bot.service import ConsultationService
 from bot.storage.keys import KeyBuilder
@@ -115,7 +116,9 @@ class Conversation:
         return cls(
             ConsultationService(dialogue, RedisStorage(client, keys), clock=clock),
             client, keys, clock,
-            handoffs=HandoffBridge(queue, dialogue, fetch_content=lambda _mid: None, clock=clock),
+            handoffs=HandoffBridge(queue, dialogue, fetch_content=lambda _mid: None, clock=clock,
+                                   recent=RecentTurns(client, keys, queue.sealer),
+                                   epoch=lambda: clock().timestamp()),
             records=RecordBook(client, keys, clock=lambda: clock().timestamp()),
         )
 
@@ -197,6 +200,7 @@ class Conversation:
 
         def answered(reply: Reply) -> list[dict[str, Any]]:
             if handoffs is not None:
+                handoffs.note_turn(user, event_id, event, reply, active, send=write_with_release)
                 reply = handoffs.after_reply(user, event_id, event, reply, active, message_id)
             if self.records is not None:
                 now = self.clock()

@@ -36,6 +36,7 @@ import redis
 
 from bot.content import Part
 from bot.handoff.queue import Handoff, HandoffQueue
+from bot.handoff.recent import RecentTurns
 from bot.pipeline.enqueue import CONSOLE_EVENT_TYPE, enqueue
 from bot.storage.keys import KeyBuilder
 from dialogs.cards import hotline_card
@@ -64,6 +65,11 @@ class HandoffBridge:
     clock: Callable[[], datetime]
     #: Puts one console event on the pipeline (see :func:`send_to_user`).
     send: Callable[..., str] | None = None
+    #: The last turns as sent, copied into a new handoff's transcript (bot.handoff.recent);
+    #: without it, the states the session passed through are shown again instead.
+    recent: RecentTurns | None = None
+    #: Epoch seconds, for when a turn was kept.
+    epoch: Callable[[], float] = time.time
 
     # ----------------------------------------------------------------- worker
 
@@ -88,7 +94,7 @@ class HandoffBridge:
             (c for c in CATEGORY_ORDER if c in result.categories), "self_harm")
         key = f"crisis.{category}.other" if found.about_other else f"crisis.{category}"
         text = self.dialogue.catalogs.text(handoff.lang, key)
-        self._append(handoff.id, event_id, {"from": "bot", "kind": "text", "text": text})
+        self._append(handoff.id, event_id, {"from": "bot", "kind": "text", "text": text, "lang": handoff.lang})
         return [text]
 
     def after_reply(self, user: str, event_id: str, event: Event, reply: Reply, active: Handoff | None,
@@ -111,10 +117,10 @@ class HandoffBridge:
                 identity=reply.extra.get("identity") if reply.extra else None,
             )
             if active is None or active.id != opened.id:
-                self._bot_part(opened, reply)
+                self._earlier_turns(opened, user, reply)
             handoff = opened
         assert handoff is not None
-        self._record_user(handoff, event_id, event, message_id)
+        self._record_user(handoff, event_id, event, message_id, reply.lang)
         if reply.handoff and handoff.status == "waiting" and self._desk_open():
             position = self.queue.position(handoff.id)
             if position:
@@ -124,15 +130,20 @@ class HandoffBridge:
             if self.send is not None:
                 # An urgent chat goes ahead of others: they hear their new place.
                 notify_positions(self.queue, self.send, True)
-        said = "\n".join([*reply.texts, *(c.name for c in reply.cards)])
-        if said:
-            # The cards' ids too: the console ticks them in the closing record's
-            # 「紹介した窓口」, as the bot gave them.
-            entry: dict[str, Any] = {"from": "bot", "kind": "text", "text": said}
-            if reply.cards:
-                entry["cards"] = [c.id for c in reply.cards]
-            self._append(handoff.id, event_id, entry)
+        if reply.texts or reply.cards:
+            self._append(handoff.id, event_id, bot_entry(reply.lang, reply.texts,
+                                                         [(c.id, c.name) for c in reply.cards],
+                                                         [c.label for c in reply.choices]))
         return reply
+
+    def note_turn(self, user: str, event_id: str, event: Event, reply: Reply, active: Handoff | None,
+                  send: Callable[[Callable[[Any], Any]], None] | None = None) -> None:
+        """Keep this turn as the user had it (bot.handoff.recent), unless a chat is
+        already open: its transcript has the turn already."""
+        if self.recent is None or active is not None or reply.handoff:
+            return
+        label = self._tap_label(event.data, reply.lang) if event.kind == "postback" else None
+        self.recent.note(user, self.recent.entry(event_id, event, reply, label, self.epoch()), send)
 
     def console_messages(self, payload: dict[str, Any]) -> tuple[Handoff | None, list[Part]]:
         """What the console asked to send (may be nothing: a stale position
@@ -231,24 +242,56 @@ class HandoffBridge:
                 return branch
         return active.category if active and active.category else "other"
 
+    def _earlier_turns(self, handoff: Handoff, user: str, reply: Reply) -> None:
+        """The turns before the handoff, as the user had them (bot.handoff.recent):
+        each tap by its label, a typed message as the fact that one was written,
+        then the bot's answer in the language it was sent, with its cards and buttons.
+        When none were kept (an hour passed, or a bot from before the log), the
+        states the session passed through instead, marked as shown again."""
+        turns = self.recent.read(user) if self.recent is not None else []
+        if not turns:
+            self._bot_part(handoff, reply)
+            return
+        for turn in turns:
+            did = turn.get("did") or {}
+            kind = did.get("kind")
+            if kind == "postback":
+                said = did.get("label") or "[tap]"
+            elif kind == "text":
+                said = EARLIER_TYPED
+            elif kind == "media":
+                said = f"[{did.get('media') or 'file'}]"
+            else:
+                said = ""
+            if said:
+                self.queue.append(handoff.id, {"from": "user", "kind": "event", "text": said, "at": turn.get("at")})
+            cards = [(c.get("id", ""), c.get("name", "")) for c in turn.get("cards") or [] if isinstance(c, dict)]
+            if turn.get("texts") or cards:
+                self.queue.append(handoff.id, {**bot_entry(turn.get("lang") or handoff.lang, turn.get("texts") or [],
+                                                           cards, turn.get("choices") or []), "at": turn.get("at")})
+
     def _bot_part(self, handoff: Handoff, reply: Reply) -> None:
         """What the bot had shown before the handoff, from the state ids the
-        session kept (the user's own earlier words were never stored)."""
+        session kept (the user's own earlier words were never stored): shown
+        again, so marked as such."""
         chart, catalogs = self.dialogue.chart, self.dialogue.catalogs
         for sid in reply.trail[:-1]:
             state = chart.states.get(sid)
             if state is None or not state.texts:
                 continue
             text = catalogs.text(reply.lang, state.texts[0].key)
-            self.queue.append(handoff.id, {"from": "bot", "kind": "text", "text": text, "state": sid})
+            self.queue.append(handoff.id, {"from": "bot", "kind": "text", "text": text, "state": sid,
+                                           "lang": reply.lang, "shown_again": True})
 
-    def _record_user(self, handoff: Handoff, event_id: str, event: Event, message_id: str | None) -> None:
+    def _record_user(self, handoff: Handoff, event_id: str, event: Event, message_id: str | None,
+                     lang: str | None = None) -> None:
         if self._seen(handoff.id, event_id, "user"):
             return
         if event.kind == "text":
             entry = {"from": "user", "kind": "text", "text": event.text or ""}
         elif event.kind == "postback":
-            entry = {"from": "user", "kind": "event", "text": self._tap_label(event.data, handoff.lang)}
+            # The label as the button showed it: in the language it was sent in.
+            entry = {"from": "user", "kind": "event", "text": self._tap_label(event.data, lang or handoff.lang)}
         elif event.kind == "media" and event.data == "image" and message_id:
             content = self.fetch_content(message_id)
             if content is not None:
@@ -293,6 +336,22 @@ class HandoffBridge:
         if mark != "user" and self._seen(hid, event_id, mark):
             return
         self.queue.append(hid, {**entry, "event": event_id})
+
+
+#: A message typed before the handoff: its text was not kept (bot.handoff.recent).
+EARLIER_TYPED = "[typed before the handoff: not kept]"
+
+
+def bot_entry(lang: str, texts: Any, cards: list[tuple[str, str]], choices: Any) -> dict[str, Any]:
+    """A transcript line of the bot as the user got it: its texts in the language sent,
+    the cards (ids, for the closing record's ticks, and names) and the buttons offered."""
+    entry: dict[str, Any] = {"from": "bot", "kind": "text", "text": "\n".join(texts), "lang": lang}
+    if cards:
+        entry["cards"] = [hid for hid, _ in cards]
+        entry["card_names"] = [name for _, name in cards]
+    if choices:
+        entry["choices"] = list(choices)
+    return entry
 
 
 def send_to_user(client: redis.Redis, keys: KeyBuilder, partitions: int, handoff: Handoff,

@@ -57,6 +57,12 @@ class QueueStore:
         self._follow_up_done = client.register_script(lua.FOLLOW_UP_DONE)
         self._history_backfill = client.register_script(lua.HISTORY_BACKFILL)
 
+    @property
+    def sealer(self) -> Sealer:
+        """The data key's sealer, for what is kept beside the queue about the same
+        users (bot.handoff.recent): one key for all of it."""
+        return self._sealer
+
     # --- reading ------------------------------------------------------------------
 
     def get(self, hid: str) -> Handoff | None:

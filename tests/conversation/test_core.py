@@ -119,7 +119,8 @@ def test_a_returning_user_s_turn_takes_two_round_trips(core, monkeypatch):
     trips = names(sent)
     assert len(trips) == 2, trips
     assert trips[0][:3] == ["SET", "GET", "GET"], "the lock, the session and the outbox first"
-    assert trips[1] == ["EVALSHA", "HSET"], "the session and the release, then the record's change"
+    assert trips[1] == ["EVALSHA", "RPUSH", "LTRIM", "EXPIRE", "HSET"], \
+        "the session and the release, then the turn as sent (bot.handoff.recent) and the record's change"
     monkeypatch.undo()
     assert core.records.open_for(USER).role == "guardian"
 

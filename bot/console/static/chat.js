@@ -40,10 +40,28 @@
       body = K.el("p", { class: "bubble" }, "窓口カードを送りました：", K.el("strong", { text: e.text }));
     } else if (e.pii && e.pii.length) {
       body = K.el("p", { class: "bubble" }, ...piiPieces(e.text, e.pii));
+    } else if (e.from === "bot") {
+      body = botBubble(e);
     } else {
       body = K.el("p", { class: "bubble", text: e.text });
     }
     return K.el("li", { class: "entry from-" + e.from + " kind-" + e.kind, dataset: { n: e.n } }, head, body);
+  }
+
+  /* The bot's message as the user got it: its text, the cards and the buttons it
+     offered, and the language it was sent in when that was not Japanese. */
+  function botBubble(e) {
+    const parts = [];
+    if (e.lang && e.lang !== "ja") parts.push(K.el("span", { class: "tag muted sent-lang", text: e.lang_label + "で送信" }));
+    if (e.shown_again) parts.push(K.el("span", { class: "tag muted", text: "再現（送った文面は残っていません）" }));
+    if (e.text) parts.push(K.el("span", { class: "bot-text", text: e.text }));
+    if (e.cards && e.cards.length) {
+      parts.push(K.el("span", { class: "bot-cards" }, ...e.cards.map((c) => K.el("span", { class: "chip card-chip", text: "窓口カード：" + c }))));
+    }
+    if (e.choices && e.choices.length) {
+      parts.push(K.el("span", { class: "bot-choices" }, ...e.choices.map((c) => K.el("span", { class: "chip choice-chip", text: c }))));
+    }
+    return K.el("p", { class: "bubble" }, ...parts);
   }
 
   const PII_LABELS = { phone: "電話番号", email: "メールアドレス", address: "住所" };
