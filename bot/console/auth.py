@@ -39,6 +39,10 @@ X-Forwarded-For/-Proto (ProxyFix), only on requests that come from those
 proxies (bot.console.proxies), so the client's own address is throttled and
 https is recognised behind a load balancer.
 
+A session signed in with a one-time password (a supervisor's reset or a new
+account from the administration page, bot.console.admin) may use nothing but
+the password page (bot.console.password) until its owner has chosen a password.
+
 Routes call ``login_required`` or ``role_required("supervisor")``. Under /api/
 a refusal is JSON (401 or 403); a page is redirected to the login form (a
 non-GET gets 401). Templates get ``csrf_token()``, ``current_account()`` and
@@ -103,6 +107,8 @@ MSG_CSRF = "画面の有効期限が切れたため、操作を受け付けら�
 MSG_FORBIDDEN = "この操作は{role}だけが行えます。"
 MSG_READ_ONLY_TOKEN = "この API トークンは読み取り専用です。変更する操作には、読み書きできるトークンを発行してもらってください。"
 MSG_NO_ACCOUNT = "そのアカウントはありません。"
+MSG_PASSWORD_CHANGE = ("スーパーバイザーが発行した一時パスワードでログインしています。"
+                       "ほかの操作の前に、パスワード変更の画面で自分のパスワードを決めてください。")
 # The same words whether or not the name exists: the lock-out counts unknown names too.
 MSG_LOCKED = "ログインの失敗が続いたため、しばらくログインできません。15分ほど待ってから、もう一度お試しください。"
 #: Sent by the pages' background polls: such a request does not count as the counsellor's action.
@@ -120,6 +126,8 @@ _AUTH = "_console_auth"
 _CSRF_CHECKED = "_console_csrf_checked"
 # Cookie fields: the server-side session's id (after login) and the CSRF token (also before).
 _S_SID, _S_CSRF = "sid", "csrf"
+#: The one page a session signed in with a one-time password may use (bot.console.password).
+PASSWORD_ENDPOINT = "password.change"
 #: Methods a read-only token may use.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -299,7 +307,8 @@ def login_required(view: View) -> View:
     def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         if current_account() is None:
             return _unauthenticated()
-        refusal = _csrf_refusal() or _scope_refusal()  # also for routes outside the guarded prefixes
+        # also for routes outside the guarded prefixes
+        refusal = _csrf_refusal() or _scope_refusal() or _password_change_refusal()
         if refusal is not None:
             return refusal
         return view(*args, **kwargs)
@@ -318,7 +327,7 @@ def role_required(role: str) -> Callable[[View], View]:
             account = current_account()
             if account is None:
                 return _unauthenticated()
-            refusal = _csrf_refusal() or _scope_refusal()
+            refusal = _csrf_refusal() or _scope_refusal() or _password_change_refusal()
             if refusal is not None:
                 return refusal
             if account.role not in ROLES or ROLES.index(account.role) < needed:
@@ -349,6 +358,22 @@ def _scope_refusal() -> ResponseReturnValue | None:
     if _is_api():
         return jsonify(error="read_only_token", message=MSG_READ_ONLY_TOKEN), 403
     return _message_page(MSG_READ_ONLY_TOKEN, 403)
+
+
+def _password_change_refusal() -> ResponseReturnValue | None:
+    """Until a one-time password is replaced, a session may only choose its own password.
+
+    Only sessions: a token is issued to a named person for a script, and a password reset
+    does not touch it (revoking it is a separate, explicit action)."""
+    account = current_account()
+    if (account is None or not account.must_change_password or authenticated_by() != "session"
+            or request.endpoint == PASSWORD_ENDPOINT):
+        return None
+    if _is_api():
+        return jsonify(error="password_change_required", message=MSG_PASSWORD_CHANGE), 403
+    if request.method in READ_METHODS:
+        return redirect(url_for(PASSWORD_ENDPOINT))
+    return _message_page(MSG_PASSWORD_CHANGE, 403, link=url_for(PASSWORD_ENDPOINT), link_label="パスワードを変更する")
 
 
 def _forbidden(role: str) -> ResponseReturnValue:
@@ -393,6 +418,7 @@ def login() -> ResponseReturnValue:
         return _login_page(error=MSG_LOGIN_FAILED, name=name, next_url=target, status=401)
     throttle.succeeded(name, address)
     now = accounts.clock()
+    accounts.mark_login(account.name, now)  # "last sign-in" on the supervisors' page
     sid = sessions_of().open(account.name, now, current_app.config["CONSOLE_IDLE_SECONDS"])
     old_sid = session.get(_S_SID)
     if isinstance(old_sid, str):

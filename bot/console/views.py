@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Flask, current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from bot.console import audit, labels, present
+from bot.console import admin, audit, labels, present
 from bot.console.actions import Console
 from bot.console.api import CONSOLE_EXTENSION
 from bot.console.api import bp as api_bp
@@ -43,6 +43,7 @@ def init_app(app: Flask, runtime: "Runtime") -> None:
     app.register_blueprint(api_bp)
     # Who did what: the log, and the supervisors' page and API that read it.
     audit.init_app(app, runtime)
+    admin.init_app(app)  # supervisors' accounts page and API, and the password page
 
 
 def _console() -> Console:
