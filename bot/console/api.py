@@ -228,6 +228,41 @@ def follow_up_done(hid: str) -> ResponseReturnValue:
     return _done(c.handoff(hid))
 
 
+#: How many finished chats a search reads (newest first): the desk's recent months.
+SEARCH_SCOPE = 500
+MAX_QUERY = 100
+
+
+@bp.get("/search")
+@login_required
+def search() -> ResponseReturnValue:
+    """Finished chats (the open ones are all on the page already) found by the
+    words of ``q``: each word in the pseudonym, a date (2026-12-07 or 12/7), the
+    labels, the signs, the closing record or the notes; for supervisors in the
+    transcript too (audited: it reads what users wrote). Only chats the reader may
+    read are searched, the newest SEARCH_SCOPE of them."""
+    q = request.args.get("q", "").strip()
+    if not q or len(q) > MAX_QUERY:
+        raise ApiError(400, "bad_value", f"q は1〜{MAX_QUERY}文字です。", field="q")
+    c = console()
+    account = _account()
+    queue = c.runtime.queue
+    directory = c.runtime.dialogue.directory
+    words = q.lower().split()
+    deep = account.is_supervisor
+    found = []
+    for handoff in queue.list("closed", SEARCH_SCOPE):
+        if not c.may_read(handoff, account):
+            continue
+        entries = queue.transcript(handoff.id)
+        text = present.search_text(handoff, entries, directory, transcript=deep)
+        if all(w in text for w in words):
+            found.append(handoff)
+    record_action("search", chats=len(found), transcripts="yes" if deep else "no")  # never the words
+    now = _now()
+    return jsonify(q=q, handoffs=[_shown(h, now) for h in found[:MAX_LIST]])
+
+
 @bp.get("/handoffs/<hid>/images/<int:n>")
 @login_required
 def handoff_image(hid: str, n: int) -> ResponseReturnValue:

@@ -62,6 +62,7 @@ ACTIONS: dict[str, str] = {
     "view_transcript": "やりとりの閲覧",
     "view_history": "過去の相談の閲覧",
     "follow_up_done": "フォローアップ完了",
+    "search": "終了した相談の検索",
     "claim": "担当",
     "reply": "返信",
     "card": "窓口カード送信",

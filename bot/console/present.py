@@ -78,6 +78,29 @@ def history_json(handoff: Handoff, now: float, entries: list[dict[str, Any]], di
     }
 
 
+def search_text(handoff: Handoff, entries: list[dict[str, Any]], directory: Directory, *,
+                transcript: bool) -> str:
+    """What a finished chat is found by (lower case): its short pseudonym, dates
+    (2026-12-07, 12/7), labels, signs, closing record and notes; with ``transcript``
+    every line of it as well."""
+    parts = [handoff.user[:8], labels.category_label(handoff.category), labels.role_label(handoff.role),
+             labels.severity_label(handoff.severity), labels.status_label(handoff.status),
+             handoff.closed_by or "", *handoff.handlers, *(labels.reason_label(r) for r in handoff.reasons)]
+    for at in (handoff.queued_at, handoff.closed_at):
+        if at:
+            day = datetime.fromtimestamp(at, TOKYO)
+            parts += [day.strftime("%Y-%m-%d"), f"{day.month}/{day.day}"]
+    record = record_json(handoff.record, directory)
+    if record:
+        follow = record.get("follow_up") or {}
+        parts += [record["role_label"], record["category_label"], str(record.get("advice") or ""),
+                  str(follow.get("text") or ""), *record["referred_names"]]
+    for e in entries:
+        if e.get("from") == "note" or (transcript and e.get("from") in ("user", "bot", "counsellor")):
+            parts.append(str(e.get("text") or ""))
+    return "\n".join(parts).lower()
+
+
 def follow_up_state(follow: dict[str, Any], still_open: bool, handoff: Handoff) -> dict[str, Any] | None:
     """A record's follow-up as the console shows it, or None when none was asked for."""
     if follow.get("needed") is not True:

@@ -50,12 +50,21 @@ def _console() -> Console:
     return current_app.extensions[CONSOLE_EXTENSION]
 
 
+def _filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """What the filter bar offers (templates/console/_filters.html), in Japanese."""
+    return {
+        "filter_severities": [(code or "none", label) for code, label in labels.SEVERITY_LABELS.items()],
+        "filter_roles": list(labels.ROLE_LABELS.items()),
+        "filter_categories": list(labels.CATEGORY_LABELS.items()),
+    }
+
+
 @bp.get("/")
 @login_required
 def queue() -> ResponseReturnValue:
     runtime = _console().runtime
     return render_template("console/queue.html", poll_ms=POLL_MS, desk_open=runtime.desk_open(),
-                           desk_name=runtime.dialogue.directory.desk.name_in("ja"))
+                           desk_name=runtime.dialogue.directory.desk.name_in("ja"), **_filter_choices())
 
 
 @bp.get("/h/<hid>")
@@ -96,4 +105,5 @@ def chat(hid: str) -> ResponseReturnValue:
         max_reply=MAX_REPLY_CHARS,
         max_note=MAX_NOTE_CHARS,
         is_supervisor=account.is_supervisor,
+        **_filter_choices(),
     )

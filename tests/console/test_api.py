@@ -37,6 +37,7 @@ ROUTES = [
     ("GET", "/api/handoffs/{id}/images/1", None),
     ("GET", "/api/handoffs/{id}/history", None),
     ("GET", "/api/follow-ups", None),
+    ("GET", "/api/search?q=x", None),
     ("POST", "/api/handoffs/{id}/follow-up/done", {}),
     ("GET", "/api/queue/version", None),
     ("GET", "/api/hotlines", None),

@@ -155,7 +155,10 @@
       try {
         const v = await K.api("GET", "/api/queue/version", null, true);
         K.show(connection, v.status === 0 || v.status >= 500);
-        if (v.ok && v.data.version !== version) await load();
+        if (v.ok && v.data.version !== version) {
+          await load();
+          document.dispatchEvent(new CustomEvent("queue-changed")); // the side queue redraws
+        }
       } finally {
         busy = false;
       }

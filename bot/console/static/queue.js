@@ -16,6 +16,11 @@
   const connection = document.getElementById("connection");
   const baseTitle = document.title;
 
+  const F = window.ConsoleFilters;
+  F.setMe(me);
+  let lists = null; // the last lists read: {waiting, claimed, closed}
+  let found = null; // closed chats found by the search (the server's), or null
+
   let version = null;
   let knownUrgent = null; // ids of urgent waiting chats already announced (null: first load)
   let knownDanger = null; // ids with a danger alert already announced
@@ -157,17 +162,46 @@
     document.getElementById("count-follow-ups").textContent =
       f.data.follow_ups.length + "件" + (overdue ? "（うち今日まで・期限切れ " + overdue + "）" : "");
     K.setServerNow(w.data.now);
-    fill("waiting", "waiting-empty", w.data.handoffs, waitingItem);
-    fill("claimed", "claimed-empty", c.data.handoffs, claimedItem);
-    fill("closed", "closed-empty", d.data.handoffs, closedItem);
-    document.getElementById("count-waiting").textContent = w.data.handoffs.length + "件";
-    document.getElementById("count-claimed").textContent = c.data.handoffs.length + "件";
+    lists = { waiting: w.data.handoffs, claimed: c.data.handoffs, closed: d.data.handoffs };
+    draw();
     const alerts = [...w.data.handoffs, ...c.data.handoffs].filter((h) => h.alert)
       .map((h) => ({ id: h.id, alert: h.alert }));
     announce(w.data.handoffs, alerts);
     K.tickDurations();
     return true;
   }
+
+  /* The lists through the filter bar; the counts say how many of how many. */
+  function draw() {
+    if (!lists) return;
+    const shown = (list) => list.filter(F.matches);
+    const count = (all, some) => some.length === all.length ? all.length + "件" : some.length + "件（全" + all.length + "件）";
+    const waiting = shown(lists.waiting);
+    const claimed = shown(lists.claimed);
+    fill("waiting", "waiting-empty", waiting, waitingItem);
+    fill("claimed", "claimed-empty", claimed, claimedItem);
+    const closed = found !== null ? found : shown(lists.closed);
+    fill("closed", "closed-empty", closed, closedItem);
+    document.getElementById("closed-title").textContent = found !== null ? "検索結果（終了した相談）" : "最近終了した相談";
+    document.getElementById("count-waiting").textContent = count(lists.waiting, waiting);
+    document.getElementById("count-claimed").textContent = count(lists.claimed, claimed);
+    document.dispatchEvent(new CustomEvent("lists-drawn"));
+  }
+
+  /* Finished chats are searched on the server (their records, and for supervisors
+     their transcripts); open ones are all on the page already. */
+  let searchTimer = null;
+  async function search() {
+    const q = F.state().q;
+    if (!q) { found = null; draw(); return; }
+    const result = await K.api("GET", "/api/search?q=" + encodeURIComponent(q), null, true);
+    if (result.ok && F.state().q === q) { found = result.data.handoffs; draw(); }
+  }
+  F.onChange(() => {
+    draw();
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(search, 300);
+  });
 
   async function poll() {
     if (!busy) {
@@ -232,5 +266,6 @@
     K.beep();
   });
 
+  if (F.state().q) search();
   poll();
 })();
