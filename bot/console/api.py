@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
