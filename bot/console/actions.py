@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.console.accounts import Account, Accounts
 from bot.console.canned import Canned
+from bot.console.own_canned import OwnCanned
 from bot.console.validate import ApiError
 from bot.handoff.bridge import notify_positions
 from bot.handoff.queue import OPEN_STATUSES, ClaimResult, Handoff
@@ -58,6 +59,11 @@ class Console:
     runtime: "Runtime"
     accounts: Accounts
     canned: Canned
+
+    @property
+    def own_canned(self) -> OwnCanned:
+        """Each account's own canned replies (bot.console.own_canned)."""
+        return OwnCanned(self.runtime.client, self.runtime.keys, self.runtime.epoch)
 
     # --- reading ------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
-from bot.console import present
+from bot.console import own_canned, present
 from bot.console.actions import Console
 from bot.console.audit import record_action, record_read
 from bot.console.auth import current_account, login_required
@@ -316,8 +316,35 @@ def hotlines() -> ResponseReturnValue:
 @bp.get("/canned")
 @login_required
 def canned() -> ResponseReturnValue:
-    data = console().canned
-    return jsonify(replies=[r.to_api() for r in data.replies], escalation=data.escalation.to_api())
+    c = console()
+    data = c.canned
+    return jsonify(replies=[r.to_api() for r in data.replies], escalation=data.escalation.to_api(),
+                   mine=[r.to_api() for r in c.own_canned.list(_account().name)])
+
+
+@bp.post("/canned/mine")
+@login_required
+def add_own_canned() -> ResponseReturnValue:
+    """One of the account's own canned replies (never shared; own_canned.py)."""
+    body = json_body(request)
+    title = text_field(body, "title", own_canned.MAX_TITLE, label="定型文の名前")
+    text = text_field(body, "text", own_canned.MAX_TEXT, label="定型文")
+    try:
+        reply = console().own_canned.add(_account().name, title, text)
+    except own_canned.OwnCannedFull:
+        raise ApiError(409, "full", f"自分の定型文は{own_canned.MAX_OWN}件までです。使わないものを消してください。")
+    record_action("canned_add", chars=len(text))
+    return jsonify(ok=True, reply=reply.to_api())
+
+
+@bp.post("/canned/mine/<rid>/delete")
+@login_required
+def delete_own_canned(rid: str) -> ResponseReturnValue:
+    json_body(request)
+    if not _ID_RE.fullmatch(rid) or not console().own_canned.delete(_account().name, rid):
+        raise ApiError(404, "missing", "この定型文は見つかりません。")
+    record_action("canned_delete")
+    return jsonify(ok=True)
 
 
 @bp.get("/accounts")

@@ -63,6 +63,8 @@ ACTIONS: dict[str, str] = {
     "view_history": "過去の相談の閲覧",
     "follow_up_done": "フォローアップ完了",
     "search": "終了した相談の検索",
+    "canned_add": "自分の定型文の追加",
+    "canned_delete": "自分の定型文の削除",
     "claim": "担当",
     "reply": "返信",
     "card": "窓口カード送信",

@@ -93,6 +93,7 @@ def chat(hid: str) -> ResponseReturnValue:
         identity=handoff.identity,
         record=present.record_json(handoff.record, dialogue.directory),
         canned=c.canned.for_chat(handoff.urgent),
+        own_canned=c.own_canned.list(account.name),
         escalation=c.canned.escalation,
         hotlines=present.ordered_hotlines(present.hotlines_json(dialogue.directory, runtime.clock(), dialogue.catalogs),
                                           present.card_order(dialogue, handoff)),

@@ -208,6 +208,10 @@ class KeyBuilder:
         _check_part(part)
         return f"{self._prefix}:{{console}}:{part}"
 
+    def console_own_canned(self, name: str) -> str:
+        """Hash: one account's own canned replies, id -> JSON {title, text, at}."""
+        return self.console(f"canned:{self._event_part(name)}")
+
     def console_user(self, name: str) -> str:
         """Hash: one console account (role, argon2 hash, disabled flag, created at)."""
         return self.console(f"user:{self._event_part(name)}")

@@ -38,6 +38,7 @@ ROUTES = [
     ("GET", "/api/handoffs/{id}/history", None),
     ("GET", "/api/follow-ups", None),
     ("GET", "/api/search?q=x", None),
+    ("POST", "/api/canned/mine", {"title": "t", "text": "x"}),
     ("POST", "/api/handoffs/{id}/follow-up/done", {}),
     ("GET", "/api/queue/version", None),
     ("GET", "/api/hotlines", None),

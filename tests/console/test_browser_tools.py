@@ -1,6 +1,7 @@
 """The tools beside an urgent chat in a real browser (issue 15): the replies for
-a child at risk first and searchable, sent with Ctrl+Enter, the 24-hour line at
-the top of the cards, and the closing record ticked with what the chat gave."""
+a child at risk first and searchable, sent with Ctrl+Enter, a counsellor's own
+canned reply, the 24-hour line at the top of the cards, and the closing record
+ticked with what the chat gave."""
 
 from __future__ import annotations
 
@@ -56,6 +57,14 @@ def test_crisis_replies_search_keyboard_sending_and_cards_given(served, browser,
         expect(sato.locator("#transcript .entry.from-counsellor .bubble")).to_contain_text("安全な場所")
         wait_until(lambda: "【相談員】話してくれて、ありがとう。" in said_to(fake_line, CHILD), what="the push")
         expect(sato.locator("#reply-text")).to_have_value("")
+
+        # Her own canned reply: the reply box's text under a name, for her only.
+        sato.locator("#reply-text").fill("週末はどうでしたか？")
+        sato.locator("#own-title").fill("月曜日の声かけ")
+        sato.locator("#btn-own-add").click()
+        own = sato.locator("#canned-list .canned-item.own")
+        expect(own).to_contain_text("月曜日の声かけ")
+        expect(own).to_contain_text("出典なし")
 
         # The 24-hour line heads the cards; sending another ticks it in the record.
         expect(sato.locator(".hotlines .hotline").first).to_contain_text("24時間子供SOSダイヤル")

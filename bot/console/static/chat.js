@@ -224,6 +224,31 @@
     K.show(document.getElementById("canned-none"), shown === 0);
   });
 
+  /* The counsellor's own canned replies: the reply box's text saved under a name;
+     deleted from the list. The server keeps them for this account only. */
+  const ownAdd = document.getElementById("btn-own-add");
+  ownAdd.addEventListener("click", async () => {
+    const title = document.getElementById("own-title").value.trim();
+    const text = replyText.value.trim();
+    if (!title || !text) {
+      K.message(status, "名前を入れ、返信欄に定型文にする文を書いてから押してください。", true);
+      return;
+    }
+    ownAdd.disabled = true;
+    const result = await K.api("POST", "/api/canned/mine", { title: title, text: text });
+    ownAdd.disabled = false;
+    if (!result.ok) { K.message(status, result.data.message || "保存できませんでした。", true); return; }
+    window.location.reload();
+  });
+  for (const button of document.querySelectorAll(".own-delete")) {
+    button.addEventListener("click", async () => {
+      if (!window.confirm("この自分の定型文を消します。よろしいですか？")) return;
+      const result = await K.api("POST", "/api/canned/mine/" + encodeURIComponent(button.dataset.id) + "/delete", {});
+      if (result.ok) button.closest("li").remove();
+      else K.message(status, result.data.message || "消せませんでした。", true);
+    });
+  }
+
   for (const button of document.querySelectorAll(".canned-button")) {
     button.addEventListener("click", () => {
       const text = button.dataset.canned;
