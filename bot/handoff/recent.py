@@ -19,15 +19,18 @@ core passes ``RedisStorage.on_release``) and read only when a handoff opens.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from bot.crypto import Sealer
+from bot.crypto import SealedDataError, Sealer
 from bot.storage.keys import KeyBuilder
 from dialogs.engine import Event
 from dialogs.reply import Reply
+
+log = logging.getLogger(__name__)
 
 #: Turns kept: the handoff's transcript starts with at most these.
 KEEP = 6
@@ -75,11 +78,17 @@ class RecentTurns:
         pipe.execute()
 
     def read(self, user: str) -> list[dict[str, Any]]:
-        """The turns kept for ``user``, oldest first (re-run events once)."""
+        """The turns kept for ``user``, oldest first (re-run events once). A turn that
+        does not open (BOT_DATA_KEY changed since) is left out: the handoff must
+        open all the same, and the transcript then shows the states instead."""
         found: dict[str, dict[str, Any]] = {}
         for raw in self._client.lrange(self._key(user), 0, -1):
             token = raw.decode("ascii") if isinstance(raw, bytes) else raw
-            entry = json.loads(self._sealer.open_text(token, self._context(user)))
+            try:
+                entry = json.loads(self._sealer.open_text(token, self._context(user)))
+            except (SealedDataError, ValueError):
+                log.warning("a kept turn did not open (was BOT_DATA_KEY changed?); it is left out")
+                continue
             found.setdefault(str(entry.get("event")), entry)
         return list(found.values())
 

@@ -83,3 +83,12 @@ def test_nothing_is_kept_once_a_chat_is_open(core):
     before = core.client.llen(key)
     core.turn(USER, "e3", Event("text", text="まだですか"))
     assert core.client.llen(key) == before, "the open chat's transcript has it"
+
+
+def test_a_kept_turn_that_does_not_open_leaves_the_handoff_opening(core):
+    core.turn(USER, "e1", Event("follow"))
+    core.turn(USER, "e2", Event("postback", data="t=role_guardian"))
+    core.client.rpush(core.keys.user(USER, "recent"), "not sealed by this key")
+    core.turn(USER, "e3", Event("postback", data="t=human"))
+    entries = transcript(core)
+    assert [e for e in entries if e["from"] == "bot"], "the turns that opened are there"
