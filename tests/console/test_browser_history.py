@@ -14,8 +14,6 @@ and 390×844.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.console.test_api import good_record
 from tests.console.test_browser import (  # noqa: F401  (the fixture)
     CHILD,
@@ -35,6 +33,16 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+def shots(page, name: str, tmp_path, check=lambda: None) -> None:
+    """The page at 1440×900, then at 390×844 (nothing wider than the phone), and back."""
+    for viewport, size in ((DESKTOP, "1440x900"), (PHONE, "390x844")):
+        page.set_viewport_size(viewport)
+        check()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), size
+        page.screenshot(path=str(screenshot_path(f"{name}-{size}.png", tmp_path)), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
 def earlier_chat(runtime) -> str:
     """Sato's chat with the child, closed with a follow-up and a private note."""
     h = runtime.queue.open(CHILD, role="child", level=None, lang="ja", category="self_harm", urgent=True,
@@ -47,9 +55,8 @@ def earlier_chat(runtime) -> str:
     return h.id
 
 
-@pytest.mark.parametrize("viewport,size", [(DESKTOP, "1440x900"), (PHONE, "390x844")])
 def test_a_child_who_comes_back_is_shown_with_the_earlier_chat_and_its_follow_up(
-        served, browser, fake_line, tmp_path, viewport, size):
+        served, browser, fake_line, tmp_path):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -57,7 +64,7 @@ def test_a_child_who_comes_back_is_shown_with_the_earlier_chat_and_its_follow_up
     first_id = earlier_chat(runtime)
     problems: list[str] = []
     elsewhere: list[str] = []
-    context = browser.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context = browser.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
     try:
         context.set_default_timeout(TIMEOUT_MS)
         suzuki = log_in(context, base_url, "suzuki")
@@ -75,7 +82,7 @@ def test_a_child_who_comes_back_is_shown_with_the_earlier_chat_and_its_follow_up
         top = suzuki.locator("#waiting .item").first
         expect(top).to_contain_text("過去の相談 1件")
         expect(top).to_contain_text("前回 要フォロー")
-        suzuki.screenshot(path=str(screenshot_path(f"console-queue-history-{size}.png", tmp_path)), full_page=True)
+        shots(suzuki, "console-queue-history", tmp_path)
 
         top.get_by_role("link", name="見る").click()
         history = suzuki.locator("#history")
@@ -89,9 +96,8 @@ def test_a_child_who_comes_back_is_shown_with_the_earlier_chat_and_its_follow_up
         expect(item).to_contain_text("話を聴き、保護者に相談することを勧めた")
         # Suzuki did not handle it: the earlier transcript does not open for her.
         expect(item.locator("a.history-open")).to_have_count(0)
-        assert suzuki.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         history.scroll_into_view_if_needed()
-        suzuki.screenshot(path=str(screenshot_path(f"console-chat-history-{size}.png", tmp_path)), full_page=True)
+        shots(suzuki, "console-chat-history", tmp_path, check=lambda: expect(history).to_be_visible())
 
         # Back on the queue, she marks the follow-up done (it asks first; the action is audited).
         suzuki.goto(base_url + "/console/")
