@@ -252,6 +252,8 @@ class HandoffBridge:
         if not turns:
             self._bot_part(handoff, reply)
             return
+        # Copied once: the next handoff starts with the turns after this one.
+        self.recent.clear(user)
         for turn in turns:
             did = turn.get("did") or {}
             kind = did.get("kind")

@@ -92,6 +92,11 @@ class RecentTurns:
             found.setdefault(str(entry.get("event")), entry)
         return list(found.values())
 
+    def clear(self, user: str) -> None:
+        """Forget the kept turns: they are in a handoff's transcript now, and must not
+        open the next one as well."""
+        self._client.delete(self._key(user))
+
     def _key(self, user: str) -> str:
         return self._keys.user(user, "recent")
 

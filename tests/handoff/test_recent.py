@@ -76,13 +76,21 @@ def test_without_kept_turns_the_states_are_shown_again_and_say_so(core):
     assert again and all(e["from"] == "bot" for e in again)
 
 
-def test_nothing_is_kept_once_a_chat_is_open(core):
+def test_nothing_is_kept_once_a_chat_is_open_and_the_next_chat_starts_after_it(core):
     core.turn(USER, "e1", Event("follow"))
     core.turn(USER, "e2", Event("postback", data="t=human"))
     key = core.keys.user(USER, "recent")
-    before = core.client.llen(key)
+    assert core.client.llen(key) == 0, "copied into the transcript, then forgotten"
     core.turn(USER, "e3", Event("text", text="まだですか"))
-    assert core.client.llen(key) == before, "the open chat's transcript has it"
+    assert core.client.llen(key) == 0, "the open chat's transcript has it"
+    first = core.handoffs.active(USER)
+    core.handoffs.queue.return_to_bot(first.id, "sato", force=True)
+    core.turn(USER, "e4", Event("postback", data="t=menu"))
+    core.turn(USER, "e5", Event("postback", data="t=human"))
+    second = core.handoffs.queue.transcript(core.handoffs.active(USER).id)
+    assert not any(e.get("event") == "e1" for e in second)
+    welcome = core.handoffs.queue.transcript(first.id)[0]["text"]
+    assert all(e.get("text") != welcome for e in second), "the first chat's turns open only the first chat"
 
 
 def test_a_kept_turn_that_does_not_open_leaves_the_handoff_opening(core):
