@@ -53,6 +53,10 @@ _WHERE_LINE_CREDENTIALS = (
 )
 
 
+#: How long the webhook waits for replicas before answering 503 (LINE delivers again).
+DEFAULT_REDIS_WAIT_MS = 200
+
+
 class ConfigError(ValueError):
     """A setting is missing or wrong; the message names the variable and the fix."""
 
@@ -88,6 +92,10 @@ class Config:
     #: AES-256 key sealing LINE ids, transcripts, images and teachers' names in Redis
     #: (bot.crypto, BOT_DATA_KEY); generated per process without REDIS_URL.
     data_key: bytes = b""
+    #: Replicas that must have a webhook event before LINE is told it is stored
+    #: (REDIS_MIN_REPLICAS; WAIT), and how long to wait for them (REDIS_WAIT_MS).
+    redis_min_replicas: int = 0
+    redis_wait_ms: int = DEFAULT_REDIS_WAIT_MS
 
     @property
     def embedded_redis(self) -> bool:
@@ -103,6 +111,9 @@ class Config:
             )
         else:
             lines.append(f"Redis {_redact(self.redis_url)}")
+        if self.redis_min_replicas:
+            lines.append(f"webhook events are acknowledged once {self.redis_min_replicas} replica(s) have "
+                         f"them (REDIS_MIN_REPLICAS), else 503 after {self.redis_wait_ms} ms (REDIS_WAIT_MS)")
         if self.behind_proxy:
             lines.append("BOT_BEHIND_PROXY: trusting one proxy's X-Forwarded-For / X-Forwarded-Proto")
         if self.local_line:
@@ -289,7 +300,19 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
         # Read only where it can matter: with LINE credentials there is no local chat page.
         local_chat_setting=local and web_process and _flag(env, LOCAL_CHAT_SETTING),
         data_key=_data_key(env, redis_url),
+        redis_min_replicas=_redis_min_replicas(env, redis_url),
+        redis_wait_ms=_int(env, "REDIS_WAIT_MS", DEFAULT_REDIS_WAIT_MS, 10, 5_000,
+                           "milliseconds the webhook waits for the replicas before answering 503"),
     )
+
+
+def _redis_min_replicas(env: Mapping[str, str], redis_url: str | None) -> int:
+    value = _int(env, "REDIS_MIN_REPLICAS", 0, 0, 5,
+                 "replicas that must hold a webhook event before LINE gets its 200")
+    if value and not redis_url:
+        raise ConfigError("REDIS_MIN_REPLICAS is set but REDIS_URL is not: the in-process store has no "
+                          "replicas; set REDIS_URL to a Redis with a replica, or unset REDIS_MIN_REPLICAS")
+    return value
 
 
 def _data_key(env: Mapping[str, str], redis_url: str | None) -> bytes:

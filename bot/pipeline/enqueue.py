@@ -151,11 +151,19 @@ def enqueue(
     *,
     partitions: int = DEFAULT_PARTITIONS,
     received_ms: int | None = None,
+    replicas: int = 0,
+    wait_ms: int = 100,
 ) -> EnqueueResult:
     """Store each event once in its partition stream; one Redis round trip in the normal case.
 
     Returns only when every event is stored (now or before). Raises
     :class:`PipelineUnavailable` when Redis failed for any of them.
+
+    ``replicas``: with a replica behind the server (REDIS_MIN_REPLICAS), an event
+    counts as stored only once that many replicas have it too: ``WAIT replicas
+    wait_ms`` goes in the same round trip, and fewer acknowledgements raise
+    PipelineUnavailable, so the webhook answers 503 and LINE delivers again. A
+    failover then loses nothing LINE was told was stored.
     """
     check_partitions(partitions)
     if not events:
@@ -173,7 +181,7 @@ def enqueue(
     stored = duplicates = 0
     todo = list(range(len(calls)))
     for _ in range(2):  # a second pass only after NOSCRIPT (script cache was empty)
-        results = _run(client, [calls[i] for i in todo], now_ms)
+        results = _run(client, [calls[i] for i in todo], now_ms, replicas, wait_ms)
         missing: list[int] = []
         for i, result in zip(todo, results):
             if isinstance(result, NoScriptError):
@@ -196,8 +204,11 @@ def enqueue(
     raise PipelineUnavailable("Redis keeps forgetting the enqueue script (SCRIPT FLUSH in a loop?)")
 
 
-def _run(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: int) -> list[Any]:
+def _run(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: int,
+         replicas: int = 0, wait_ms: int = 100) -> list[Any]:
     try:
+        if replicas > 0:
+            return _run_replicated(client, calls, now_ms, replicas, wait_ms)
         if len(calls) == 1:
             # Most webhooks carry one event: no pipeline object to build and unpack.
             seen, stream, body, eid = calls[0]
@@ -219,6 +230,30 @@ def _run(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: in
         raise PipelineUnavailable(
             f"Redis is unavailable, the webhook events were not stored ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _run_replicated(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: int,
+                    replicas: int, wait_ms: int) -> list[Any]:
+    """The scripts, then WAIT, in one round trip. Each event's dedupe mark is touched
+    (PEXPIRE) after its script: a redelivered event writes nothing else, and WAIT
+    only waits for this connection's own writes, so without the touch a redelivery
+    could be acknowledged while the first copy is still on the master alone."""
+    pipe = client.pipeline(transaction=False)
+    for seen, stream, body, eid in calls:
+        pipe.evalsha(_ENQUEUE_SHA, 2, seen, stream, DEDUPE_TTL_SECONDS, body, eid, now_ms)
+        pipe.pexpire(seen, DEDUPE_TTL_SECONDS * 1000)
+    pipe.wait(replicas, wait_ms)
+    replies = pipe.execute(raise_on_error=False)
+    acked = replies[-1]
+    results = replies[0:-1:2]
+    if any(isinstance(r, NoScriptError) for r in results):
+        return results
+    if isinstance(acked, Exception) or int(acked) < replicas:
+        raise PipelineUnavailable(
+            f"only {acked if not isinstance(acked, Exception) else 0} of {replicas} replicas confirmed "
+            f"the webhook events within {wait_ms} ms (REDIS_MIN_REPLICAS, REDIS_WAIT_MS); LINE will deliver again"
+        )
+    return results
 
 
 def ensure_partition_count(client: redis.Redis, keys: KeyBuilder, partitions: int) -> None:

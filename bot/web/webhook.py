@@ -33,7 +33,9 @@ def callback():
     try:
         body = request.get_data(cache=False)
         accepted = accept(body, request.headers.get("X-Line-Signature"), runtime.parser)
-        result = enqueue(runtime.client, runtime.keys, accepted.events, partitions=runtime.partitions)
+        config = runtime.config
+        result = enqueue(runtime.client, runtime.keys, accepted.events, partitions=runtime.partitions,
+                         replicas=config.redis_min_replicas, wait_ms=config.redis_wait_ms)
     except Refused as refused:
         return _refuse(refused)
     except PipelineUnavailable as exc:
