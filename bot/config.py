@@ -53,6 +53,8 @@ _WHERE_LINE_CREDENTIALS = (
 )
 
 
+#: The master's name the sentinels watch, unless REDIS_SENTINEL_MASTER says another.
+DEFAULT_SENTINEL_MASTER = "mymaster"
 #: How long the webhook waits for replicas before answering 503 (LINE delivers again).
 DEFAULT_REDIS_WAIT_MS = 200
 
@@ -96,6 +98,10 @@ class Config:
     #: (REDIS_MIN_REPLICAS; WAIT), and how long to wait for them (REDIS_WAIT_MS).
     redis_min_replicas: int = 0
     redis_wait_ms: int = DEFAULT_REDIS_WAIT_MS
+    #: Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER): the master is asked of
+    #: these; REDIS_URL then gives only the database, password and options.
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = ""
 
     @property
     def embedded_redis(self) -> bool:
@@ -111,6 +117,9 @@ class Config:
             )
         else:
             lines.append(f"Redis {_redact(self.redis_url)}")
+        if self.redis_sentinels:
+            lines.append(f"Redis master {self.redis_sentinel_master!r} found through "
+                         f"{len(self.redis_sentinels)} sentinel(s) (REDIS_SENTINELS)")
         if self.redis_min_replicas:
             lines.append(f"webhook events are acknowledged once {self.redis_min_replicas} replica(s) have "
                          f"them (REDIS_MIN_REPLICAS), else 503 after {self.redis_wait_ms} ms (REDIS_WAIT_MS)")
@@ -301,9 +310,28 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
         local_chat_setting=local and web_process and _flag(env, LOCAL_CHAT_SETTING),
         data_key=_data_key(env, redis_url),
         redis_min_replicas=_redis_min_replicas(env, redis_url),
+        redis_sentinels=_sentinels(env, redis_url),
+        redis_sentinel_master=env.get("REDIS_SENTINEL_MASTER", "").strip() or DEFAULT_SENTINEL_MASTER,
         redis_wait_ms=_int(env, "REDIS_WAIT_MS", DEFAULT_REDIS_WAIT_MS, 10, 5_000,
                            "milliseconds the webhook waits for the replicas before answering 503"),
     )
+
+
+def _sentinels(env: Mapping[str, str], redis_url: str | None) -> tuple[tuple[str, int], ...]:
+    raw = env.get("REDIS_SENTINELS", "").strip()
+    if not raw:
+        return ()
+    if not redis_url:
+        raise ConfigError("REDIS_SENTINELS is set but REDIS_URL is not: set REDIS_URL too (its database, "
+                          "password and options are used; the master's address comes from the sentinels)")
+    found = []
+    for item in raw.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"REDIS_SENTINELS: {item.strip()!r} is not host:port; e.g. "
+                              "REDIS_SENTINELS=10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379")
+        found.append((host.strip("[]"), int(port)))  # [::1]:26379 names an IPv6 sentinel
+    return tuple(found)
 
 
 def _redis_min_replicas(env: Mapping[str, str], redis_url: str | None) -> int:

@@ -22,7 +22,8 @@ def connect_for_command(why_redis: str) -> tuple[Config, redis.Redis, KeyBuilder
     if not os.environ.get("REDIS_URL", "").strip():
         raise ConfigError(f"REDIS_URL is not set: {why_redis}")
     config = load_config()
-    client = make_redis_client(config.redis_url)
+    client = make_redis_client(config.redis_url, sentinels=config.redis_sentinels,
+                               master=config.redis_sentinel_master)
     try:
         client.ping()
     except Exception as exc:

@@ -152,7 +152,9 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
             f"the dialogue for profile {config.profile!r} (BOT_PROFILE) did not load: {exc}"
         ) from exc
     if client is None:
-        client = make_redis_client(config.redis_url) if config.redis_url else embedded_redis()
+        client = (make_redis_client(config.redis_url, sentinels=config.redis_sentinels,
+                                    master=config.redis_sentinel_master)
+                  if config.redis_url else embedded_redis())
     keys = KeyBuilder(secret=config.id_secret)
     try:
         client.ping()

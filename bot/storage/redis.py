@@ -83,23 +83,37 @@ return 0
 """
 
 
-def make_redis_client(url: str) -> redis.Redis:
+def make_redis_client(url: str, *, sentinels: tuple[tuple[str, int], ...] = (),
+                      master: str = "") -> redis.Redis:
     """Client for ``url`` (redis://, rediss:// or unix://) with explicit timeouts and retries.
 
     Query-string options in the URL (e.g. ``?socket_timeout=5``) override the values
     above, so an operator can tune one deployment without a code change.
+
+    With ``sentinels`` (REDIS_SENTINELS) the server is whichever one the sentinels
+    name as ``master``'s master now: redis-py's Sentinel asks them on every new
+    connection, so after a failover the retries reconnect to the promoted replica
+    without a restart. The URL then gives only the database, password and options.
     """
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=SOCKET_CONNECT_TIMEOUT,
-        socket_timeout=SOCKET_TIMEOUT,
-        health_check_interval=HEALTH_CHECK_INTERVAL,
-        retry=Retry(
+    options = {
+        "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        "retry": Retry(
             ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP),
             retries=RETRIES,
         ),
-        protocol=PROTOCOL,
-    )
+        "protocol": PROTOCOL,
+    }
+    if not sentinels:
+        return redis.Redis.from_url(url, **options)
+    from redis.connection import parse_url
+    from redis.sentinel import Sentinel
+
+    given = {k: v for k, v in parse_url(url).items() if k not in ("host", "port", "path", "connection_class")}
+    settings = {**options, **given}
+    watch = Sentinel(list(sentinels), socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_CONNECT_TIMEOUT)
+    return watch.master_for(master, redis_class=redis.Redis, **settings)
 
 
 def script_then(client: redis.Redis, script: Any, keys: list[Any], args: list[Any],

@@ -157,6 +157,9 @@ def test_the_webhook_answers_503_while_no_replica_confirms(pair, clients, fake_l
 
 @pytest.mark.parametrize("env,problem", [
     ({"REDIS_MIN_REPLICAS": "1"}, "REDIS_URL is not"),
+    ({"REDIS_SENTINELS": "10.0.0.1:26379"}, "REDIS_URL is not"),
+    ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_SENTINELS": "10.0.0.1"}, "is not host:port"),
+    ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_SENTINELS": "10.0.0.1:99999"}, "is not host:port"),
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_MIN_REPLICAS": "9"}, "out of range"),
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_WAIT_MS": "1"}, "out of range"),
 ])
@@ -166,3 +169,15 @@ def test_the_settings_are_checked(env, problem):
             "BOT_CONSOLE_SECRET": "c" * 40, "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="}
     with pytest.raises(ConfigError, match=problem):
         load_config({**base, **env})
+
+
+def test_sentinels_and_the_master_s_name_are_read():
+    base = {"BOT_ID_SECRET": "replica-test-pseudonym-secret-0123456789", "BOT_LOCAL_CHAT": "",
+            "LINE_CHANNEL_SECRET": "s" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "t" * 32,
+            "BOT_CONSOLE_SECRET": "c" * 40, "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",
+            "REDIS_URL": "redis://127.0.0.1:1/0"}
+    config = load_config({**base, "REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380", "REDIS_SENTINEL_MASTER": "hyogo"})
+    assert config.redis_sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert config.redis_sentinel_master == "hyogo"
+    assert any("sentinel" in line for line in config.describe())
+    assert load_config(base).redis_sentinels == ()
