@@ -207,7 +207,7 @@ class Conversation:
                 self.records.note_answer(user, reply, now, self.dialogue.desk_open(now), event_id,
                                          opened=opened, send=write_with_release)
                 if reply.handoff and handoffs is not None:
-                    self.records.note_handoff(user, handoffs.active(user))
+                    self.records.note_handoff(user, handoffs.active(user), send=write_with_release)
             seen.append(reply)
             return [Part.of(reply).to_dict()]
 

@@ -176,17 +176,22 @@ class RecordBook:
         self._save(record, before, send)
         return record
 
-    def note_handoff(self, line_user: str, handoff: Any) -> None:
-        """The answer handed the chat to a person: the record remembers which handoff."""
+    def note_handoff(self, line_user: str, handoff: Any,
+                     send: Callable[[Callable[[Any], Any]], None] | None = None) -> None:
+        """The answer handed the chat to a person: the record remembers which handoff.
+        Only those fields are written, and with ``send`` (see note_answer) in the same
+        round trip as the answer's count: read before the answer's write is sent, the
+        record's other fields are a step behind and must not be written back."""
         if handoff is None:
             return
-        record = self._open_record(self._keys.pseudonym(line_user))
-        if record is None or record.handoff_id == handoff.id:
+        found = self._open(self._keys.pseudonym(line_user))
+        if found is None or found[0].handoff_id == handoff.id:
             return
+        record, before = found
         record.handed_off = True
         record.handoff_id = handoff.id
         record.queued_at = handoff.queued_at
-        self._save(record)
+        self._save(record, before, send=send)
 
     def handoff_ended(self, handoff: Any, why: str | None = None) -> Record | None:
         """A handoff was closed (with its 記録簿) or returned to the bot: copy its

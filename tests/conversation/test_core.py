@@ -208,3 +208,20 @@ def test_a_counsellors_card_is_content_not_a_channels_message(core, dialogue):
     turn = core.console(USER, "c1", {"action": "card", "handoff": handoff.id, "hotline": "sos_dial"})
     [part] = turn.parts
     assert [c.id for c in part.cards] == ["sos_dial"] and part.lang == handoff.lang
+
+
+def test_a_handoff_reaches_the_record_in_the_round_trip_of_the_answer_s_count(core, monkeypatch):
+    # Read before the answer's count was sent, the record was a step behind: written
+    # on its own, a reader saw the handoff with the count one short (a CI failure).
+    core.turn(USER, "e1", Event("follow"))
+    real = core.client.hset
+
+    def hset(key, *a, **k):
+        assert b"{records}" not in (key if isinstance(key, bytes) else key.encode()), "a record written on its own"
+        return real(key, *a, **k)
+
+    monkeypatch.setattr(core.client, "hset", hset)
+    core.turn(USER, "e2", Event("text", text="もう死にたい"))
+    monkeypatch.undo()
+    record = core.records.open_for(USER)
+    assert record.handoff_id and record.answers == 2
