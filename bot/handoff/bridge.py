@@ -29,6 +29,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Callable
 
@@ -319,13 +320,20 @@ class HandoffBridge:
             return
         self._append(handoff.id, event_id, {**entry, "mark": "user"})
 
+    @cached_property
+    def _option_labels(self) -> dict[str, str]:
+        """Trigger -> the catalog key of its button's label, the first state's that has it
+        (as the scan of every state found it). Built once: every tap's turn asks now."""
+        labels: dict[str, str] = {}
+        for state in self.dialogue.chart.states.values():
+            for option in state.options:
+                labels.setdefault(option.id, option.label)
+        return labels
+
     def _tap_label(self, data: str | None, lang: str) -> str:
         trigger = parse_postback(data)
-        for state in self.dialogue.chart.states.values():
-            option = state.option(trigger) if trigger else None
-            if option is not None:
-                return f"[{self.dialogue.catalogs.text(lang, option.label)}]"
-        return "[tap]"
+        key = self._option_labels.get(trigger) if trigger else None
+        return f"[{self.dialogue.catalogs.text(lang, key)}]" if key is not None else "[tap]"
 
     def _seen(self, hid: str, event_id: str, mark: str) -> bool:
         """A re-run event (a worker died before acknowledging it) finds its own
