@@ -211,8 +211,8 @@ def follow_ups() -> ResponseReturnValue:
     c = console()
     now = _now()
     today = c.runtime.clock().date()
-    return jsonify(follow_ups=[present.follow_up_json(h, due, today, c.runtime.dialogue.directory)
-                               for h, due in c.runtime.queue.follow_ups()], now=now)
+    return jsonify(follow_ups=[present.follow_up_json(h, due, today) for h, due in c.runtime.queue.follow_ups()],
+                   now=now)
 
 
 @bp.post("/handoffs/<hid>/follow-up/done")

@@ -110,7 +110,7 @@ def follow_up_state(follow: dict[str, Any], still_open: bool, handoff: Handoff) 
             "label": "要フォロー" if still_open else "フォロー済み"}
 
 
-def follow_up_json(handoff: Handoff, due: float, today: date, directory: Directory) -> dict[str, Any]:
+def follow_up_json(handoff: Handoff, due: float, today: date) -> dict[str, Any]:
     """One line of the 要フォロー list."""
     day = datetime.fromtimestamp(due, TOKYO).date()
     follow = (handoff.record or {}).get("follow_up") or {}
