@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -120,3 +121,44 @@ def redis_client(redis_server_url: str) -> Iterator[redis.Redis]:
         yield client
     finally:
         client.close()
+
+
+class OwnServer:
+    """A redis-server of one test's own on a free loopback port (``args`` added to its
+    command line), or with ``sentinel_conf`` a Redis Sentinel run from that config
+    (its ``port`` line written here): for tests of replication and failover, which
+    need servers they may pause, kill and promote."""
+
+    def __init__(self, workdir: Path, *args: str, sentinel_conf: str | None = None) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            _unavailable(f"redis-server is not on PATH; {INSTALL_HINT}")
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        if sentinel_conf is not None:
+            conf = workdir / "sentinel.conf"
+            conf.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\n{sentinel_conf}")
+            command = [executable, str(conf), "--sentinel"]
+        else:
+            command = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--dir", str(workdir), *args]
+        log = workdir / "redis.log"
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
+        problem = _wait_for_ping(self.process, self.port, log)
+        if problem is not None:
+            self.stop()
+            raise AssertionError(problem)
+
+    def stop(self) -> None:
+        """Ends it, also when it was paused (SIGSTOP) or already gone."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGCONT)
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

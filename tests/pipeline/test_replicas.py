@@ -10,12 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
-import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -24,44 +21,22 @@ from bot.config import ConfigError, load_config
 from bot.pipeline.enqueue import PipelineUnavailable, enqueue
 from bot.storage.keys import KeyBuilder
 from bot.storage.redis import make_redis_client
-from tests.redis_server import _free_port, _unavailable, _wait_for_ping
+from tests.redis_server import OwnServer
 
 P = 4
 USER = "U" + "5" * 32
 KEYS = KeyBuilder(secret=b"replica-test-secret-0123456789abcdef")
-
-
-class Server:
-    def __init__(self, workdir: Path, *extra: str) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            _unavailable("redis-server is not on PATH")
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        log = workdir / "redis.log"
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen(
-                [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(workdir), *extra], cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-        problem = _wait_for_ping(self.process, self.port, log)
-        assert problem is None, problem
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+#: The settings of a production web process, for the configuration tests.
+SETTINGS = {"BOT_ID_SECRET": "replica-test-pseudonym-secret-0123456789", "BOT_LOCAL_CHAT": "",
+            "LINE_CHANNEL_SECRET": "s" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "t" * 32,
+            "BOT_CONSOLE_SECRET": "c" * 40, "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="}
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory) -> Iterator[tuple[Server, Server]]:
+def pair(tmp_path_factory) -> Iterator[tuple[OwnServer, OwnServer]]:
     root = tmp_path_factory.mktemp("replication")
-    master = Server(root / "master")
-    replica = Server(root / "replica", "--replicaof", "127.0.0.1", str(master.port))
+    master = OwnServer(root / "master")
+    replica = OwnServer(root / "replica", "--replicaof", "127.0.0.1", str(master.port))
     client = redis.Redis(port=master.port)
     deadline = time.monotonic() + 10
     while client.info("replication").get("connected_slaves", 0) < 1:
@@ -164,18 +139,12 @@ def test_the_webhook_answers_503_while_no_replica_confirms(pair, clients, fake_l
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_WAIT_MS": "1"}, "out of range"),
 ])
 def test_the_settings_are_checked(env, problem):
-    base = {"BOT_ID_SECRET": "replica-test-pseudonym-secret-0123456789", "BOT_LOCAL_CHAT": "",
-            "LINE_CHANNEL_SECRET": "s" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "t" * 32,
-            "BOT_CONSOLE_SECRET": "c" * 40, "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="}
     with pytest.raises(ConfigError, match=problem):
-        load_config({**base, **env})
+        load_config({**SETTINGS, **env})
 
 
 def test_sentinels_and_the_master_s_name_are_read():
-    base = {"BOT_ID_SECRET": "replica-test-pseudonym-secret-0123456789", "BOT_LOCAL_CHAT": "",
-            "LINE_CHANNEL_SECRET": "s" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "t" * 32,
-            "BOT_CONSOLE_SECRET": "c" * 40, "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",
-            "REDIS_URL": "redis://127.0.0.1:1/0"}
+    base = {**SETTINGS, "REDIS_URL": "redis://127.0.0.1:1/0"}
     config = load_config({**base, "REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380", "REDIS_SENTINEL_MASTER": "hyogo"})
     assert config.redis_sentinels == (("10.0.0.1", 26379), ("::1", 26380))
     assert config.redis_sentinel_master == "hyogo"

@@ -15,49 +15,26 @@ import redis
 
 from bot.pipeline.enqueue import PipelineUnavailable, enqueue
 from bot.storage.redis import make_redis_client
-from tests.pipeline.test_replicas import KEYS, P, Server, event
-from tests.redis_server import _free_port, _wait_for_ping
+from tests.pipeline.test_replicas import KEYS, P, event
+from tests.redis_server import OwnServer
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # six servers and a failover: about 10 s
 
 MASTER_NAME = "netsoudan"
 
 
-class SentinelServer(Server):
-    def __init__(self, workdir: Path, master_port: int) -> None:
-        import shutil
-        import subprocess
-
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        conf = workdir / "sentinel.conf"
-        conf.write_text(
-            f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\n"
-            f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n"
-            f"sentinel down-after-milliseconds {MASTER_NAME} 400\n"
-            f"sentinel failover-timeout {MASTER_NAME} 2000\n")
-        log = workdir / "sentinel.log"
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen([shutil.which("redis-server"), str(conf), "--sentinel"],
-                                            cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-        problem = _wait_for_ping(self.process, self.port, log)
-        assert problem is None, problem
-
-
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {seconds} s")
+def sentinel(workdir: Path, master_port: int) -> OwnServer:
+    return OwnServer(workdir, sentinel_conf=(
+        f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n"
+        f"sentinel down-after-milliseconds {MASTER_NAME} 400\n"
+        f"sentinel failover-timeout {MASTER_NAME} 2000\n"))
 
 
 def test_the_master_killed_the_bot_reaches_the_promoted_replica_and_loses_nothing_acknowledged(tmp_path):
-    master = Server(tmp_path / "master")
-    replicas = [Server(tmp_path / f"replica{n}", "--replicaof", "127.0.0.1", str(master.port)) for n in (1, 2)]
-    sentinels = [SentinelServer(tmp_path / f"sentinel{n}", master.port) for n in (1, 2, 3)]
+    master = OwnServer(tmp_path / "master")
+    replicas = [OwnServer(tmp_path / f"replica{n}", "--replicaof", "127.0.0.1", str(master.port)) for n in (1, 2)]
+    sentinels = [sentinel(tmp_path / f"sentinel{n}", master.port) for n in (1, 2, 3)]
     servers = [master, *replicas, *sentinels]
     try:
         on_master = redis.Redis(port=master.port)
@@ -67,10 +44,10 @@ def test_the_master_killed_the_bot_reaches_the_promoted_replica_and_loses_nothin
             return sum(1 for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
                        and v.get("state") == "online") == 2
 
-        wait_for(replicas_online, 15, "both replicas to be in sync")
+        wait_until(replicas_online, 15, "both replicas to be in sync")
         on_master.close()
         watch = redis.Redis(port=sentinels[0].port, decode_responses=True)
-        wait_for(lambda: len(watch.sentinel_slaves(MASTER_NAME)) == 2
+        wait_until(lambda: len(watch.sentinel_slaves(MASTER_NAME)) == 2
                  and len(watch.sentinel_sentinels(MASTER_NAME)) == 2, 15, "the sentinels to know the set")
         client = make_redis_client("redis://127.0.0.1:1/0", sentinels=tuple(("127.0.0.1", s.port) for s in sentinels),
                                    master=MASTER_NAME)
@@ -95,7 +72,7 @@ def test_the_master_killed_the_bot_reaches_the_promoted_replica_and_loses_nothin
                 refused.append(n)
         # LINE delivers the refused events again until they are stored.
         for n in list(refused):
-            wait_for(lambda n=n: deliver(n), 20, f"event {n} to be stored after the failover")
+            wait_until(lambda n=n: deliver(n), 20, f"event {n} to be stored after the failover")
         back = time.monotonic() - killed
         promoted = watch.sentinel_get_master_addr_by_name(MASTER_NAME)
         assert int(promoted[1]) in {r.port for r in replicas}, "a replica was promoted"
@@ -110,5 +87,4 @@ def test_the_master_killed_the_bot_reaches_the_promoted_replica_and_loses_nothin
         on_new.close()
     finally:
         for server in servers:
-            if server.process.poll() is None:
-                server.stop()
+            server.stop()
