@@ -102,6 +102,9 @@ class Config:
     #: these; REDIS_URL then gives only the database, password and options.
     redis_sentinels: tuple[tuple[str, int], ...] = ()
     redis_sentinel_master: str = ""
+    #: Redis Cluster (REDIS_CLUSTER_NODES): the slot map is learnt from these; REDIS_URL
+    #: then gives only the password and options.
+    redis_cluster_nodes: tuple[tuple[str, int], ...] = ()
 
     @property
     def embedded_redis(self) -> bool:
@@ -115,11 +118,17 @@ class Config:
                 "REDIS_URL is not set: using an in-process store with worker threads; "
                 "NOTHING IS DURABLE in this mode (a restart loses queued messages and sessions)"
             )
+        elif self.redis_sentinels or self.redis_cluster_nodes:
+            # The URL's host is not where the data is: say what is taken from it.
+            lines.append(f"Redis password and options from {_redact(self.redis_url)}")
         else:
             lines.append(f"Redis {_redact(self.redis_url)}")
         if self.redis_sentinels:
             lines.append(f"Redis master {self.redis_sentinel_master!r} found through "
                          f"{len(self.redis_sentinels)} sentinel(s) (REDIS_SENTINELS)")
+        if self.redis_cluster_nodes:
+            lines.append(f"Redis Cluster, its slot map learnt from {len(self.redis_cluster_nodes)} "
+                         "node(s) (REDIS_CLUSTER_NODES)")
         if self.redis_min_replicas:
             lines.append(f"webhook events are acknowledged once {self.redis_min_replicas} replica(s) have "
                          f"them (REDIS_MIN_REPLICAS), else 503 after {self.redis_wait_ms} ms (REDIS_WAIT_MS)")
@@ -310,28 +319,54 @@ def load_config(env: Mapping[str, str] | None = None, *, require_redis: bool = F
         local_chat_setting=local and web_process and _flag(env, LOCAL_CHAT_SETTING),
         data_key=_data_key(env, redis_url),
         redis_min_replicas=_redis_min_replicas(env, redis_url),
-        redis_sentinels=_sentinels(env, redis_url),
+        redis_sentinels=_addresses(env, "REDIS_SENTINELS", redis_url, _SENTINELS_EXAMPLE),
+        redis_cluster_nodes=_cluster_nodes(env, redis_url),
         redis_sentinel_master=env.get("REDIS_SENTINEL_MASTER", "").strip() or DEFAULT_SENTINEL_MASTER,
         redis_wait_ms=_int(env, "REDIS_WAIT_MS", DEFAULT_REDIS_WAIT_MS, 10, 5_000,
                            "milliseconds the webhook waits for the replicas before answering 503"),
     )
 
 
-def _sentinels(env: Mapping[str, str], redis_url: str | None) -> tuple[tuple[str, int], ...]:
-    raw = env.get("REDIS_SENTINELS", "").strip()
+_SENTINELS_EXAMPLE = "REDIS_SENTINELS=10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379"
+_CLUSTER_EXAMPLE = "REDIS_CLUSTER_NODES=10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379"
+
+
+def _addresses(env: Mapping[str, str], name: str, redis_url: str | None,
+               example: str) -> tuple[tuple[str, int], ...]:
+    """``name``'s comma-separated host:port list ([::1]:port for IPv6), or ()."""
+    raw = env.get(name, "").strip()
     if not raw:
         return ()
     if not redis_url:
-        raise ConfigError("REDIS_SENTINELS is set but REDIS_URL is not: set REDIS_URL too (its database, "
-                          "password and options are used; the master's address comes from the sentinels)")
+        raise ConfigError(f"{name} is set but REDIS_URL is not: set REDIS_URL too (its database, password "
+                          f"and options are used; the servers' addresses come from {name})")
     found = []
     for item in raw.split(","):
         host, _, port = item.strip().rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"REDIS_SENTINELS: {item.strip()!r} is not host:port; e.g. "
-                              "REDIS_SENTINELS=10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379")
-        found.append((host.strip("[]"), int(port)))  # [::1]:26379 names an IPv6 sentinel
+            raise ConfigError(f"{name}: {item.strip()!r} is not host:port; e.g. {example}")
+        found.append((host.strip("[]"), int(port)))
     return tuple(found)
+
+
+def _cluster_nodes(env: Mapping[str, str], redis_url: str | None) -> tuple[tuple[str, int], ...]:
+    nodes = _addresses(env, "REDIS_CLUSTER_NODES", redis_url, _CLUSTER_EXAMPLE)
+    if not nodes:
+        return ()
+    if env.get("REDIS_SENTINELS", "").strip():
+        raise ConfigError("REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set: a Redis Cluster fails "
+                          "over by itself; keep REDIS_CLUSTER_NODES for a cluster, or REDIS_SENTINELS "
+                          "for one master with replicas")
+    assert redis_url is not None
+    scheme, _, rest = redis_url.partition("://")
+    if scheme == "unix":
+        raise ConfigError("REDIS_CLUSTER_NODES is set but REDIS_URL is a unix socket: a cluster is "
+                          "reached over TCP; use redis://[:password@]host:port/0 (or rediss://)")
+    database = rest.partition("?")[0].partition("/")[2].strip("/")
+    if database not in ("", "0"):
+        raise ConfigError(f"REDIS_CLUSTER_NODES is set but REDIS_URL names database {database}: a Redis "
+                          "Cluster has only database 0; end REDIS_URL with /0")
+    return nodes
 
 
 def _redis_min_replicas(env: Mapping[str, str], redis_url: str | None) -> int:

@@ -23,7 +23,8 @@ def connect_for_command(why_redis: str) -> tuple[Config, redis.Redis, KeyBuilder
         raise ConfigError(f"REDIS_URL is not set: {why_redis}")
     config = load_config()
     client = make_redis_client(config.redis_url, sentinels=config.redis_sentinels,
-                               master=config.redis_sentinel_master)
+                               master=config.redis_sentinel_master,
+                               cluster_nodes=config.redis_cluster_nodes)
     try:
         client.ping()
     except Exception as exc:

@@ -153,7 +153,8 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         ) from exc
     if client is None:
         client = (make_redis_client(config.redis_url, sentinels=config.redis_sentinels,
-                                    master=config.redis_sentinel_master)
+                                    master=config.redis_sentinel_master,
+                                    cluster_nodes=config.redis_cluster_nodes)
                   if config.redis_url else embedded_redis())
     keys = KeyBuilder(secret=config.id_secret)
     try:

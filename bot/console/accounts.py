@@ -239,7 +239,7 @@ class Accounts:
         fields = {"role": role, "hash": hashed, "disabled": "0", "not_before": "0",
                   "created_at": repr(created), "must_change": "1" if must_change else "0"}
         try:
-            with self._client.pipeline() as pipe:
+            with self._client.pipeline(transaction=True) as pipe:
                 pipe.watch(key)
                 if pipe.exists(key):
                     raise AccountError(f"account {name!r} already exists")
@@ -272,7 +272,7 @@ class Accounts:
     def mark_login(self, name: str, at: float) -> None:
         """Remember when ``name`` last signed in (shown to supervisors), if the account still exists."""
         key = self._keys.console_user(name)
-        with self._client.pipeline() as pipe:
+        with self._client.pipeline(transaction=True) as pipe:
             pipe.watch(key)
             if not pipe.exists(key):
                 return  # removed meanwhile: writing would make a hash without a role
@@ -313,7 +313,7 @@ class Accounts:
         if keep_a_supervisor:
             self._keeping_a_supervisor(name, leaves=True, change=change)
             return
-        with self._client.pipeline() as pipe:  # MULTI: all or nothing
+        with self._client.pipeline(transaction=True) as pipe:  # MULTI: all or nothing
             change(pipe)
             pipe.execute()
 
@@ -340,7 +340,7 @@ class Accounts:
         digest = token_digest(token)
         key = self._keys.console_user(name)
         try:
-            with self._client.pipeline() as pipe:
+            with self._client.pipeline(transaction=True) as pipe:
                 pipe.watch(key)
                 old = pipe.hget(key, "token")
                 pipe.multi()
@@ -359,7 +359,7 @@ class Accounts:
         self._require(name)
         key = self._keys.console_user(name)
         digest = self._doc(name).get("token")
-        with self._client.pipeline() as pipe:
+        with self._client.pipeline(transaction=True) as pipe:
             pipe.hdel(key, *_TOKEN_FIELDS)
             if digest:
                 pipe.delete(self._keys.console_token(digest))
@@ -376,7 +376,7 @@ class Accounts:
         names = sorted(_text(n) for n in self._client.smembers(self._keys.console_users()))
         keys = [self._keys.console_user(n) for n in names]
         try:
-            with self._client.pipeline() as pipe:
+            with self._client.pipeline(transaction=True) as pipe:
                 pipe.watch(self._keys.console_users(), *keys)
                 supervisors = set()
                 for other, key in zip(names, keys):
@@ -428,7 +428,7 @@ class Accounts:
         key = self._keys.console_user(name)
         fresh = self._hasher.hash(password)
         try:
-            with self._client.pipeline() as pipe:
+            with self._client.pipeline(transaction=True) as pipe:
                 pipe.watch(key)
                 if _text(pipe.hget(key, "hash") or b"") != stored:
                     return

@@ -72,7 +72,7 @@ class SessionStore:
         digest = session_digest(session_id)
         key = self._keys.console_session(digest)
         index = self._keys.console_account_sessions(account)
-        with self._client.pipeline() as pipe:  # MULTI: the session and its index entry together
+        with self._client.pipeline(transaction=True) as pipe:  # MULTI: the session and its index entry together
             pipe.hset(key, mapping={"account": account, "login_at": repr(now), "seen": repr(now)})
             pipe.expire(key, self._ttl(now, now, idle_seconds))
             # Forget index entries of sessions past their 8 hours: the index stays as small
@@ -98,7 +98,7 @@ class SessionStore:
     def touch(self, session_id: str, record: SessionRecord, now: float, idle_seconds: int) -> None:
         """The counsellor acted: remember when, and keep the session that much longer."""
         key = self._keys.console_session(session_digest(session_id))
-        with self._client.pipeline() as pipe:
+        with self._client.pipeline(transaction=True) as pipe:
             pipe.hset(key, "seen", repr(now))
             pipe.expire(key, self._ttl(record.login_at, now, idle_seconds))
             pipe.execute()
@@ -109,7 +109,7 @@ class SessionStore:
         if record is None:
             return None
         digest = session_digest(session_id)
-        with self._client.pipeline() as pipe:
+        with self._client.pipeline(transaction=True) as pipe:
             pipe.delete(self._keys.console_session(digest))
             pipe.zrem(self._keys.console_account_sessions(record.account), digest)
             pipe.execute()
@@ -119,7 +119,7 @@ class SessionStore:
         """Delete every session of ``account``; returns how many were still open."""
         index = self._keys.console_account_sessions(account)
         digests = [_text(d) for d in self._client.zrange(index, 0, -1)]
-        with self._client.pipeline() as pipe:
+        with self._client.pipeline(transaction=True) as pipe:
             for digest in digests:
                 pipe.delete(self._keys.console_session(digest))
             pipe.delete(index)

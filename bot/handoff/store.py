@@ -70,6 +70,10 @@ class QueueStore:
         pipe.zrank(self._keys.handoff_waiting(), hid)
         pipe.hgetall(self._keys.handoff_doc(hid))
         rank, raw = pipe.execute()
+        if isinstance(raw, list):
+            # redis-py's cluster transaction (8.2) hands HGETALL's reply back unparsed:
+            # field, value, field, value.
+            raw = dict(zip(raw[::2], raw[1::2]))
         return self._from_hash(raw, rank)
 
     def active_for(self, line_user: str) -> Handoff | None:

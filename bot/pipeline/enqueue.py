@@ -238,6 +238,13 @@ def _run_replicated(client: redis.Redis, calls: list[tuple[str, str, str, str]],
     (PEXPIRE) after its script: a redelivered event writes nothing else, and WAIT
     only waits for this connection's own writes, so without the touch a redelivery
     could be acknowledged while the first copy is still on the master alone."""
+    if isinstance(client, redis.RedisCluster):
+        return _run_replicated_on_cluster(client, calls, now_ms, replicas, wait_ms)
+    return _scripts_then_wait(client, calls, now_ms, replicas, wait_ms)
+
+
+def _scripts_then_wait(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: int,
+                       replicas: int, wait_ms: int) -> list[Any]:
     pipe = client.pipeline(transaction=False)
     for seen, stream, body, eid in calls:
         pipe.evalsha(_ENQUEUE_SHA, 2, seen, stream, DEDUPE_TTL_SECONDS, body, eid, now_ms)
@@ -246,13 +253,51 @@ def _run_replicated(client: redis.Redis, calls: list[tuple[str, str, str, str]],
     replies = pipe.execute(raise_on_error=False)
     acked = replies[-1]
     results = replies[0:-1:2]
-    if any(isinstance(r, NoScriptError) for r in results):
+    if any(isinstance(r, Exception) for r in results):
+        # Not stored (NOSCRIPT, MOVED to another master, ...): said as such, whatever WAIT says.
         return results
     if isinstance(acked, Exception) or int(acked) < replicas:
         raise PipelineUnavailable(
             f"only {acked if not isinstance(acked, Exception) else 0} of {replicas} replicas confirmed "
             f"the webhook events within {wait_ms} ms (REDIS_MIN_REPLICAS, REDIS_WAIT_MS); LINE will deliver again"
         )
+    return results
+
+
+def _run_replicated_on_cluster(client: redis.RedisCluster, calls: list[tuple[str, str, str, str]],
+                               now_ms: int, replicas: int, wait_ms: int) -> list[Any]:
+    """On a cluster WAIT counts the replicas of one master, for the writes of one
+    connection to it: so the events are grouped by the master holding their
+    partition, and each group's scripts and WAIT go down one connection to that
+    master (one round trip per master; a webhook's events are usually on one).
+
+    The cluster client's own routing (which retries on MOVED) is bypassed for this,
+    so a refusal (a master gone, a slot moved) asks it to read the slot map again
+    before LINE's redelivery comes."""
+    groups: dict[str, list[int]] = {}
+    nodes = {}
+    for i, (seen, _stream, _body, _eid) in enumerate(calls):
+        node = client.get_node_from_key(seen)
+        groups.setdefault(node.name, []).append(i)
+        nodes[node.name] = node
+    results: list[Any] = [None] * len(calls)
+    refused = False
+    try:
+        for name, indexes in groups.items():
+            on_node = client.get_redis_connection(nodes[name])
+            replies = _scripts_then_wait(on_node, [calls[i] for i in indexes], now_ms, replicas, wait_ms)
+            for i, reply in zip(indexes, replies):
+                results[i] = reply
+                refused = refused or (isinstance(reply, Exception) and not isinstance(reply, NoScriptError))
+    except (RedisError, OSError):
+        refused = True
+        raise
+    finally:
+        if refused:
+            try:
+                client.nodes_manager.initialize()
+            except (RedisError, OSError):
+                pass  # the next request's routing tries again
     return results
 
 

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from bot.pipeline import scripts
 from bot.pipeline.enqueue import ensure_group
 from bot.storage.keys import KeyBuilder
+from bot.storage.redis import script_calls
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +114,8 @@ class LeaseTable:
         if not leases:
             return
         sent = self._clock()
-        pipe = self._client.pipeline(transaction=False)
-        for lease in leases:
-            self._renew(keys=[self._keys.partition_lease(lease.index)], args=[self._name, self._lease_ms],
-                        client=pipe)
-        results = pipe.execute(raise_on_error=False)
+        results = script_calls(self._client, self._renew, [
+            ([self._keys.partition_lease(lease.index)], [self._name, self._lease_ms]) for lease in leases])
         for lease, result in zip(leases, results):
             if isinstance(result, Exception):
                 logger.warning("pipeline worker %s: renewing partition %d failed (%s)",
@@ -154,7 +152,9 @@ class LeaseTable:
     def release_departed(self, worker: str) -> list[int]:
         """Free every partition still leased to ``worker``, whose process is gone;
         returns them. Its pending entries are taken over by the next holder's fetch."""
-        pipe = self._client.pipeline(transaction=False)
-        for index in range(self._partitions):
-            self._release(keys=[self._keys.partition_lease(index)], args=[worker], client=pipe)
-        return [index for index, freed in enumerate(pipe.execute()) if int(freed)]
+        replies = script_calls(self._client, self._release,
+                               [([self._keys.partition_lease(index)], [worker]) for index in range(self._partitions)])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [index for index, freed in enumerate(replies) if int(freed)]

@@ -178,7 +178,7 @@ class Worker:
         _check_int("batch_size", batch_size, 1)
         _check_int("backoff_base_ms", backoff_base_ms, 0)
         _check_int("backoff_cap_ms", backoff_cap_ms, backoff_base_ms)
-        socket_timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         if socket_timeout is not None and block_ms + BLOCK_MARGIN_MS > socket_timeout * 1000:
             raise ValueError(
                 f"block_ms={block_ms} is too close to the Redis client's socket timeout "

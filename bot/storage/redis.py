@@ -84,7 +84,7 @@ return 0
 
 
 def make_redis_client(url: str, *, sentinels: tuple[tuple[str, int], ...] = (),
-                      master: str = "") -> redis.Redis:
+                      master: str = "", cluster_nodes: tuple[tuple[str, int], ...] = ()) -> redis.Redis:
     """Client for ``url`` (redis://, rediss:// or unix://) with explicit timeouts and retries.
 
     Query-string options in the URL (e.g. ``?socket_timeout=5``) override the values
@@ -94,6 +94,12 @@ def make_redis_client(url: str, *, sentinels: tuple[tuple[str, int], ...] = (),
     name as ``master``'s master now: redis-py's Sentinel asks them on every new
     connection, so after a failover the retries reconnect to the promoted replica
     without a restart. The URL then gives only the database, password and options.
+
+    With ``cluster_nodes`` (REDIS_CLUSTER_NODES) it is redis-py's cluster client,
+    which learns the slot map from any of them and routes each command by its key's
+    hash tag; the URL again gives the password and options (a cluster has only
+    database 0). A failed-over master shows as connection errors and MOVED replies,
+    on which the client reads the map again and retries.
     """
     options = {
         "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT,
@@ -105,15 +111,58 @@ def make_redis_client(url: str, *, sentinels: tuple[tuple[str, int], ...] = (),
         ),
         "protocol": PROTOCOL,
     }
-    if not sentinels:
+    if not sentinels and not cluster_nodes:
         return redis.Redis.from_url(url, **options)
     from redis.connection import parse_url
-    from redis.sentinel import Sentinel
 
     given = {k: v for k, v in parse_url(url).items() if k not in ("host", "port", "path", "connection_class")}
     settings = {**options, **given}
+    if cluster_nodes:
+        return _cluster_client(cluster_nodes, settings, url.partition("://")[0])
+    from redis.sentinel import Sentinel
+
     watch = Sentinel(list(sentinels), socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_CONNECT_TIMEOUT)
     return watch.master_for(master, redis_class=redis.Redis, **settings)
+
+
+def _cluster_client(nodes: tuple[tuple[str, int], ...], settings: dict[str, Any], scheme: str) -> redis.Redis:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    if int(settings.pop("db", 0) or 0) != 0:
+        raise ValueError("a Redis Cluster has only database 0: end REDIS_URL with /0 (or no database)")
+    if scheme == "unix":
+        raise ValueError("REDIS_CLUSTER_NODES are host:port addresses: REDIS_URL must be redis:// or rediss://")
+    if scheme == "rediss":
+        settings["ssl"] = True
+    # The cluster client retries a command (reading the slot map again) on connection
+    # errors and MOVED; its node connections must not retry on their own as well, or a
+    # dead master is tried retries x retries times before the map is read again.
+    retry = settings.pop("retry")
+    return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], retry=retry,
+                        **settings)
+
+
+def script_calls(client: redis.Redis, script: Any, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
+    """Many calls of one registered ``script``, each ``(keys, args)``, in one round trip
+    (on a cluster, one per node holding their keys). Replies in order; an error is
+    returned in its place, not raised.
+
+    EVALSHA is queued itself, as in ``script_then``: redis-py's Script on a pipeline
+    sends SCRIPT EXISTS first, and on a cluster's pipeline does not load the script
+    at all. A call whose node does not know the script (a promoted replica, a
+    restart) is run again on its own, which loads it there."""
+    pipe = client.pipeline(transaction=False)
+    for keys, args in calls:
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+    replies = pipe.execute(raise_on_error=False)
+    for i, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            keys, args = calls[i]
+            try:
+                replies[i] = script(keys=keys, args=args)
+            except RedisError as exc:
+                replies[i] = exc
+    return replies
 
 
 def script_then(client: redis.Redis, script: Any, keys: list[Any], args: list[Any],

@@ -37,12 +37,12 @@ def console_catalog_cache(compiled_cache: str) -> str:
 
 
 @pytest.fixture
-def console_env(fake_line, redis_server_url: str, console_catalog_cache: str) -> dict[str, str]:
+def console_env(fake_line, redis_settings: dict[str, str], console_catalog_cache: str) -> dict[str, str]:
     return {
         "LINE_CHANNEL_SECRET": "console-test-channel-secret-0123456789",
         "LINE_CHANNEL_ACCESS_TOKEN": fake_line.access_token,
         "LINE_API_BASE_URL": fake_line.base_url,
-        "REDIS_URL": redis_server_url,
+        **redis_settings,
         "BOT_ID_SECRET": ID_SECRET,
         "BOT_CONSOLE_SECRET": CONSOLE_SECRET,
         "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",

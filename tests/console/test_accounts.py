@@ -16,6 +16,10 @@ from bot.console.accounts import (
 )
 from bot.storage.keys import KeyBuilder
 from tests.fake_line import ManualClock
+from tests.redis_server import all_keys, on_one_and_cluster
+
+# Accounts and the console's actions run on one redis-server and on a Redis Cluster (issue 16).
+pytestmark = on_one_and_cluster
 
 PASSWORD = "correct-Horse-battery-9"
 #: Tests that do not measure the hasher use cheap parameters: still argon2id.
@@ -164,7 +168,7 @@ def test_a_token_is_stored_only_as_its_digest(accounts, redis_client, keys):
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert redis_client.get(keys.console_token(digest)) == b"aoki"
     stored: list[bytes] = []
-    for key in redis_client.keys("*"):
+    for key in all_keys(redis_client, "*"):
         kind = redis_client.type(key)
         stored.append(key)
         if kind == b"hash":
@@ -183,7 +187,7 @@ def test_a_new_token_revokes_the_previous_one(accounts, redis_client):
     assert first != second
     assert accounts.account_for_token(first) is None
     assert accounts.account_for_token(second).name == "aoki"
-    assert len(redis_client.keys("*token*")) == 1, "the old digest's mapping is gone"
+    assert len(all_keys(redis_client, "*token*")) == 1, "the old digest's mapping is gone"
 
 
 def test_disabling_revokes_the_token_for_good(accounts):
@@ -240,4 +244,4 @@ def test_every_key_comes_from_the_key_builder(accounts, redis_client, keys):
     accounts.add("aoki.k", "counsellor", PASSWORD)
     accounts.issue_token("aoki.k")
     prefix = keys.console("x")[: -len("x")]
-    assert all(key.decode().startswith(prefix) for key in redis_client.keys("*"))
+    assert all(key.decode().startswith(prefix) for key in all_keys(redis_client, "*"))

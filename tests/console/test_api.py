@@ -23,6 +23,10 @@ from bot.web import runtime_of
 from tests.conftest import tokyo
 from tests.console.conftest import login, session_csrf
 from tests.fake_line import ManualClock
+from tests.redis_server import on_one_and_cluster
+
+# Accounts and the console's actions run on one redis-server and on a Redis Cluster (issue 16).
+pytestmark = on_one_and_cluster
 
 STAFFED = tokyo("2026-11-25 15:00")  # Wednesday, the Hyogo desk is staffed 14:00-19:00
 CHILD = "U" + "c" * 32

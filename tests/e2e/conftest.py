@@ -80,13 +80,13 @@ def _dialogue_once(dialogue_loaded_once) -> None:
 
 
 @pytest.fixture
-def bot_env(fake_line, redis_server_url, compiled_cache) -> dict[str, str]:
+def bot_env(fake_line, redis_settings, compiled_cache) -> dict[str, str]:
     """The settings of a production bot, pointed at the stand-in LINE and a test redis-server."""
     return {
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": fake_line.access_token,
         "LINE_API_BASE_URL": fake_line.base_url,
-        "REDIS_URL": redis_server_url,
+        **redis_settings,
         "BOT_ID_SECRET": ID_SECRET,
         "BOT_CONSOLE_SECRET": "e2e-console-session-secret-0123456789abcdef",
         "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",

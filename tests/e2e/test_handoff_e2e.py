@@ -15,6 +15,10 @@ import pytest
 from bot.web import create_app, runtime_of
 from tests.conftest import tokyo
 from tests.e2e.conftest import Bot
+from tests.redis_server import on_one_and_cluster
+
+# The conversations run on one redis-server and on a Redis Cluster (issue 16).
+pytestmark = on_one_and_cluster
 
 STAFFED = tokyo("2026-11-25 15:00")  # Wednesday: the Hyogo desk is staffed 14:00-19:00
 NIGHT = tokyo("2026-11-25 23:00")

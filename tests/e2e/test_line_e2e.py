@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.redis_server import on_one_and_cluster
+
+# The conversations run on one redis-server and on a Redis Cluster (issue 16).
+pytestmark = on_one_and_cluster
+
 USER = "U" + "a" * 32
 
 

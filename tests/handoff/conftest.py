@@ -1,6 +1,7 @@
 """Fixtures for the handoff queue: the same tests run against a real redis-server
-(tests/redis_server.py; what production runs) and fakeredis with Lua (the newcomer's
-embedded store in bot.runtime), since the queue must behave the same on both."""
+(tests/redis_server.py; what production runs), a Redis Cluster (its scripts must stay
+in one slot) and fakeredis with Lua (the newcomer's embedded store in bot.runtime),
+since the queue must behave the same on all three."""
 
 from __future__ import annotations
 
@@ -28,10 +29,13 @@ def clock() -> ManualClock:
     return ManualClock(T0)
 
 
-@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "fakeredis"])
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis),
+                        pytest.param("cluster", marks=pytest.mark.redis), "fakeredis"])
 def client(request: pytest.FixtureRequest) -> redis.Redis:
     if request.param == "redis":
         return request.getfixturevalue("redis_client")
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster_client")
     import fakeredis
 
     return fakeredis.FakeRedis(server=fakeredis.FakeServer())

@@ -1,4 +1,5 @@
-"""Races against a real redis-server: many counsellors (or events) at one instant.
+"""Races against a real redis-server, and a Redis Cluster: many counsellors (or events)
+at one instant.
 
 Each thread has its own connection and its own HandoffQueue, as separate web workers
 would, and a threading.Barrier releases them together so the scripts really arrive at
@@ -14,12 +15,13 @@ from typing import Any
 import pytest
 
 from bot.handoff import HandoffQueue
-from bot.storage import make_redis_client
 from bot.storage.keys import KeyBuilder
+
+from tests.redis_server import on_one_and_cluster
 
 from .conftest import SECRET
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, on_one_and_cluster]
 
 THREADS = 8
 ROUNDS = 200
@@ -30,14 +32,14 @@ class Racers:
     """THREADS threads, each with its own connection, running ``action(queue, i, arg)``
     together once per call of run(arg)."""
 
-    def __init__(self, url: str, action: Callable[[HandoffQueue, int, Any], Any]) -> None:
+    def __init__(self, connect: Callable[[], Any], action: Callable[[HandoffQueue, int, Any], Any]) -> None:
         self.action = action
         self.start = threading.Barrier(THREADS + 1, timeout=TIMEOUT)
         self.done = threading.Barrier(THREADS + 1, timeout=TIMEOUT)
         self.arg: Any = None
         self.stop = False
         self.results: list[Any] = [None] * THREADS
-        self.clients = [make_redis_client(url) for _ in range(THREADS)]
+        self.clients = [connect() for _ in range(THREADS)]
         keys = KeyBuilder(secret=SECRET)
         self.threads = [
             threading.Thread(target=self._loop, args=(i, HandoffQueue(c, keys)), daemon=True)
@@ -81,9 +83,9 @@ def open_for(queue: HandoffQueue, user: str, severity: str | None = "high"):
                       severity=severity, reasons=["threat.kill"])
 
 
-def test_eight_concurrent_claims_have_exactly_one_winner_200_times(redis_server_url, redis_client) -> None:
+def test_eight_concurrent_claims_have_exactly_one_winner_200_times(redis_connect, redis_client) -> None:
     queue = HandoffQueue(redis_client, KeyBuilder(secret=SECRET))
-    racers = Racers(redis_server_url, lambda q, i, hid: q.claim(hid, f"counsellor-{i}"))
+    racers = Racers(redis_connect, lambda q, i, hid: q.claim(hid, f"counsellor-{i}"))
     try:
         for n in range(ROUNDS):
             hid = open_for(queue, f"U{n:032x}").id
@@ -103,10 +105,10 @@ def test_eight_concurrent_claims_have_exactly_one_winner_200_times(redis_server_
     assert queue.list("waiting") == []
 
 
-def test_concurrent_opens_for_one_user_make_one_handoff(redis_server_url, redis_client) -> None:
+def test_concurrent_opens_for_one_user_make_one_handoff(redis_connect, redis_client) -> None:
     queue = HandoffQueue(redis_client, KeyBuilder(secret=SECRET))
     severities = [None, "medium", "high", "critical"]
-    racers = Racers(redis_server_url, lambda q, i, user: open_for(q, user, severities[i % 4]).id)
+    racers = Racers(redis_connect, lambda q, i, user: open_for(q, user, severities[i % 4]).id)
     try:
         for n in range(50):
             user = f"U{n:032x}"
@@ -119,7 +121,7 @@ def test_concurrent_opens_for_one_user_make_one_handoff(redis_server_url, redis_
     assert len(queue.list("waiting", limit=100)) == 50
 
 
-def test_racing_closes_and_requeues_leave_one_consistent_state(redis_server_url, redis_client) -> None:
+def test_racing_closes_and_requeues_leave_one_consistent_state(redis_connect, redis_client) -> None:
     # A supervisor forcing a requeue while the holder closes: one of them wins and the
     # handoff is in exactly one index, never both.
     queue = HandoffQueue(redis_client, KeyBuilder(secret=SECRET))
@@ -130,7 +132,7 @@ def test_racing_closes_and_requeues_leave_one_consistent_state(redis_server_url,
             return q.close(hid, "holder", {"n": i})
         return q.requeue(hid, "supervisor", force=True)
 
-    racers = Racers(redis_server_url, act)
+    racers = Racers(redis_connect, act)
     try:
         for n in range(50):
             hid = open_for(queue, f"U{n:032x}").id

@@ -8,6 +8,7 @@ import pytest
 
 from bot.handoff import HandoffQueue
 from tests.handoff.kit import PNG, line_id, open_
+from tests.redis_server import all_keys
 
 
 # --- reading ----------------------------------------------------------------------
@@ -33,7 +34,7 @@ def test_every_key_is_under_the_queue_hash_tag_and_no_key_names_a_user(queue, cl
     b = open_(queue, 2)
     queue.claim(b.id, "bob")
     queue.close(b.id, "bob", {})
-    names = [k.decode() for k in client.keys("*")]
+    names = [k.decode() for k in all_keys(client)]
     assert names and all(n.startswith(f"{keys.prefix}:{{handoff}}:") for n in names)
     assert not any(line_id(1) in n or keys.pseudonym(line_id(1)) in n for n in names)
 

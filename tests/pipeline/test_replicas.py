@@ -137,6 +137,12 @@ def test_the_webhook_answers_503_while_no_replica_confirms(pair, clients, fake_l
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_SENTINELS": "10.0.0.1:99999"}, "is not host:port"),
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_MIN_REPLICAS": "9"}, "out of range"),
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_WAIT_MS": "1"}, "out of range"),
+    ({"REDIS_CLUSTER_NODES": "10.0.0.1:6379"}, "REDIS_URL is not"),
+    ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_CLUSTER_NODES": "10.0.0.1"}, "is not host:port"),
+    ({"REDIS_URL": "redis://127.0.0.1:1/2", "REDIS_CLUSTER_NODES": "10.0.0.1:6379"}, "only database 0"),
+    ({"REDIS_URL": "unix:///run/redis.sock", "REDIS_CLUSTER_NODES": "10.0.0.1:6379"}, "unix socket"),
+    ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_CLUSTER_NODES": "10.0.0.1:6379",
+      "REDIS_SENTINELS": "10.0.0.1:26379"}, "both set"),
 ])
 def test_the_settings_are_checked(env, problem):
     with pytest.raises(ConfigError, match=problem):
@@ -150,3 +156,11 @@ def test_sentinels_and_the_master_s_name_are_read():
     assert config.redis_sentinel_master == "hyogo"
     assert any("sentinel" in line for line in config.describe())
     assert load_config(base).redis_sentinels == ()
+
+
+def test_cluster_nodes_are_read():
+    base = {**SETTINGS, "REDIS_URL": "rediss://:pw@127.0.0.1:1"}
+    config = load_config({**base, "REDIS_CLUSTER_NODES": "10.0.0.1:6379,10.0.0.2:6379, [::1]:6380"})
+    assert config.redis_cluster_nodes == (("10.0.0.1", 6379), ("10.0.0.2", 6379), ("::1", 6380))
+    assert any("Redis Cluster" in line for line in config.describe())
+    assert load_config(base).redis_cluster_nodes == ()

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from bot.pipeline.worker import Entry
 from tests.e2e.test_handoff_e2e import STAFFED, make_bot, wait_for
+from tests.redis_server import on_one_and_cluster
+
+# The conversations run on one redis-server and on a Redis Cluster (issue 16).
+pytestmark = on_one_and_cluster
 
 USER = "U" + "r" * 32
 CLOSING = {"role": "child", "category": "self_harm", "advice": "窓口を紹介した", "referred": ["inochi_no_denwa"],
