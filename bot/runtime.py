@@ -164,13 +164,21 @@ def build_runtime(config: Config, *, client: redis.Redis | None = None,
         raise StartupError(f"Redis at {config.describe()[2]} is not usable: {exc}") from exc
     storage = RedisStorage(client, keys)
     standin = StandinLine(access_token=config.access_token) if config.local_line else None
+    queue = HandoffQueue(client, keys, clock=clock.epoch, sealer=Sealer(config.data_key))
+    if not config.redis_cluster_nodes:
+        # A server that held the queue before the evidence had per-chat slots: its
+        # transcripts and images move, once, before any process reads them.
+        try:
+            queue.move_evidence()
+        except Exception as exc:
+            raise StartupError(f"the chats' transcripts could not be moved to their new keys: {exc}") from exc
     return Runtime(
         config=config,
         dialogue=dialogue,
         client=client,
         keys=keys,
         service=ConsultationService(dialogue, storage, clock=clock.now),
-        queue=HandoffQueue(client, keys, clock=clock.epoch, sealer=Sealer(config.data_key)),
+        queue=queue,
         records=RecordBook(client, keys, clock=clock.epoch),
         clock=clock.now,
         epoch=clock.epoch,

@@ -25,6 +25,8 @@ _IMAGE_TYPE_RE = re.compile(r"image/[a-z0-9][a-z0-9.+-]*")
 class Evidence(QueueStore):
     """The transcript, images and their purge, for a HandoffQueue (bot.handoff.queue)."""
 
+    _evidence_moved = False
+
     # --- transcript and images ----------------------------------------------------
 
     def append(self, hid: str, entry: dict) -> None:
@@ -93,10 +95,14 @@ class Evidence(QueueStore):
             if purged is not None or not self._client.exists(doc):
                 continue
             image_count = int(images or 0)
-            pipe = self._client.pipeline(transaction=True)
+            # The evidence first (its slot is the chat's, so not in the handoff's
+            # MULTI), the mark after: a purge cut short is done again in full next run.
+            pipe = self._client.pipeline(transaction=False)
             pipe.delete(self._keys.handoff_transcript(hid))
             for n in range(1, image_count + 1):
                 pipe.delete(self._keys.handoff_image(hid, n))
+            results = pipe.execute()
+            pipe = self._client.pipeline(transaction=True)
             pipe.hdel(doc, "identity")
             # Nothing is ever pushed to a finished chat again: the raw LINE id goes
             # too (the pseudonym stays, so the record and the audit log still match).
@@ -104,9 +110,38 @@ class Evidence(QueueStore):
             if record is not None:
                 mapping["record"] = to_json(mask_pii_deep(json.loads(as_text(record) or "{}")))
             pipe.hset(doc, mapping=mapping)
-            results = pipe.execute()
+            pipe.execute()
             counts["handoffs"] += 1
             counts["transcripts"] += int(results[0])
             counts["images"] += sum(int(r) for r in results[1:1 + image_count])
             counts["identities"] += 1 if identity is not None else 0
         return counts
+
+    # --- the move to per-chat slots -----------------------------------------------
+
+    def move_evidence(self) -> int:
+        """Move every chat's transcript and images kept where they were before the
+        evidence had per-chat slots (in the queue's slot) to their per-chat keys,
+        once: a Redis that held the queue before this version still shows every
+        transcript. Entries pushed since (by a process of this version) stay after
+        the moved ones. Only a single server can hold the old layout (the queue never
+        ran on a cluster with it). Returns how many chats had something moved."""
+        if self._evidence_moved:
+            return 0
+        flag = self._keys.handoff_evidence_moved()
+        if self._client.exists(flag):
+            self._evidence_moved = True
+            return 0
+        moved = 0
+        ids = dict.fromkeys(as_text(i) for key in (self._keys.handoff_waiting(), self._keys.handoff_claimed(),
+                                                   self._keys.handoff_closed())
+                            for i in self._client.zrange(key, 0, -1))
+        for hid in ids:
+            images = int(self._client.hget(self._keys.handoff_doc(hid), "images") or 0)
+            keys = [self._keys.handoff_transcript_before_move(hid), self._keys.handoff_transcript(hid)]
+            for n in range(1, images + 1):
+                keys += [self._keys.handoff_image_before_move(hid, n), self._keys.handoff_image(hid, n)]
+            moved += int(self._move_evidence(keys=keys))
+        self._client.set(flag, b"1")
+        self._evidence_moved = True
+        return moved

@@ -5,7 +5,10 @@ transfer, requeue, return to the bot, close, raise_priority, ...) runs as one sc
 so Redis executes the check and the change with nothing in between: two counsellors
 clicking 'take' at once are serialised by Redis and the second one sees the first's
 claim. All queue keys share the hash tag ``{handoff}`` (bot.storage.keys), so a
-script may touch all of them on a cluster too.
+script may touch all of them on a cluster too. A chat's transcript and images have
+a slot of their own (``{hx:<id>}``) and no script touches them: their entries are
+pushed beside the scripts, in an order that never shows a reader a version whose
+entry is not there yet.
 
 Scripts never build key names: every key comes in KEYS, built by KeyBuilder in
 Python. Time comes in ARGV from the queue's injected clock (not Redis TIME), so tests
@@ -143,18 +146,20 @@ redis.call('INCR', KEYS[3])
 return with({'created', new_id}, snapshot(KEYS[4], KEYS[2], new_id))
 """
 
-# KEYS: 1 doc, 2 waiting, 3 claimed, 4 closed, 5 by_user, 6 version, 7 transcript, 8 follow-ups
+# KEYS: 1 doc, 2 waiting, 3 claimed, 4 closed, 5 by_user, 6 version, 7 follow-ups
 # ARGV: 1 op (claim|transfer|requeue|bot|close|expire), 2 id, 3 actor, 4 target of a transfer,
 #       5 force ('1' = a supervisor acting on someone else's chat), 6 now, 7 now in ms,
-#       8 transcript entry (sealed JSON) recorded when the transition happens, 9 record (JSON),
-#       10 expire only: the cut-off (epoch seconds); the chat goes only if nothing
+#       8 record (JSON),
+#       9 expire only: the cut-off (epoch seconds); the chat goes only if nothing
 #       happened in it since before then (checked here, so a message that just arrived keeps it),
-#       11 close only: when the record's follow-up is due (epoch seconds; '' = none asked for)
+#       10 close only: when the record's follow-up is due (epoch seconds; '' = none asked for)
 # Answers {reason, holder ('' = nobody), snapshot...}; reason as in ClaimResult, or
-# 'fresh' when an expire found the chat still in use.
+# 'fresh' when an expire found the chat still in use, or 'same' when it was so
+# already (a second click: ok, and nothing happened). The transition's transcript
+# entry is pushed by the caller after an 'ok' (its slot is the chat's).
 TRANSITION = """
 local doc, waiting, claimed, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local by_user, version, log = KEYS[5], KEYS[6], KEYS[7]
+local by_user, version = KEYS[5], KEYS[6]
 local op, hid, actor, target = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local force, now, now_ms = ARGV[5] == '1', ARGV[6], ARGV[7]
 local f = redis.call('HMGET', doc, 'status', 'claimed_by', 'user', 'severity', 'queued_at', 'alert')
@@ -171,14 +176,14 @@ end
 if op == 'expire' then
   -- A chat left open: back to the bot like the system's other endings (forced).
   local touched = tonumber(redis.call('HGET', doc, 'touched_at') or '0') or 0
-  if math.max(tonumber(queued_at) or 0, touched) >= tonumber(ARGV[10]) then return answer('fresh', holder) end
+  if math.max(tonumber(queued_at) or 0, touched) >= tonumber(ARGV[9]) then return answer('fresh', holder) end
   op, force = 'bot', true
 end
 
 if op == 'claim' then
   if status == 'claimed' then
     -- A double click by the holder is not a conflict; anyone else is told who has it.
-    if holder == actor then return answer('ok', holder) end
+    if holder == actor then return answer('same', holder) end
     return answer('taken', holder)
   end
   redis.call('ZREM', waiting, hid)
@@ -191,7 +196,7 @@ if op == 'claim' then
   holder = actor
 elseif op == 'requeue' and status == 'waiting' then
   -- Already back in the queue (a second click): nothing to do.
-  return answer('ok', '')
+  return answer('same', '')
 else
   -- The other moves belong to the holder; a supervisor may force them, also on a
   -- waiting chat (assign it, take it off the queue).
@@ -221,8 +226,8 @@ else
     local final = op == 'close' and 'closed' or 'bot'
     redis.call('HSET', doc, 'status', final, 'closed_at', now, 'closed_by', actor)
     if op == 'close' then
-      redis.call('HSET', doc, 'record', ARGV[9])
-      if ARGV[11] ~= '' then redis.call('ZADD', KEYS[8], ARGV[11], hid) end
+      redis.call('HSET', doc, 'record', ARGV[8])
+      if ARGV[10] ~= '' then redis.call('ZADD', KEYS[7], ARGV[10], hid) end
     end
     redis.call('HDEL', doc, 'alert')
     add_handler(doc, actor)
@@ -235,7 +240,6 @@ else
   end
 end
 redis.call('HSET', doc, 'touched_at', now)
-redis.call('RPUSH', log, ARGV[8])
 redis.call('INCR', version)
 return answer('ok', holder)
 """
@@ -303,16 +307,16 @@ if redis.call('HDEL', KEYS[1], 'alert') == 1 then redis.call('INCR', KEYS[2]) en
 return 1
 """
 
-# A transcript entry, only for a handoff that exists (no orphan transcripts), with
-# an optional field set in the same step (escalate: escalated=1 and its entry).
-# KEYS: 1 doc, 2 transcript, 3 version
-# ARGV: 1 entry (sealed JSON), 2 field ('' = none), 3 value, 4 now (the chat is in use)
-APPEND = """
+# A transcript entry was pushed (to the chat's own slot, bot.storage.keys): the
+# handoff is touched, an optional field set with it (escalate: escalated=1), and the
+# version bumped, after the entry so a console that sees the version sees the entry.
+# 0 when the handoff does not exist (the caller takes the entry back).
+# KEYS: 1 doc, 2 version ; ARGV: 1 field ('' = none), 2 value, 3 now (the chat is in use)
+APPENDED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
-redis.call('HSET', KEYS[1], 'touched_at', ARGV[4])
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('INCR', KEYS[3])
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('HSET', KEYS[1], 'touched_at', ARGV[3])
+redis.call('INCR', KEYS[2])
 return 1
 """
 
@@ -351,4 +355,26 @@ if current then
 end
 redis.call('HSET', KEYS[1], ARGV[1], table.concat(ids, ' '))
 return #ids
+"""
+
+
+# A chat's evidence from where it was kept before it had a per-chat slot to where it
+# is now, on a single server (the old keys were never on a cluster). KEYS: the old
+# transcript, the new one, then old image, new image for each image. The old entries
+# go before any the new transcript already has; an image already at its new key is
+# left there. Answers 1 when something was moved.
+MOVE_EVIDENCE = """
+local moved = 0
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = #items, 1, -1 do redis.call('LPUSH', KEYS[2], items[i]) end
+if #items > 0 then moved = 1 end
+redis.call('DEL', KEYS[1])
+for i = 3, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('RENAME', KEYS[i], KEYS[i + 1])
+    else redis.call('DEL', KEYS[i]) end
+    moved = 1
+  end
+end
+return moved
 """

@@ -52,10 +52,11 @@ class QueueStore:
         self._mark_idle = client.register_script(lua.MARK_IDLE)
         self._clear_alert = client.register_script(lua.CLEAR_ALERT)
         self._set_notified = client.register_script(lua.SET_NOTIFIED)
-        self._append = client.register_script(lua.APPEND)
+        self._appended = client.register_script(lua.APPENDED)
         self._next_image = client.register_script(lua.NEXT_IMAGE)
         self._follow_up_done = client.register_script(lua.FOLLOW_UP_DONE)
         self._history_backfill = client.register_script(lua.HISTORY_BACKFILL)
+        self._move_evidence = client.register_script(lua.MOVE_EVIDENCE)
 
     @property
     def sealer(self) -> Sealer:
@@ -151,12 +152,17 @@ class QueueStore:
         return self._sealer.seal_text(to_json(entry), seal_context(hid, "log"))
 
     def _append_entry(self, hid: str, entry: dict, set_field: str = "", value: str = "") -> None:
-        done = self._append(
-            keys=[self._keys.handoff_doc(hid), self._keys.handoff_transcript(hid),
-                  self._keys.handoff_version()],
-            args=[self._seal_entry(hid, entry), set_field, value, encode(self._clock())],
-        )
+        """The entry pushed to the chat's transcript, then the handoff touched and the
+        version bumped: two round trips, since the transcript's slot is the chat's own
+        and a console that sees the new version must find the entry."""
+        sealed = self._seal_entry(hid, entry)
+        log = self._keys.handoff_transcript(hid)
+        self._client.rpush(log, sealed)
+        done = self._appended(keys=[self._keys.handoff_doc(hid), self._keys.handoff_version()],
+                              args=[set_field, value, encode(self._clock())])
         if not int(done):
+            # No handoff: the entry goes again, so no transcript outlives its handoff.
+            self._client.lrem(log, 1, sealed)
             raise KeyError(f"no handoff {hid!r}")
 
     def _from_hash(self, raw: dict, rank: Any = None) -> Handoff | None:

@@ -180,12 +180,20 @@ class Transitions(QueueStore):
             keys=[
                 keys.handoff_doc(hid), keys.handoff_waiting(), keys.handoff_claimed(),
                 keys.handoff_closed(), keys.handoff_by_user(), keys.handoff_version(),
-                keys.handoff_transcript(hid), keys.handoff_follow_ups(),
+                keys.handoff_follow_ups(),
             ],
             args=[op, hid, actor, target, "1" if force else "0", encode(now), ms(now),
-                  entry, to_json(record or {}), encode(cutoff) if cutoff is not None else "",
+                  to_json(record or {}), encode(cutoff) if cutoff is not None else "",
                   encode(due) if due is not None else ""],
         )
         reason, holder = as_text(reply[0]), as_text(reply[1]) or None
+        if reason == "ok":
+            # In the chat's own slot, after the move: the script bumped the version for
+            # the move, and the entry's push bumps it again, so a console that read the
+            # move before the entry was there reads the transcript once more.
+            self._client.rpush(keys.handoff_transcript(hid), entry)
+            self._client.incr(keys.handoff_version())
+        elif reason == "same":
+            reason = "ok"
         handoff = self._snapshot(reply[2:]) if len(reply) > 2 else None
         return ClaimResult(ok=reason == "ok", handoff=handoff, holder=holder, reason=reason)

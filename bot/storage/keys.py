@@ -158,13 +158,31 @@ class KeyBuilder:
         """Hash: one handoff's fields (status, role, severity, timestamps, ...)."""
         return self.handoff(f"h:{self._event_part(handoff_id)}")
 
+    # A chat's evidence is most of what the queue keeps (images up to 10 MB), so it has
+    # a hash tag of its own per chat, ``{hx:<id>}``: on a cluster the chats' evidence
+    # spreads over the nodes while the queue's slot keeps only its small indexes and
+    # documents. No script touches the evidence together with the queue.
+
     def handoff_transcript(self, handoff_id: str) -> str:
-        """List of JSON entries: what the user, the bot and the counsellors said."""
-        return self.handoff(f"h:{self._event_part(handoff_id)}:log")
+        """List of sealed JSON entries: what the user, the bot and the counsellors said."""
+        return f"{self._prefix}:{{hx:{self._event_part(handoff_id)}}}:log"
 
     def handoff_image(self, handoff_id: str, number: int) -> str:
         """Hash (content_type, data): an image the user sent, kept with the handoff."""
+        return f"{self._prefix}:{{hx:{self._event_part(handoff_id)}}}:img:{int(number)}"
+
+    def handoff_transcript_before_move(self, handoff_id: str) -> str:
+        """Where a transcript was kept before the evidence had per-chat slots (in
+        the queue's slot); read once, by bot.handoff.evidence.move_evidence."""
+        return self.handoff(f"h:{self._event_part(handoff_id)}:log")
+
+    def handoff_image_before_move(self, handoff_id: str, number: int) -> str:
+        """Where an image was kept before the evidence had per-chat slots."""
         return self.handoff(f"h:{self._event_part(handoff_id)}:img:{int(number)}")
+
+    def handoff_evidence_moved(self) -> str:
+        """String: set once every chat's evidence is at its per-chat key."""
+        return self.handoff("ev_moved")
 
     def handoff_waiting(self) -> str:
         """Sorted set of waiting handoff ids; score orders by priority, then waiting time."""

@@ -4,15 +4,16 @@ retention purge is tested with the records (tests/records/test_purge.py)."""
 from __future__ import annotations
 
 import pytest
+import redis
 
-from bot.handoff import MAX_IMAGE_BYTES
+from bot.handoff import MAX_IMAGE_BYTES, HandoffQueue
 from tests.handoff.kit import PNG, open_
 
 
 # --- transcript and images --------------------------------------------------------
 
 
-def test_transcript_roundtrip(queue, clock) -> None:
+def test_transcript_roundtrip(queue, clock, client, keys) -> None:
     a = open_(queue, 1)
     entries = [
         {"at": clock.now - 5, "from": "user", "by": None, "kind": "text", "text": "しにたい"},
@@ -28,6 +29,7 @@ def test_transcript_roundtrip(queue, clock) -> None:
     assert "at" not in entries[1]  # the caller's dict is not changed
     with pytest.raises(KeyError):
         queue.append("0123456789abcdef", {"from": "user", "kind": "text", "text": "x"})
+    assert not client.exists(keys.handoff_transcript("0123456789abcdef")), "no transcript without its handoff"
 
 
 def test_the_last_entries_of_a_transcript(queue):
@@ -61,3 +63,34 @@ def test_images_over_ten_megabytes_or_not_images_are_refused(queue) -> None:
     with pytest.raises(KeyError):
         queue.add_image("0123456789abcdef", PNG, "image/png")
     assert queue.image(a.id, 2) is None
+
+
+# --- the move to per-chat slots ---------------------------------------------------
+
+
+def test_evidence_kept_before_it_had_per_chat_slots_is_moved_once_in_order(queue, client, keys, clock) -> None:
+    if isinstance(client, redis.RedisCluster):
+        pytest.skip("the old layout was never on a cluster: it put every chat in the queue's slot")
+    a, b = open_(queue, 1), open_(queue, 2)
+    queue.append(a.id, {"from": "user", "kind": "text", "text": "前のこと"})
+    queue.add_image(a.id, PNG, "image/png")
+    queue.claim(b.id, "alice")
+    queue.close(b.id, "alice", {})
+    # As a server upgraded from the old layout holds them.
+    for hid in (a.id, b.id):
+        client.rename(keys.handoff_transcript(hid), keys.handoff_transcript_before_move(hid))
+    client.rename(keys.handoff_image(a.id, 1), keys.handoff_image_before_move(a.id, 1))
+    # A process of this version wrote to chat a before the move ran.
+    queue.append(a.id, {"from": "user", "kind": "text", "text": "あとのこと"})
+
+    mover = HandoffQueue(client, keys, clock, sealer=queue.sealer)
+    assert mover.move_evidence() == 2
+    texts = [e.get("text") for e in queue.transcript(a.id)]
+    assert texts[0] == "前のこと" and texts[-1] == "あとのこと" and len(texts) == 3
+    assert queue.image(a.id, 1) == (PNG, "image/png")
+    assert [e.get("event") for e in queue.transcript(b.id)] == ["claimed", "closed"]
+    assert not client.keys(f"{keys.prefix}:{{handoff}}:h:*:log") and not client.keys("*:img:*:before*")
+    assert not any(":img:" in k.decode() for k in client.keys(f"{keys.prefix}:{{handoff}}:*"))
+    # Once: the flag says so, and nothing is read again.
+    assert HandoffQueue(client, keys, clock, sealer=queue.sealer).move_evidence() == 0
+    assert len(queue.transcript(a.id)) == 3

@@ -27,16 +27,22 @@ def test_claimed_list_is_in_claim_order(queue, clock) -> None:
 # --- keys and the client ----------------------------------------------------------
 
 
-def test_every_key_is_under_the_queue_hash_tag_and_no_key_names_a_user(queue, client, keys) -> None:
+def test_the_queue_is_in_one_slot_each_chat_s_evidence_in_its_own_and_no_key_names_a_user(
+        queue, client, keys) -> None:
     a = open_(queue, 1)
     queue.add_image(a.id, PNG, "image/png")
     queue.claim(a.id, "alice")
     b = open_(queue, 2)
     queue.claim(b.id, "bob")
     queue.close(b.id, "bob", {})
-    names = [k.decode() for k in all_keys(client)]
-    assert names and all(n.startswith(f"{keys.prefix}:{{handoff}}:") for n in names)
+    names = sorted(k.decode() for k in all_keys(client))
+    evidence = {f"{keys.prefix}:{{hx:{a.id}}}:log", f"{keys.prefix}:{{hx:{a.id}}}:img:1",
+                f"{keys.prefix}:{{hx:{b.id}}}:log"}
+    assert evidence <= set(names)
+    assert all(n.startswith(f"{keys.prefix}:{{handoff}}:") for n in set(names) - evidence)
     assert not any(line_id(1) in n or keys.pseudonym(line_id(1)) in n for n in names)
+    # The images, the bulk of what the queue keeps, are not in the queue's slot.
+    assert not any(":img:" in n for n in names if n.startswith(f"{keys.prefix}:{{handoff}}:"))
 
 
 def test_a_decoding_client_is_refused(keys) -> None:
