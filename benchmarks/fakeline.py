@@ -10,6 +10,14 @@ event's sequence number in its reply token, so webhook-sent to reply-received
 is one subtraction. Any other path is answered 404 and counted as unexpected,
 and the benchmark fails if there is one.
 
+Where the bot's exactly-once depends on it, it refuses as LINE does: a reply token
+is spent by its first reply (a second gets 400 "Invalid reply token"), and a push
+whose ``X-Line-Retry-Key`` was accepted before gets 409 and delivers nothing. Every
+reply call is still listed in ``replies`` (what the bot sent); ``answers`` lists
+only what LINE would have shown the user, in arrival order: ``[kind, reply token
+or retry key, to (pushes), arrival ns, messages]``, which names the event each
+answered (benchmarks.failover).
+
 Run: ``python -m benchmarks.fakeline --port 9001`` (the benchmark starts it).
 """
 
@@ -26,7 +34,12 @@ ACCESS_TOKEN = "bench-channel-access-token"
 
 class Records:
     def __init__(self) -> None:
-        self.replies: list[tuple[str, int]] = []  # (reply token, arrival time ns)
+        self.replies: list[tuple[str, int]] = []  # (reply token, arrival time ns), every call
+        self.answers: list[tuple[str, str, str, int, int]] = []  # accepted: see the module's doc
+        self.spent_tokens: set[str] = set()
+        self.retry_keys: set[str] = set()
+        self.refused_replies = 0  # a reply token used a second time
+        self.refused_pushes = 0  # a retry key accepted before
         self.pushes = 0
         self.profiles = 0
         self.loadings = 0
@@ -54,15 +67,32 @@ def make_app() -> web.Application:
         if not authorised(request):
             return web.json_response({"message": "Invalid access token"}, status=401)
         body = await request.json()
-        records.replies.append((str(body.get("replyToken")), arrived))
-        return web.json_response(_sent(len(body.get("messages") or [])))
+        token = str(body.get("replyToken"))
+        records.replies.append((token, arrived))
+        if token in records.spent_tokens:
+            records.refused_replies += 1
+            return web.json_response({"message": "Invalid reply token"}, status=400)
+        records.spent_tokens.add(token)
+        count = len(body.get("messages") or [])
+        records.answers.append(("reply", token, "", arrived, count))
+        return web.json_response(_sent(count))
 
     async def push(request: web.Request) -> web.Response:
+        arrived = time.time_ns()
         if not authorised(request):
             return web.json_response({"message": "Invalid access token"}, status=401)
         body = await request.json()
         records.pushes += 1
-        return web.json_response(_sent(len(body.get("messages") or [])))
+        key = request.headers.get("X-Line-Retry-Key", "")
+        if key and key in records.retry_keys:
+            records.refused_pushes += 1
+            return web.json_response({"message": "The retry key is already accepted", "sentMessages": []},
+                                     status=409)
+        if key:
+            records.retry_keys.add(key)
+        count = len(body.get("messages") or [])
+        records.answers.append(("push", key, str(body.get("to")), arrived, count))
+        return web.json_response(_sent(count))
 
     async def profile(request: web.Request) -> web.Response:
         if not authorised(request):
@@ -85,8 +115,13 @@ def make_app() -> web.Application:
 
     async def stats(request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
+        # Only when asked: the load benchmarks poll this often and never read them.
+        answers_since = request.query.get("answers_since")
         return web.json_response({
             "replies": records.replies[since:], "reply_count": len(records.replies),
+            "answers": records.answers[int(answers_since):] if answers_since is not None else [],
+            "answer_count": len(records.answers),
+            "refused_replies": records.refused_replies, "refused_pushes": records.refused_pushes,
             "pushes": records.pushes, "profiles": records.profiles, "loadings": records.loadings,
             "unexpected": records.unexpected[:20], "unexpected_count": len(records.unexpected),
             "unauthorised": records.unauthorised,
