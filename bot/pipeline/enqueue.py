@@ -71,6 +71,10 @@ class PipelineError(Exception):
     """Base class of the pipeline's own errors."""
 
 
+#: How ensure_partition_count records a pipeline whose partitions have spread tags.
+SPREAD = "spread"
+
+
 class PipelineUnavailable(PipelineError):
     """Redis did not store (all of) the events: answer LINE 503 so that it redelivers.
 
@@ -302,26 +306,35 @@ def _run_replicated_on_cluster(client: redis.RedisCluster, calls: list[tuple[str
 
 
 def ensure_partition_count(client: redis.Redis, keys: KeyBuilder, partitions: int) -> None:
-    """Record the partition count on first use and refuse a different one afterwards.
+    """Record the partition count (and the tags' layout) on first use, refuse a
+    different count afterwards, and tell ``keys`` what was recorded.
 
     A worker configured with fewer partitions than the webhook would never read the
     streams above its count: those users' messages would wait forever. Call this at
     start-up of every producer and worker. To change the count, stop the webhook,
     let the workers drain every stream, then delete the key named in the error.
+
+    The value is ``<count>:spread`` for a pipeline begun with spread hash tags
+    (bot.storage.keys), or a bare count for one begun before them, which keeps its
+    plain tags: every process of one Redis must build the same keys.
     """
     check_partitions(partitions)
     key = keys.pipeline_partition_count()
     try:
-        client.set(key, str(partitions), nx=True)
+        client.set(key, f"{partitions}:{SPREAD}", nx=True)
         current = client.get(key)
     except RedisError as exc:
         raise PipelineUnavailable(f"Redis is unavailable: {exc}") from exc
-    if current is not None and int(current) != partitions:
+    if current is None:
+        return
+    count, _, layout = current.decode().partition(":")
+    if int(count) != partitions:
         raise PipelineConfigError(
             f"this process is configured with {partitions} pipeline partitions but Redis key "
-            f"{key} says {int(current)}; every web and worker process must use the same count "
+            f"{key} says {int(count)}; every web and worker process must use the same count "
             "(to change it: stop the webhook, let the workers drain, delete the key)"
         )
+    keys.use_partitions(partitions, spread=layout == SPREAD)
 
 
 def ensure_group(client: redis.Redis, stream: str) -> None:

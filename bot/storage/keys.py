@@ -20,6 +20,9 @@ import hashlib
 import hmac
 import re
 
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
+from redis.crc import key_slot
+
 # 32 hex chars = 128 bits: collisions between users are not a practical concern.
 PSEUDONYM_HEX_CHARS = 32
 # Short secrets make the pseudonyms guessable offline; 16 bytes is the floor.
@@ -52,6 +55,7 @@ class KeyBuilder:
             )
         self._secret = secret
         self._prefix = prefix
+        self.use_partitions(16)
 
     @property
     def prefix(self) -> str:
@@ -92,18 +96,52 @@ class KeyBuilder:
         return self.user(user_id, "lang")
 
     # --- Event pipeline (bot.pipeline): partition-level keys -----------------------
-    # Layout: ``<prefix>:{p:<n>}:<part>``. The pipeline spreads users over a fixed
-    # number of partitions; every key of one partition shares the hash tag ``{p:<n>}``,
-    # so one Lua script (dedupe + append, fenced ack, dead-letter) touches one cluster
-    # slot. These keys carry no user data in their names: only the partition number
-    # and LINE's opaque webhookEventId (or a hash of the event).
+    # Layout: ``<prefix>:{p:<n>[.<k>]}:<part>``. The pipeline spreads users over a fixed
+    # number of partitions; every key of one partition shares one hash tag, so one Lua
+    # script (dedupe + append, fenced ack, dead-letter) touches one cluster slot. These
+    # keys carry no user data in their names: only the partition number and LINE's
+    # opaque webhookEventId (or a hash of the event).
+    #
+    # The tags are spread: partition n's tag is ``p:<n>`` with the smallest suffix
+    # ``.<k>`` that puts its slot in the n-th of ``count`` equal bands of the slot
+    # space. A cluster made by ``redis-cli --cluster create`` gives each master one
+    # range of slots, so each master then carries its share of the partitions; the
+    # plain ``p:<n>`` tags put 10 of 16 on the first of three masters. A Redis whose
+    # pipeline began with the plain tags keeps them (bot.pipeline.enqueue.ensure_partition_count).
+
+    def use_partitions(self, count: int, *, spread: bool = True) -> None:
+        """The partition count and tag layout every process of this Redis agrees on
+        (read from Redis at start-up); until called: 16, spread."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"partition count must be an int >= 1, got {count!r}")
+        self._partition_count = count
+        self._spread = spread
+        self._tags: dict[int, str] = {}
+
+    @property
+    def partitions_spread(self) -> bool:
+        return self._spread
+
+    def _partition_tag(self, index: int) -> str:
+        tag = self._tags.get(index)
+        if tag is None:
+            tag = f"p:{index}"
+            if self._spread:
+                band = SLOTS * (index % self._partition_count) // self._partition_count
+                end = SLOTS * (index % self._partition_count + 1) // self._partition_count
+                k = 0
+                while not band <= key_slot(tag.encode()) < end:
+                    tag = f"p:{index}.{k}"
+                    k += 1
+            self._tags[index] = tag
+        return tag
 
     def partition(self, index: int, part: str) -> str:
         """Key for one ``part`` of partition ``index``. Prefer a named method below."""
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"partition index must be an int >= 0, got {index!r}")
         _check_part(part)
-        return f"{self._prefix}:{{p:{index}}}:{part}"
+        return f"{self._prefix}:{{{self._partition_tag(index)}}}:{part}"
 
     def partition_events(self, index: int) -> str:
         """The partition's event stream (consumer group ``workers``); entries are

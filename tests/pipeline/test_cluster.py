@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from bot.pipeline.enqueue import PipelineUnavailable, enqueue, partition_for
+from bot.storage.keys import KeyBuilder
 from bot.storage.redis import make_redis_client
 from tests.pipeline.test_replicas import KEYS, event
 from tests.redis_server import OwnCluster
@@ -125,3 +126,14 @@ def test_a_master_killed_is_replaced_by_its_replica_and_nothing_acknowledged_is_
     assert acknowledged == {e["webhookEventId"] for e in events}
     print(f"cluster: service back {back:.1f} s after the master was killed; {len(refused)} events refused meanwhile")
     client.close()
+
+
+def test_a_cluster_made_by_redis_cli_carries_the_partitions_evenly(redis_cluster):
+    """``redis-cli --cluster create`` gives each of three masters a third of the slots:
+    each then holds 5 or 6 of the 16 partitions (the plain ``p:<n>`` tags gave 10, 3, 3)."""
+    keys = KeyBuilder(secret=b"cluster-spread-secret-0123456789")
+    per_master: dict[int, int] = {}
+    for n in range(16):
+        port = redis_cluster.master_of(keys.partition_events(n)).port
+        per_master[port] = per_master.get(port, 0) + 1
+    assert sorted(per_master.values()) == [5, 5, 6]

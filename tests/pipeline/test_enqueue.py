@@ -140,7 +140,7 @@ def test_no_key_carries_a_user_id_or_message_text(redis_client: redis.Redis, key
     assert names
     for name in names:
         assert "U000" not in name and TEXT_PREFIX not in name
-        assert re.fullmatch(r"nsb:\{p:\d+\}:(events|seen:[A-Za-z0-9_-]+)", name), name
+        assert re.fullmatch(r"nsb:\{p:\d+(\.\d+)?\}:(events|seen:[A-Za-z0-9_-]+)", name), name
 
 
 # --- atomicity and failure -----------------------------------------------------------
@@ -212,3 +212,19 @@ def test_partition_count_must_agree(redis_client: redis.Redis, keys: KeyBuilder)
     ensure_partition_count(redis_client, keys, 16)
     with pytest.raises(PipelineConfigError, match="16"):
         ensure_partition_count(redis_client, keys, 8)
+
+
+def test_a_new_pipeline_has_spread_tags_and_one_begun_before_keeps_its_plain_ones(
+        redis_client: redis.Redis) -> None:
+    fresh = KeyBuilder(secret=b"x" * 32)
+    ensure_partition_count(redis_client, fresh, 16)
+    assert redis_client.get(fresh.pipeline_partition_count()) == b"16:spread"
+    assert fresh.partitions_spread
+    # A Redis whose pipeline was begun by a version before the spread tags.
+    redis_client.set(fresh.pipeline_partition_count(), b"16")
+    older = KeyBuilder(secret=b"x" * 32)
+    ensure_partition_count(redis_client, older, 16)
+    assert not older.partitions_spread
+    assert [older.partition_events(i) for i in range(16)] == [f"nsb:{{p:{i}}}:events" for i in range(16)]
+    with pytest.raises(PipelineConfigError, match="16"):
+        ensure_partition_count(redis_client, older, 8)

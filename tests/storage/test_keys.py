@@ -98,3 +98,20 @@ def test_empty_user_id_is_rejected(keys: KeyBuilder, user_id: object) -> None:
 
 def test_repr_does_not_leak_the_secret(keys: KeyBuilder) -> None:
     assert SECRET.decode() not in repr(keys)
+
+
+def test_partition_tags_put_partition_n_in_the_n_th_band_of_the_slot_space():
+    from redis.crc import key_slot
+
+    for count in (4, 16, 64):
+        keys = KeyBuilder(secret=b"k" * 32)
+        keys.use_partitions(count)
+        for n in range(count):
+            slot = key_slot(keys.partition_events(n).encode())
+            assert 16384 * n // count <= slot < 16384 * (n + 1) // count, (count, n, slot)
+            # Every key of a partition shares the slot (one script touches them together).
+            assert key_slot(keys.partition_seen(n, "01E").encode()) == slot
+            assert key_slot(keys.partition_lease(n).encode()) == slot
+    plain = KeyBuilder(secret=b"k" * 32)
+    plain.use_partitions(16, spread=False)
+    assert plain.partition_events(3) == "nsb:{p:3}:events"
