@@ -28,10 +28,13 @@ queue empty on the current master) and checks what the fake LINE API accepted:
   key, a push to another user); no reply uses a token older than LINE's 60 s
   (the fake accepts it, LINE would not).
 
-It measures the time without service: from the kill to the first 200 for a
-request sent after it, and the longest stretch with no 200 at all; the 503s and
-errors, the redeliveries. The figures are printed and written into a section of
-``--out`` (one per topology), with the date, the commit and the load average.
+It measures the time without service on the events of the partitions whose
+queue the killed master held (all of them on Sentinel; on the cluster about a
+third, the other masters never stopped): from the kill to the first 200 for a
+request sent after it, the longest stretch with no 200, and the longest any one
+event waited for its 200; and the 503s and errors, the redeliveries. The
+figures are printed and written into a section of ``--out`` (one per
+topology), with the date, the commit and the load average.
 """
 
 from __future__ import annotations
@@ -54,12 +57,13 @@ from typing import Any, Callable
 
 import aiohttp
 import redis
+from redis.crc import key_slot
 
 from benchmarks.load import SCRIPT, percentile, reply_token, seq_of, sign, webhook_bodies
 from benchmarks.stack import CHANNEL_SECRET, ID_SECRET, ROOT, BenchmarkError, Stack, stack
-from benchmarks.topology import DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, CLUSTER_NODE_TIMEOUT_MS, Killed
+from benchmarks.topology import CLUSTER_NODE_TIMEOUT_MS, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, Cluster, Killed
 from bot.line.sender import REPLY_TOKEN_TTL, retry_key
-from bot.pipeline.enqueue import DEFAULT_PARTITIONS
+from bot.pipeline.enqueue import DEFAULT_PARTITIONS, partition_for
 from bot.storage.keys import KeyBuilder
 
 RUN = "F"
@@ -97,6 +101,7 @@ class Sent:
     user: str
     event_id: str
     timestamp_ms: int
+    partition: int = 0
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -173,7 +178,7 @@ def _events_of(bodies: list[tuple[bytes, dict[str, str]]], run: str) -> list[Sen
     for body, _ in bodies:
         [event] = json.loads(body)["events"]
         out.append(Sent(seq_of(event["replyToken"], run), event["source"]["userId"], event["webhookEventId"],
-                        event["timestamp"]))
+                        event["timestamp"], partition_for(event, DEFAULT_PARTITIONS)))
     return out
 
 
@@ -320,11 +325,17 @@ def verify(sent: list[Sent], answers: list[Answer], run: str = RUN) -> Verdict:
 
 @dataclass
 class Service:
+    """Figures of the run. The time without service is read on the events of the
+    partitions the killed master held (all of them, but on a cluster a third):
+    the others never lost it."""
+
     kill_at_s: float  # after the first request
     promoted_s: float | None  # after the kill: Redis' own failover
-    first_ok_after_kill_s: float | None  # the first 200 for a request sent after the kill
-    longest_without_200_s: float
+    partitions_hit: int  # partitions (of 16) whose streams were on the killed master
+    first_ok_after_kill_s: float | None  # the first 200 for a request of theirs sent after the kill
+    longest_without_200_s: float  # no 200 for any event of theirs
     longest_without_200_from_s: float  # where that stretch began, after the kill (negative: before)
+    longest_wait_for_200_s: float  # one event, from its first send to its 200 (LINE retrying meanwhile)
     longest_without_answer_s: float  # no answer reaching LINE
     requests: int
     non_200: dict[str, int]
@@ -337,17 +348,21 @@ class Service:
 
 
 def measure(sent: list[Sent], answers: list[Answer], killed: Killed | None, promoted_ns: int | None,
-            run: str = RUN) -> Service:
+            hit: set[int] | None = None, run: str = RUN) -> Service:
+    """``hit``: the partitions the killed master held (None: all)."""
     attempts = [a for s in sent for a in s.attempts]
     t0 = min(a.sent_ns for a in attempts)
     kill_ns = killed.at_ns if killed else t0
-    oks = sorted(a.done_ns for a in attempts if a.status == 200)
+    theirs = [s for s in sent if hit is None or s.partition in hit]
+    their_attempts = [a for s in theirs for a in s.attempts]
+    oks = sorted(a.done_ns for a in their_attempts if a.status == 200)
     # Until the last event's first try: what comes after is only redeliveries draining.
     last_first = max(s.first_sent_ns for s in sent)
     points = [t0] + oks
     gaps = [(b - a, a) for a, b in zip(points, points[1:]) if a <= last_first]
     gap, gap_from = max(gaps) if gaps else (0, t0)
-    after = [a.done_ns for a in attempts if a.status == 200 and a.sent_ns > kill_ns]
+    after = [a.done_ns for a in their_attempts if a.status == 200 and a.sent_ns > kill_ns]
+    waits = [s.ok_ns - s.first_sent_ns for s in sent if s.ok_ns is not None]
     non_200 = Counter(str(a.status) if a.status is not None else (a.error or "no answer")
                       for a in attempts if a.status != 200)
     arrivals = sorted(a.arrived_ns for a in answers)
@@ -365,9 +380,11 @@ def measure(sent: list[Sent], answers: list[Answer], killed: Killed | None, prom
     return Service(
         kill_at_s=round((kill_ns - t0) / 1e9, 2),
         promoted_s=round((promoted_ns - kill_ns) / 1e9, 2) if promoted_ns else None,
+        partitions_hit=DEFAULT_PARTITIONS if hit is None else len(hit),
         first_ok_after_kill_s=round((min(after) - kill_ns) / 1e9, 2) if after and killed else None,
         longest_without_200_s=round(gap / 1e9, 2),
         longest_without_200_from_s=round((gap_from - kill_ns) / 1e9, 2),
+        longest_wait_for_200_s=round(max(waits, default=0) / 1e9, 2),
         longest_without_answer_s=round(answer_gap / 1e9, 2),
         requests=len(attempts),
         non_200=dict(sorted(non_200.items())),
@@ -464,6 +481,11 @@ def run(workdir: Path, *, topology: str = "sentinel", events: int = 1000, users:
 
         def kill() -> None:
             old = s.topology.master_address()
+            if isinstance(s.topology, Cluster):
+                ranges = s.topology.slots_of(old)
+                keys = KeyBuilder(secret=ID_SECRET.encode())
+                watched["hit"] = {p for p in range(DEFAULT_PARTITIONS)
+                                  if any(lo <= key_slot(keys.partition_events(p).encode()) <= hi for lo, hi in ranges)}
             killed = s.topology.kill_master()
             watched["killed"] = killed
             log(f"SIGKILL to the master {old[0]}:{old[1]}")
@@ -508,7 +530,7 @@ def run(workdir: Path, *, topology: str = "sentinel", events: int = 1000, users:
         answers += fresh
         s.check()
         verdict = verify(sent, answers)
-        service = measure(sent, answers, watched.get("killed"), watched.get("promoted_ns"))
+        service = measure(sent, answers, watched.get("killed"), watched.get("promoted_ns"), watched.get("hit"))
         killed = watched.get("killed")
         outcome = Outcome(topology, events, users, rate, _settings(topology, extra_env, redeliver), verdict,
                           service, stats["refused_replies"], stats["refused_pushes"],
@@ -564,10 +586,14 @@ def render(o: Outcome, *, command: str, date: str, commit: str, loadavg: str) ->
         f"| master killed | {sv.kill_at_s:.2f} s into the load |",
         f"| replica promoted (Redis' own failover) | "
         f"{f'{sv.promoted_s:.2f} s after the kill' if sv.promoted_s is not None else 'n/a'} |",
+        f"| partitions whose queue was on the killed master | {sv.partitions_hit} of {DEFAULT_PARTITIONS} "
+        "(the figures below are theirs) |",
         f"| first 200 for a request sent after the kill | "
         f"{f'{sv.first_ok_after_kill_s:.2f} s after the kill' if sv.first_ok_after_kill_s is not None else 'none'} |",
         f"| longest stretch without a 200 | {sv.longest_without_200_s:.2f} s "
         f"(from {sv.longest_without_200_from_s:+.2f} s of the kill) |",
+        f"| longest one event waited for its 200 (first send to acknowledgement) | "
+        f"{sv.longest_wait_for_200_s:.2f} s |",
         f"| longest stretch without an answer reaching LINE | {sv.longest_without_answer_s:.2f} s |",
         f"| requests / answered other than 200 | {sv.requests:,} / {sum(sv.non_200.values())} ({errors}) |",
         f"| redeliveries | {sv.redelivery_requests} requests for {sv.events_redelivered} events "

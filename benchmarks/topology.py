@@ -343,6 +343,10 @@ class Cluster(Topology):
             return out
         raise BenchmarkError("no cluster node answers CLUSTER NODES")
 
+    def slots_of(self, address: tuple[str, int]) -> list[tuple[int, int]]:
+        """The slot ranges the node at ``address`` serves now."""
+        return next((n["slots"] for n in self._nodes() if n["address"] == address), [])
+
     def masters(self) -> list[tuple[str, int]]:
         return sorted(n["address"] for n in self._nodes()
                       if "master" in n["flags"] and "fail" not in n["flags"] and n["slots"])

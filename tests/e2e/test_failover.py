@@ -38,7 +38,7 @@ def event(seq: int, user: str, sent_s: float, ok_s: float | None, *, tries: int 
     attempts = [Attempt(int((sent_s + i) * SECOND), int((sent_s + i + 0.1) * SECOND), 503) for i in range(tries - 1)]
     if ok_s is not None:
         attempts.append(Attempt(int((ok_s - 0.05) * SECOND), int(ok_s * SECOND), 200))
-    return Sent(seq, user, f"01F{seq:016d}", int(sent_s * 1000), attempts)
+    return Sent(seq, user, f"01F{seq:016d}", int(sent_s * 1000), attempts=attempts)
 
 
 def reply(seq: int, at_s: float) -> Answer:
@@ -112,3 +112,19 @@ def test_the_master_killed_under_load_every_acknowledged_event_is_answered_once_
     assert verdict.ordered_pairs > 400 and not verdict.out_of_order
     assert service.first_ok_after_kill_s is not None and service.first_ok_after_kill_s < SERVICE_BACK_WITHIN_S
     assert service.longest_without_200_s < SERVICE_BACK_WITHIN_S
+
+
+def test_the_time_without_service_is_read_on_the_killed_masters_partitions():
+    from benchmarks.failover import measure
+    from benchmarks.topology import Killed
+
+    kept = Sent(1, USER_A, "01F1", 1000, partition=1, attempts=[Attempt(int(1.05 * SECOND), int(1.1 * SECOND), 200)])
+    lost = Sent(2, USER_B, "01F2", 1000, partition=2, attempts=[
+        Attempt(int(1.0 * SECOND), int(1.2 * SECOND), 503), Attempt(int(2.9 * SECOND), int(3.0 * SECOND), 200)])
+    early = Sent(3, USER_A, "01F3", 0, partition=1, attempts=[Attempt(0, int(0.1 * SECOND), 200)])
+    killed = Killed(("127.0.0.1", 1), SECOND)
+    whole = measure([early, kept, lost], [], killed, None)
+    shard = measure([early, kept, lost], [], killed, None, hit={2})
+    assert whole.first_ok_after_kill_s == 0.1 and whole.partitions_hit == 16
+    assert shard.first_ok_after_kill_s == 2.0 and shard.partitions_hit == 1
+    assert shard.longest_wait_for_200_s == 2.0 and shard.non_200 == {"503": 1} and shard.events_redelivered == 1
