@@ -20,6 +20,7 @@ from bot.records.purge import DAY, purge, runs
 from bot.storage.keys import KeyBuilder
 from dialogs.reply import Reply
 from tests.conftest import tokyo
+from tests.redis_server import on_one_and_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = tokyo("2025-10-01 15:00").timestamp()
@@ -83,23 +84,24 @@ def test_retention_days_must_be_a_positive_int(store):
         purge(client, keys, 0)
 
 
-def _env(redis_server_url):
-    return {**os.environ, "REDIS_URL": redis_server_url, "BOT_ID_SECRET": "cli-purge-secret-0123456789abcdef",
+def _env(redis_settings):
+    return {**os.environ, **redis_settings, "BOT_ID_SECRET": "cli-purge-secret-0123456789abcdef",
             "BOT_CONSOLE_SECRET": "cli-console-secret-0123456789abcdef",
             "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=",
             "LINE_CHANNEL_SECRET": "x" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "y" * 32}
 
 
 @pytest.mark.e2e  # starts `python -m bot purge`
-def test_purge_command_purges_as_of_now_and_says_what_it_removed(redis_server_url, redis_client):
+@on_one_and_cluster
+def test_purge_command_purges_as_of_now_and_says_what_it_removed(redis_settings, redis_client):
     keys = KeyBuilder(secret=b"cli-purge-secret-0123456789abcdef")
     queue, old = handoff_closed_at(redis_client, keys, "U" + "c" * 32, T0)
     args = [sys.executable, "-m", "bot", "purge", "--now", "2026-11-30T12:00+09:00"]
-    done = subprocess.run(args, cwd=ROOT, env=_env(redis_server_url), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(args, cwd=ROOT, env=_env(redis_settings), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "1 purged, 1 transcripts, 2 images, 1 identities" in done.stderr
     assert queue.transcript(old) == []
-    done = subprocess.run(args, cwd=ROOT, env=_env(redis_server_url), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(args, cwd=ROOT, env=_env(redis_settings), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "0 purged" in done.stderr
     assert len(runs(redis_client, keys)) == 2
 
@@ -113,11 +115,12 @@ def test_purge_command_without_redis_is_one_line_and_exit_2():
 
 
 @pytest.mark.e2e  # starts `python -m bot clock`
-def test_clock_purges_at_once_and_stops_on_sigterm(redis_server_url, redis_client, tmp_path):
+@on_one_and_cluster
+def test_clock_purges_at_once_and_stops_on_sigterm(redis_settings, redis_client, tmp_path):
     keys = KeyBuilder(secret=b"cli-purge-secret-0123456789abcdef")
     log = tmp_path / "clock.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "clock"], cwd=ROOT, env=_env(redis_server_url),
+        process = subprocess.Popen([sys.executable, "-m", "bot", "clock"], cwd=ROOT, env=_env(redis_settings),
                                    stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
