@@ -61,7 +61,14 @@ from redis.crc import key_slot
 
 from benchmarks.load import SCRIPT, percentile, reply_token, seq_of, sign, webhook_bodies
 from benchmarks.stack import CHANNEL_SECRET, ID_SECRET, ROOT, BenchmarkError, Stack, stack
-from benchmarks.topology import CLUSTER_NODE_TIMEOUT_MS, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, Cluster, Killed
+from benchmarks.topology import (
+    CLUSTER_NODE_TIMEOUT_MS,
+    DOWN_AFTER_MS,
+    FAILOVER_TIMEOUT_MS,
+    LATENCY_THRESHOLD_MS,
+    Cluster,
+    Killed,
+)
 from bot.line.sender import REPLY_TOKEN_TTL, retry_key
 from bot.pipeline.enqueue import DEFAULT_PARTITIONS, partition_for
 from bot.storage.keys import KeyBuilder
@@ -413,6 +420,8 @@ class Outcome:
     refused_pushes: int
     killed: str
     redeliver: bool = True
+    #: The worst stall of each kind the live Redis servers saw (LATENCY LATEST), in ms.
+    redis_stalls: dict[str, int] = field(default_factory=dict)
 
 
 def _backlog(s: Stack) -> int:
@@ -529,12 +538,13 @@ def run(workdir: Path, *, topology: str = "sentinel", events: int = 1000, users:
         fresh, stats = _answers(s, seen + len(answers))
         answers += fresh
         s.check()
+        stalls = s.topology.worst_stalls()
         verdict = verify(sent, answers)
         service = measure(sent, answers, watched.get("killed"), watched.get("promoted_ns"), watched.get("hit"))
         killed = watched.get("killed")
         outcome = Outcome(topology, events, users, rate, _settings(topology, extra_env, redeliver), verdict,
                           service, stats["refused_replies"], stats["refused_pushes"],
-                          f"{killed.address[0]}:{killed.address[1]}" if killed else "none", redeliver)
+                          f"{killed.address[0]}:{killed.address[1]}" if killed else "none", redeliver, stalls)
     log("every process stopped")
     return outcome
 
@@ -600,6 +610,8 @@ def render(o: Outcome, *, command: str, date: str, commit: str, loadavg: str) ->
         f"(at most {sv.most_tries} tries for one) |",
         f"| first send to answer, all events | p50 {sv.e2e_p50_ms:g} ms, p99 {sv.e2e_p99_ms:g} ms, "
         f"max {sv.e2e_max_ms:g} ms |",
+        f"| Redis' own stalls over {LATENCY_THRESHOLD_MS} ms, worst of each kind on the live servers "
+        f"(LATENCY LATEST) | {', '.join(f'{k} {ms} ms' for k, ms in o.redis_stalls.items()) or 'none'} |",
         f"| answers LINE accepted | {v.replies} replies, {v.pushes} pushes; it refused {o.refused_replies} "
         f"replies with a spent token and {o.refused_pushes} pushes with a used retry key |",
         "",
@@ -650,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="events per second (default %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "failover.md")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="run in DIR and keep every process's log there (default: a temporary directory)")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -664,7 +678,8 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "python -m benchmarks.failover " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="failover-") as tmp:
-        outcome = run(Path(tmp), topology=args.topology, events=args.events, users=args.users, rate=args.rate,
+        workdir = args.keep if args.keep is not None else Path(tmp)
+        outcome = run(workdir, topology=args.topology, events=args.events, users=args.users, rate=args.rate,
                       log=log)
     section = render(outcome, command=command.strip(), date=date, commit=commit, loadavg=loadavg)
     print(section)

@@ -220,6 +220,23 @@ class Topology:
         self.processes.append(process)
         return process
 
+    def worst_stalls(self) -> dict[str, int]:
+        """The worst stall of each kind (an AOF fsync, a fork, a slow command) over the
+        latency threshold that each live data node saw, in ms (LATENCY LATEST)."""
+        worst: dict[str, int] = {}
+        for port, process in self.nodes.items():
+            if process not in self.processes:
+                continue
+            client = redis.Redis(port=port, socket_timeout=5, decode_responses=True)
+            try:
+                for event, _at, _latest, most in client.execute_command("LATENCY", "LATEST") or []:
+                    worst[event] = max(worst.get(event, 0), int(most))
+            except redis.RedisError:
+                continue
+            finally:
+                client.close()
+        return dict(sorted(worst.items()))
+
     def fsync_stalls(self, reset: bool = False) -> list[int]:
         """Milliseconds of each AOF fsync the master saw last over the latency threshold
         (LATENCY HISTORY keeps one sample per second: the worst of that second)."""
