@@ -551,11 +551,11 @@ def run(workdir: Path, *, topology: str = "sentinel", events: int = 1000, users:
 
 def _settings(topology: str, extra_env: dict[str, str] | None, redeliver: bool) -> str:
     redis_part = {
-        "one": "one redis-server (AOF `appendfsync always`, `noeviction`)",
-        "sentinel": (f"a master, two replicas and three sentinels (quorum 2, `down-after-milliseconds "
+        "one": "One redis-server (AOF `appendfsync always`, `noeviction`)",
+        "sentinel": (f"A master, two replicas and three sentinels (quorum 2, `down-after-milliseconds "
                      f"{DOWN_AFTER_MS}`, `failover-timeout {FAILOVER_TIMEOUT_MS}`); AOF `appendfsync always`, "
                      "`noeviction`, `min-replicas-to-write 1` on every data node"),
-        "cluster": (f"a cluster of three masters with a replica each (`cluster-node-timeout "
+        "cluster": (f"A cluster of three masters with a replica each (`cluster-node-timeout "
                     f"{CLUSTER_NODE_TIMEOUT_MS}`, AOF `appendfsync always`, `noeviction`); the killed node is "
                     "restarted once its replica is promoted, and rejoins as that one's replica"),
     }[topology]
@@ -639,6 +639,15 @@ PAGE_HEAD = """# Failover: the Redis master killed under load
 Written by `python -m benchmarks.failover` (benchmarks/failover.py), one section per
 topology; each run replaces its topology's section. How the run works and what each
 check means: the module's docstring. Back to [performance](performance.md).
+
+Two things to read the figures with. Per-user order is checked where it is certain:
+an event acknowledged before the user's next one was sent must be answered first;
+when a refused event is redelivered after the user's next one was stored, the bot
+answers in the order it stored them, and those pairs are counted, not failed. And
+the master is a process killed on the same machine: whatever it had written to the
+replicas' sockets still reaches them, so a run shows that nothing acknowledged is
+lost and how long service is gone, not what an asynchronous replica would lose with
+a machine (with `REDIS_MIN_REPLICAS=0` such a run lost nothing either).
 """
 TITLES = {"one": "One server (no replica: nothing to fail over to)", "sentinel": "Redis Sentinel",
           "cluster": "Redis Cluster (3 masters x 1 replica)"}
