@@ -42,6 +42,8 @@ class Roster:
         self._ttl_ms = ttl_ms
         self._heartbeat = client.register_script(scripts.HEARTBEAT)
         self._pubsub: redis.client.PubSub | None = None
+        #: listen() was asked for: a subscription lost with its server is made again.
+        self._listening = False
         self._seen_listening: set[str] = set()
         self.hints: list[int] = []  # partitions others said they freed, to try first
         #: Workers found gone, here or by another worker (read by partition threads).
@@ -55,6 +57,7 @@ class Roster:
 
     def listen(self) -> None:
         """Subscribe before the first heartbeat: from then on others may watch this worker."""
+        self._listening = True
         try:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(self._keys.pipeline_signals(), self._keys.pipeline_alive(self._name))
@@ -110,14 +113,19 @@ class Roster:
 
     def wait(self, seconds: float, stop: threading.Event) -> bool:
         """Wait up to ``seconds`` for another worker's signal; True when one came."""
+        if self._pubsub is None and self._listening:
+            self.listen()  # lost with its server (a failover): subscribe where the channel is now
         if self._pubsub is None:
             stop.wait(seconds)
             return False
         try:
             message = self._pubsub.get_message(timeout=max(seconds, 0.0))
         except RedisError as exc:
-            logger.warning("pipeline worker %s: Redis error while listening (%s)", self._name,
-                           type(exc).__name__)
+            logger.warning("pipeline worker %s: Redis error while listening (%s); subscribing again",
+                           self._name, type(exc).__name__)
+            # A cluster's pub/sub stays on the node it first chose; after a failover that
+            # node is gone, so the subscription is made anew at the next wait.
+            self._drop_subscription()
             stop.wait(seconds)
             return False
         if not message or message.get("type") != "message":
@@ -132,6 +140,11 @@ class Roster:
         return True
 
     def close(self) -> None:
+        """Stop listening, for good (the worker is stopping)."""
+        self._listening = False
+        self._drop_subscription()
+
+    def _drop_subscription(self) -> None:
         if self._pubsub is not None:
             try:
                 self._pubsub.close()

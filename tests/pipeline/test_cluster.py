@@ -137,3 +137,38 @@ def test_a_cluster_made_by_redis_cli_carries_the_partitions_evenly(redis_cluster
         port = redis_cluster.master_of(keys.partition_events(n)).port
         per_master[port] = per_master.get(port, 0) + 1
     assert sorted(per_master.values()) == [5, 5, 6]
+
+
+def test_a_worker_s_subscription_lost_with_its_master_is_made_again_on_the_promoted_one(cluster):
+    """Other workers tell a live worker from a dead one by its subscription (bot.pipeline.roster):
+    a cluster's pub/sub stays on the node it chose, so after that node's failover the
+    worker must subscribe again, or it would pass for dead and lose its partitions."""
+    import threading
+
+    from bot.pipeline.roster import Roster
+
+    client = bot_client(cluster)
+    roster = Roster(client, KEYS, "w1", ttl_ms=5000)
+    roster.listen()
+    alive = KEYS.pipeline_alive("w1")
+
+    def listening() -> int:
+        return dict(client.pubsub_numsub(alive)).get(alive.encode(), 0)
+
+    assert listening() == 1
+    victim = cluster.master_of(alive)
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait()
+    wait_until(lambda: cluster.serving(alive), 20, "a replica to take over the roster's slot")
+    stop = threading.Event()
+
+    def subscribed_again() -> bool:
+        roster.wait(0.1, stop)
+        try:
+            return listening() == 1
+        except redis.RedisError:
+            return False
+
+    wait_until(subscribed_again, 20, "the worker to be subscribed on the promoted master")
+    roster.close()
+    client.close()
