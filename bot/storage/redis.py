@@ -53,6 +53,10 @@ RETRY_BACKOFF_CAP = 0.5
 # bot uses only GET/SET/DEL and the lock's Lua scripts, so RESP3 brings nothing.
 PROTOCOL = 2
 
+#: Lock tokens kept whose release failed; a worker holds one lock a thread, so a
+#: failover leaves a handful.
+MAX_ABANDONED = 256
+
 # The session (and the answer it produced) saved, and the lock released, in one
 # atomic step. ARGV: session, its ttl ('' none), outbox ('' none), its ttl, token.
 _SAVE_RELEASE_LUA = """
@@ -211,6 +215,11 @@ class RedisStorage(SessionStorage):
         self._release_script = client.register_script(_RELEASE_LUA)
         self._save_release_script = client.register_script(_SAVE_RELEASE_LUA)
         self._local = threading.local()
+        #: Tokens of this process's locks whose release failed (Redis went away in the
+        #: middle, a failover): such a lock, still on the server, is its own, and is
+        #: taken over at once instead of waited out (bot.storage.base.DEFAULT_LOCK_TIMEOUT).
+        self._abandoned: dict[str, None] = {}
+        self._abandoned_lock = threading.Lock()
         #: Who takes the locks, written into each lock's value (a worker's name).
         self.holder = ""
         #: Says whether a holder is known to be gone (a worker whose process died,
@@ -328,7 +337,7 @@ class RedisStorage(SessionStorage):
                 raise StorageError(f"Redis lock {key} could not be acquired: {exc}") from exc
             if acquired:
                 break
-            if self._held_by_the_gone(key):
+            if self._held_by_the_gone(key) or self._abandoned_by_us(key):
                 continue
             if time.monotonic() + self._lock_poll_interval > deadline:
                 raise LockTimeout(
@@ -370,6 +379,37 @@ class RedisStorage(SessionStorage):
         if released:
             logger.warning("Redis lock %s of %s taken over: that worker is gone", key, holder)
         return True
+
+    def _abandoned_by_us(self, key: str) -> bool:
+        """Release the lock at ``key`` if it is one of this process's whose release
+        failed; True if it was (or is gone). The event it was taken for is being run
+        again (the handler's error made the pipeline retry it), so nobody holds it."""
+        with self._abandoned_lock:
+            if not self._abandoned:
+                return False
+        try:
+            value = self._client.get(key)
+        except RedisError:
+            return False
+        if value is None:
+            return True
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        with self._abandoned_lock:
+            if text not in self._abandoned:
+                return False
+            del self._abandoned[text]
+        try:
+            self._release_script(keys=[key], args=[value])
+        except RedisError:
+            return False
+        logger.warning("Redis lock %s taken over: this process lost it when Redis went away", key)
+        return True
+
+    def _abandon(self, token: str) -> None:
+        with self._abandoned_lock:
+            self._abandoned[token] = None
+            while len(self._abandoned) > MAX_ABANDONED:
+                del self._abandoned[next(iter(self._abandoned))]
 
     def _held(self) -> dict[str, tuple[bytes | None, bytes | None]]:
         """This thread's locked users, and the session and outbox read with each lock
@@ -414,7 +454,9 @@ class RedisStorage(SessionStorage):
         try:
             released = self._save_and_release(user_id, key, token, save, writes)
         except RedisError as exc:
-            # The lock expires on its own after ``timeout``; nothing else to undo.
+            # The lock expires on its own after ``timeout``; until then, should it
+            # still be there (a failover copied it), this process takes it back.
+            self._abandon(token)
             if quiet:
                 logger.warning("Redis lock %s could not be released%s: %s", key,
                                "" if save is None else " (nor the session saved)", exc)

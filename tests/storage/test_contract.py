@@ -470,6 +470,39 @@ def test_redis_lock_of_a_worker_found_gone_is_taken_over_at_once(redis_client: r
 
 
 @pytest.mark.redis
+def test_redis_lock_whose_release_failed_is_taken_back_by_its_own_process(redis_client: redis.Redis,
+                                                                          monkeypatch) -> None:
+    # A failover in the middle of a user's event: the save and release fail, the lock
+    # (copied to the promoted replica) stays for its timeout. The event is run again
+    # by the same process, which must not wait 10 s for its own lock; any other
+    # process still must.
+    keys = KeyBuilder(secret=SECRET)
+    storage = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    storage.holder = "vm-1.worker"
+    real = storage._save_and_release
+
+    def fails(*args, **kwargs):
+        raise redis.ConnectionError("the master went away")
+
+    monkeypatch.setattr(storage, "_save_and_release", fails)
+    with pytest.raises(StorageError):
+        with storage.lock(USER_A):
+            storage.save(USER_A, {"n": 1})
+    monkeypatch.setattr(storage, "_save_and_release", real)
+    assert redis_client.exists(keys.lock(USER_A)), "the lock outlived the failed release"
+    other = RedisStorage(redis_client, keys, lock_poll_interval=LOCK_POLL)
+    other.holder = "vm-1.worker"  # same name, other process: it never had that token
+    with pytest.raises(LockTimeout):
+        with other.lock(USER_A, blocking_timeout=0.2):
+            pass
+    started = time.monotonic()
+    with storage.lock(USER_A, blocking_timeout=5):
+        assert time.monotonic() - started < 0.5
+        storage.save(USER_A, {"n": 2})
+    assert storage.load(USER_A) == {"n": 2} and not redis_client.exists(keys.lock(USER_A))
+
+
+@pytest.mark.redis
 def test_redis_lock_has_an_expiry_so_a_crashed_worker_cannot_block_a_user(redis_client: redis.Redis) -> None:
     keys = KeyBuilder(secret=SECRET)
     storage = RedisStorage(redis_client, keys)
