@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--quick", action="store_true", help="short runs: checks the machinery, not figures")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per acknowledgement rate")
+    parser.add_argument("--only", choices=("topologies",),
+                        help="measure only this part and put it into the page's last figures (its .json): "
+                             "the three Redis topologies, about six minutes")
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="measure nothing: write the page again from a run's .json (after editing "
                              "benchmarks/history.md or the report's layout)")
@@ -95,6 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
+    if args.only == "topologies":
+        import json
+
+        previous = args.out.with_suffix(".json")
+        if not previous.exists():
+            print(f"python -m benchmarks: --only needs the figures of a whole run in {previous}", file=sys.stderr)
+            return 2
+        figures = json.loads(previous.read_text(encoding="utf-8"))
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            figures["topologies"] = _topologies(Path(tmp), args.quick, started)
+        report.write(figures, args.out)
+        print(f"wrote the topologies into {args.out} and its .json", file=sys.stderr)
+        return 0
     ack_seconds = args.seconds or (2.0 if args.quick else 8.0)
     e2e_seconds = 3.0 if args.quick else 20.0
     sessions = 10_000 if args.quick else 100_000
@@ -146,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"2/5 workers joining, leaving and crashing at {HANDOVER_RATE}/s")
         moved = handover(workdir, web_processes=WEB_PROCESSES, rate=HANDOVER_RATE, gunicorn_args=gunicorn_args,
                          log=log)
+        topologies = _topologies(workdir, args.quick, started)
         log(f"4/5 Redis memory at {sessions:,} sessions")
         with redis_server(workdir / "memory", aof=False) as url:
             memory = measure(url, workdir / "memory", users=sessions, handoffs=sessions // 100)
@@ -169,10 +186,29 @@ def main(argv: list[str] | None = None) -> int:
         "handover": asdict(moved),
         "dialogue": {"step": step, "triage": triage, "nlu": nlu},
         "memory": asdict(memory),
+        "topologies": topologies,
     }
     report.write(figures, args.out)
     log(f"wrote {args.out} and its .svg and .json")
     return 0
+
+
+def _topologies(workdir: Path, quick: bool, started: float) -> dict:
+    """Benchmark 7 (benchmarks/capacity.py), with when and where it was measured, since
+    ``--only topologies`` adds it to an earlier run's figures."""
+    from benchmarks.capacity import LADDER, P99_LIMIT_MS, as_dicts, capacity
+
+    machine = _machine()
+    seconds = 3.0 if quick else 10.0
+    ladder = LADDER[:2] if quick else LADDER
+
+    def log(line: str) -> None:
+        print(f"[{time.monotonic() - started:6.0f} s] {line}", file=sys.stderr, flush=True)
+
+    found = capacity(workdir, web_processes=WEB_PROCESSES, workers=WORKERS, gunicorn_args="", seconds=seconds,
+                     log=log, ladder=ladder)
+    return {"date": machine["date"], "commit": machine["commit"], "loadavg_before": machine["loadavg_before"],
+            "seconds": seconds, "ladder": list(ladder), "limit_ms": P99_LIMIT_MS, "points": as_dicts(found)}
 
 
 if __name__ == "__main__":

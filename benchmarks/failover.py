@@ -556,7 +556,8 @@ def _settings(topology: str, extra_env: dict[str, str] | None, redeliver: bool) 
                      f"{DOWN_AFTER_MS}`, `failover-timeout {FAILOVER_TIMEOUT_MS}`); AOF `appendfsync always`, "
                      "`noeviction`, `min-replicas-to-write 1` on every data node"),
         "cluster": (f"A cluster of three masters with a replica each (`cluster-node-timeout "
-                    f"{CLUSTER_NODE_TIMEOUT_MS}`, AOF `appendfsync always`, `noeviction`); the killed node is "
+                    f"{CLUSTER_NODE_TIMEOUT_MS}`, `cluster-require-full-coverage no`, AOF `appendfsync always`, "
+                    "`noeviction`); the killed node is "
                     "restarted once its replica is promoted, and rejoins as that one's replica"),
     }[topology]
     extra = f" Changed for this run: {extra_env}." if extra_env else ""

@@ -196,6 +196,7 @@ def render(figures: dict, plot_name: str) -> str:
         "API stands for LINE's servers. Answered twice: " + ", ".join(
             f"{p.get('doubled', 0)} at {p['rate']:g}/s" for p in figures["e2e"]) + ".",
         *_handover_section(figures),
+        *_topologies_section(figures),
     ]
     d = figures["dialogue"]
     step, triage = d["step"], d["triage"]
@@ -331,6 +332,54 @@ def _handover_section(figures: dict) -> list[str]:
         f"Over the whole run: {h['events']:,} events, {h['acknowledged']:,} acknowledged, {h['answered']:,} "
         f"answered, {h['doubled']} answered twice (an event in hand when its worker is killed is run again; "
         "the outbox gives the same answer, and LINE refuses a second reply with one token).",
+    ]
+    return lines
+
+
+def _topologies_section(figures: dict) -> list[str]:
+    t = figures.get("topologies")
+    if not t:
+        return []
+    names = {"one": "one server", "sentinel": "Sentinel: a master, two replicas, three sentinels",
+             "cluster": "Redis Cluster: three masters, a replica each"}
+    lines = [
+        "",
+        "## 2c. One server, Sentinel and a cluster",
+        "",
+        f"Measured {t['date']} at commit `{t['commit']}` (load average before: {t['loadavg_before']}); "
+        f"`benchmarks/capacity.py`. The same stack as in 2 on each topology, every Redis process on "
+        f"this machine's {figures['machine']['cores']} cores too. Sentinel and the cluster run with "
+        "`REDIS_MIN_REPLICAS=1` (an event waits for a replica before LINE gets its 200), AOF on every "
+        f"data node. Each climbs the ladder {', '.join(f'{r:g}' for r in t['ladder'])} events/s, "
+        f"{t['seconds']:g} s a rate, until end-to-end p99 goes over {t['limit_ms']:g} ms; the figure is "
+        "the highest rate at which every event was acknowledged, answered once and p99 stayed within it.",
+        "",
+        "| topology | events/s at p99 ≤ " + f"{t['limit_ms']:g} ms | " + " | ".join(
+            f"{r:g}/s: p99 ms" for r in t["ladder"]) + " | CPU ms per event, all Redis processes, at the first rate |",
+        "|---|---|" + "---|" * len(t["ladder"]) + "---|",
+    ]
+    for c in t["points"]:
+        by_rate = {p["rate"]: p for p in c["points"]}
+        cells = []
+        for r in t["ladder"]:
+            point = by_rate.get(r)
+            if point is None:
+                cells.append("-")
+                continue
+            acknowledged = point["ack"]["sent"] - point["ack"]["errors"]
+            missing = acknowledged - point["answered"]
+            cells.append(_ms(point["p99_ms"]) + (f" ({missing} unanswered)" if missing else "")
+                         + (f" ({point['ack']['errors']} refused)" if point["ack"]["errors"] else ""))
+        first = c["points"][0]["cpu_ms_per_event"] if c["points"] else {}
+        redis_cpu = sum(v for k, v in first.items() if k.startswith(("redis", "node", "sentinel")))
+        lines.append(f"| {names.get(c['topology'], c['topology'])} | {c['events_per_second']:g} | "
+                     + " | ".join(cells) + f" | {redis_cpu:.2f} |")
+    lines += [
+        "",
+        "On one machine the cluster cannot show what it is for: its six servers and their replication "
+        "share the same cores as everything else, so it pays its costs (a replica's copy of every write, "
+        "a round trip per master) without the cores another machine would bring. The page says how much "
+        "each topology costs here, not how far a cluster of machines grows.",
     ]
     return lines
 

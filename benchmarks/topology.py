@@ -507,6 +507,8 @@ def cluster(workdir: Path, *, node_timeout_ms: int = CLUSTER_NODE_TIMEOUT_MS) ->
             argv = _data_node_argv(port, data) + [
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", str(node_timeout_ms),
+                # As docs/redis.md asks: the other masters keep serving while one fails over.
+                "--cluster-require-full-coverage", "no",
                 # A bus port of its own: the default (port + 10000) may be taken, or past 65535.
                 "--cluster-port", str(free_port())]
             nodes[port] = start(f"node{n + 1}", argv, workdir, env)

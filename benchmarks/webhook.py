@@ -114,11 +114,14 @@ class EndToEnd:
 
 
 def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args: str, seconds: float,
-               log: Callable[[str], None]) -> list[EndToEnd]:
-    """Webhook sent -> reply received by the fake LINE API, with the Procfile's processes."""
+               log: Callable[[str], None], topology: str = "one", rates: tuple[float, ...] = E2E_RATES,
+               stop_above_ms: float | None = None) -> list[EndToEnd]:
+    """Webhook sent -> reply received by the fake LINE API, with the Procfile's processes,
+    on the Redis of ``topology`` (benchmarks.topology). With ``stop_above_ms``, the
+    rates after the first whose p99 is over it are not run (a ladder looking for a limit)."""
     out: list[EndToEnd] = []
-    with stack(workdir / "e2e", app=BOT_APP, web_processes=web_processes, workers=workers,
-               gunicorn_args=gunicorn_args) as s:
+    with stack(workdir / f"e2e-{topology}", app=BOT_APP, web_processes=web_processes, workers=workers,
+               gunicorn_args=gunicorn_args, topology=topology) as s:
         events = Events("E")
         first_user = 0
         warm = events.take(100, 50, users=20, first_user=USERS)  # users outside the measured ones
@@ -128,7 +131,7 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
         # others, and the events of a partition changing hands wait a few seconds
         # (benchmarks/history.md); that is measured apart, not mixed into these figures.
         _wait_balanced(s, workers)
-        for rate in E2E_RATES:
+        for rate in rates:
             count = int(rate * seconds)
             # Each user sends the 5 steps of the script, 4 seconds apart: a child answering.
             users = max(1, int(rate * 4))
@@ -158,6 +161,8 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
                 f"worst {max(stalls, default=0)} ms")
             if stats["unexpected_count"] or stats["unauthorised"]:
                 raise BenchmarkError(f"the bot made calls the fake LINE API does not know: {stats['unexpected']}")
+            if stop_above_ms is not None and not point.p99_ms <= stop_above_ms:
+                break
             time.sleep(2.0)
     return out
 
@@ -170,7 +175,7 @@ def _wait_balanced(s, workers: int, partitions: int = 16, timeout: float = 60.0)
     from benchmarks.stack import ID_SECRET
 
     keys = KeyBuilder(secret=ID_SECRET.encode())
-    client = redis.Redis.from_url(s.redis_url)
+    client = s.topology.client() if s.topology is not None else redis.Redis.from_url(s.redis_url)
     deadline = time.monotonic() + timeout
     share = -(-partitions // workers)
     try:
