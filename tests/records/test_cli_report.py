@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e  # every test starts `python -m bot report`
 
 
-def test_report_from_the_stores_records(redis_server_url, redis_client, directory, tmp_path):
+def test_report_from_the_stores_records(redis_settings, redis_client, directory, tmp_path):
     keys = KeyBuilder(secret=b"cli-purge-secret-0123456789abcdef")
     generate(redis_client, keys, directory, month="2026-11", count=40, seed=5)
     done = subprocess.run([sys.executable, "-m", "bot", "report", "--month", "2026-11", "--out", str(tmp_path)],
-                          cwd=ROOT, env=_env(redis_server_url), capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, env=_env(redis_settings), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "40 consultations" in done.stdout
     html = (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -114,11 +114,11 @@ def test_the_console_download_is_neutralised(app, add_account, directory):
 
 @pytest.mark.e2e  # starts `python -m bot report`
 @pytest.mark.e2e  # starts `python -m bot report`
-def test_the_cli_export_is_neutralised(redis_server_url, redis_client, directory, tmp_path):
+def test_the_cli_export_is_neutralised(redis_settings, redis_client, directory, tmp_path):
     keys = KeyBuilder(secret=b"cli-purge-secret-0123456789abcdef")  # the BOT_ID_SECRET of _env
     generate(redis_client, keys, directory, month=MONTH, count=60, seed=3)
     planted = _plant(redis_client, keys)
     done = subprocess.run([sys.executable, "-m", "bot", "report", "--month", MONTH, "--out", str(tmp_path)],
-                          cwd=ROOT, env=_env(redis_server_url), capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, env=_env(redis_settings), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     _assert_neutralised(_rows((tmp_path / "records.csv").read_bytes().decode("utf-8")), planted)
