@@ -351,25 +351,30 @@ def _topologies_section(figures: dict) -> list[str]:
         f"this machine's {figures['machine']['cores']} cores too. Sentinel and the cluster run with "
         "`REDIS_MIN_REPLICAS=1` (an event waits for a replica before LINE gets its 200), AOF on every "
         f"data node. Each climbs the ladder {', '.join(f'{r:g}' for r in t['ladder'])} events/s, "
-        f"{t['seconds']:g} s a rate, until end-to-end p99 goes over {t['limit_ms']:g} ms; the figure is "
-        "the highest rate at which every event was acknowledged, answered once and p99 stayed within it.",
+        f"{t['seconds']:g} s a rate, after a warm-up at the first, until end-to-end p99 goes over "
+        f"{t['limit_ms']:g} ms twice in a row at one rate (a rate over it is run once more: the cores are "
+        "shared, and a second of other work is not the limit; both runs are shown); the figure is the "
+        "highest rate at which, in one of its runs, every event was acknowledged, answered once and p99 "
+        "stayed within it.",
         "",
         "| topology | events/s at p99 ≤ " + f"{t['limit_ms']:g} ms | " + " | ".join(
             f"{r:g}/s: p99 ms" for r in t["ladder"]) + " | CPU ms per event, all Redis processes, at the first rate |",
         "|---|---|" + "---|" * len(t["ladder"]) + "---|",
     ]
     for c in t["points"]:
-        by_rate = {p["rate"]: p for p in c["points"]}
         cells = []
         for r in t["ladder"]:
-            point = by_rate.get(r)
-            if point is None:
+            runs = [p for p in c["points"] if p["rate"] == r]
+            if not runs:
                 cells.append("-")
                 continue
-            acknowledged = point["ack"]["sent"] - point["ack"]["errors"]
-            missing = acknowledged - point["answered"]
-            cells.append(_ms(point["p99_ms"]) + (f" ({missing} unanswered)" if missing else "")
-                         + (f" ({point['ack']['errors']} refused)" if point["ack"]["errors"] else ""))
+            shown = []
+            for point in runs:
+                acknowledged = point["ack"]["sent"] - point["ack"]["errors"]
+                missing = acknowledged - point["answered"]
+                shown.append(_ms(point["p99_ms"]) + (f" ({missing} unanswered)" if missing else "")
+                             + (f" ({point['ack']['errors']} refused)" if point["ack"]["errors"] else ""))
+            cells.append(", then ".join(shown))
         first = c["points"][0]["cpu_ms_per_event"] if c["points"] else {}
         redis_cpu = sum(v for k, v in first.items() if k.startswith(("redis", "node", "sentinel")))
         lines.append(f"| {names.get(c['topology'], c['topology'])} | {c['events_per_second']:g} | "

@@ -117,8 +117,11 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
                log: Callable[[str], None], topology: str = "one", rates: tuple[float, ...] = E2E_RATES,
                stop_above_ms: float | None = None) -> list[EndToEnd]:
     """Webhook sent -> reply received by the fake LINE API, with the Procfile's processes,
-    on the Redis of ``topology`` (benchmarks.topology). With ``stop_above_ms``, the
-    rates after the first whose p99 is over it are not run (a ladder looking for a limit)."""
+    on the Redis of ``topology`` (benchmarks.topology). With ``stop_above_ms`` (a ladder
+    looking for a limit): the stack is warmed at the first rate before it is measured,
+    a rate whose p99 is over the limit is run once more (a second of noise on a shared
+    machine is not the limit; both runs are kept), and the rates after one over it
+    twice are not run."""
     out: list[EndToEnd] = []
     with stack(workdir / f"e2e-{topology}", app=BOT_APP, web_processes=web_processes, workers=workers,
                gunicorn_args=gunicorn_args, topology=topology) as s:
@@ -131,7 +134,18 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
         # others, and the events of a partition changing hands wait a few seconds
         # (benchmarks/history.md); that is measured apart, not mixed into these figures.
         _wait_balanced(s, workers)
-        for rate in rates:
+        if stop_above_ms is not None and rates:
+            # The first measured rate came out slower than the next in every ladder:
+            # the processes' first seconds under steady load are not the steady state.
+            warm_users = max(1, int(rates[0] * 4))
+            warm = events.take(int(rates[0] * 5), rates[0], users=warm_users, first_user=USERS + 100)
+            first = events.next - len(warm)
+            run_load(s.webhook_url, warm, rates[0])
+            _wait_replies(s, events.run, range(first, events.next), timeout=60)
+        tries = [rate for rate in rates for _ in range(2 if stop_above_ms is not None else 1)]
+        for n, rate in enumerate(tries):
+            if stop_above_ms is not None and n % 2 == 1 and out[-1].p99_ms <= stop_above_ms:
+                continue  # held at the first try
             count = int(rate * seconds)
             # Each user sends the 5 steps of the script, 4 seconds apart: a child answering.
             users = max(1, int(rate * 4))
@@ -161,7 +175,7 @@ def end_to_end(workdir: Path, *, web_processes: int, workers: int, gunicorn_args
                 f"worst {max(stalls, default=0)} ms")
             if stats["unexpected_count"] or stats["unauthorised"]:
                 raise BenchmarkError(f"the bot made calls the fake LINE API does not know: {stats['unexpected']}")
-            if stop_above_ms is not None and not point.p99_ms <= stop_above_ms:
+            if stop_above_ms is not None and n % 2 == 1 and not point.p99_ms <= stop_above_ms:
                 break
             time.sleep(2.0)
     return out
