@@ -678,7 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     loadavg = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    # The pages a run writes (docs/) do not make the code it measured uncommitted.
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs")
     commit = _git("rev-parse", "--short", "HEAD") + (" (with uncommitted changes)" if dirty else "")
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     started = time.monotonic()
