@@ -62,6 +62,10 @@ class Roster:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(self._keys.pipeline_signals(), self._keys.pipeline_alive(self._name))
             self._pubsub = pubsub
+            # A new subscription (at start, or after a failover dropped every one):
+            # a worker counts as gone only once it was seen listening since, or a
+            # peer still re-subscribing would pass for dead.
+            self._seen_listening.clear()
         except (RedisError, NotImplementedError) as exc:
             # Without signals the worker still works: it rebalances at its next round,
             # and a dead worker's partitions wait for its leases to lapse.
@@ -76,9 +80,11 @@ class Roster:
         others = [_text(m) for m in self._client.zrange(self._keys.pipeline_workers(), 0, -1)]
         others = [name for name in others if name != self._name]
         self._seen_listening &= set(others)
-        if not others:
-            return []
-        counts = self._client.pubsub_numsub(*(self._keys.pipeline_alive(name) for name in others))
+        # One evicted that heartbeats again was alive after all (a failover's false alarm).
+        self.gone -= set(others)
+        if not others or self._pubsub is None:
+            return []  # not subscribed ourselves: no basis to judge anyone
+        counts = self._numsub([self._keys.pipeline_alive(name) for name in others])
         gone = []
         for name, (_, listening) in zip(others, counts):
             if int(listening) > 0:
@@ -86,6 +92,16 @@ class Roster:
             elif name in self._seen_listening:
                 gone.append(name)
         return gone
+
+    def _numsub(self, channels: list[str]) -> list[tuple[bytes, int]]:
+        """Subscribers of ``channels``. On a cluster, asked of the node this worker's own
+        subscription is on: every worker's channels share one slot, redis-py's cluster
+        pub/sub subscribes on the node serving it, and a node counts only its own
+        subscribers (the cluster client would ask some other node)."""
+        node = getattr(self._pubsub, "get_pubsub_node", lambda: None)()
+        if isinstance(self._client, redis.RedisCluster) and node is not None:
+            return self._client.get_redis_connection(node).pubsub_numsub(*channels)
+        return self._client.pubsub_numsub(*channels)
 
     def evict(self, worker: str) -> None:
         self.gone.add(worker)

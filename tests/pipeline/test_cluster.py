@@ -173,3 +173,50 @@ def test_a_worker_s_subscription_lost_with_its_master_is_made_again_on_the_promo
     wait_until(subscribed_again, 20, "the worker to be subscribed on the promoted master")
     roster.close()
     client.close()
+
+
+def test_after_a_failover_a_peer_still_re_subscribing_is_not_taken_for_dead(cluster):
+    """Every subscription dies with the master of the workers' channels. The first
+    worker back must not call the others gone before they are back too (they would
+    lose their partitions, and their users' locks to takeover); one that then really
+    stops listening is found gone, asked of the node that serves the channels."""
+    import threading
+
+    from bot.pipeline.roster import Roster
+
+    stop = threading.Event()
+    client_a, client_b = bot_client(cluster), bot_client(cluster)
+    a = Roster(client_a, KEYS, "wa", ttl_ms=5000)
+    b = Roster(client_b, KEYS, "wb", ttl_ms=5000)
+    for roster in (a, b):
+        roster.listen()
+        roster.heartbeat()
+    assert b.departed() == [] and a.departed() == []
+    victim = cluster.master_of(KEYS.pipeline_alive("wa"))
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait()
+    wait_until(lambda: cluster.serving(KEYS.pipeline_alive("wa")), 20, "a replica to take over the channels' slot")
+
+    def back(roster: Roster, name: str) -> bool:
+        # One round of a worker's loop: its heartbeat (through the cluster client, which
+        # reads the slot map again on errors), then its wait for signals.
+        try:
+            roster.heartbeat()
+        except redis.RedisError:
+            pass
+        roster.wait(0.1, stop)
+        try:
+            return roster._pubsub is not None and dict(roster._numsub([KEYS.pipeline_alive(name)])).get(
+                KEYS.pipeline_alive(name).encode(), 0) == 1
+        except redis.RedisError:
+            return False
+
+    wait_until(lambda: back(b, "wb"), 20, "worker b to be subscribed again")
+    assert b.departed() == [], "a has not re-subscribed yet: not judged"
+    wait_until(lambda: back(a, "wa"), 20, "worker a to be subscribed again")
+    assert b.departed() == []  # a seen listening on the new master
+    a.close()  # a's process ends: its subscription goes with it
+    assert b.departed() == ["wa"]
+    b.close()
+    client_a.close()
+    client_b.close()
