@@ -11,6 +11,7 @@ import os
 import redis
 
 from bot.config import Config, ConfigError, load_config
+from bot.pipeline.enqueue import adopt_partition_layout
 from bot.storage.keys import KeyBuilder
 from bot.storage.redis import make_redis_client
 
@@ -29,4 +30,8 @@ def connect_for_command(why_redis: str) -> tuple[Config, redis.Redis, KeyBuilder
         client.ping()
     except Exception as exc:
         raise ConfigError(f"Redis at REDIS_URL is not reachable: {exc}") from None
-    return config, client, KeyBuilder(secret=config.id_secret)
+    keys = KeyBuilder(secret=config.id_secret)
+    # What a command sends to a user goes through the pipeline's partitions: their
+    # keys must be the ones the workers read (a Redis begun before the spread tags).
+    adopt_partition_layout(client, keys)
+    return config, client, keys

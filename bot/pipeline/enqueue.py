@@ -325,16 +325,34 @@ def ensure_partition_count(client: redis.Redis, keys: KeyBuilder, partitions: in
         current = client.get(key)
     except RedisError as exc:
         raise PipelineUnavailable(f"Redis is unavailable: {exc}") from exc
-    if current is None:
-        return
-    count, _, layout = current.decode().partition(":")
-    if int(count) != partitions:
+    count, spread = _recorded(current, partitions)
+    if count != partitions:
         raise PipelineConfigError(
             f"this process is configured with {partitions} pipeline partitions but Redis key "
-            f"{key} says {int(count)}; every web and worker process must use the same count "
+            f"{key} says {count}; every web and worker process must use the same count "
             "(to change it: stop the webhook, let the workers drain, delete the key)"
         )
-    keys.use_partitions(partitions, spread=layout == SPREAD)
+    keys.use_partitions(partitions, spread=spread)
+
+
+def adopt_partition_layout(client: redis.Redis, keys: KeyBuilder) -> None:
+    """Build partition keys as the web and worker processes of this Redis do, for a
+    process that only sends (the clock, an operator's command): it reads what
+    ensure_partition_count recorded and writes nothing."""
+    try:
+        current = client.get(keys.pipeline_partition_count())
+    except RedisError as exc:
+        raise PipelineUnavailable(f"Redis is unavailable: {exc}") from exc
+    count, spread = _recorded(current, DEFAULT_PARTITIONS)
+    keys.use_partitions(count, spread=spread)
+
+
+def _recorded(value: bytes | None, default: int) -> tuple[int, bool]:
+    """The recorded count and whether its tags are spread (none recorded: a new pipeline)."""
+    if value is None:
+        return default, True
+    count, _, layout = value.decode().partition(":")
+    return int(count), layout == SPREAD
 
 
 def ensure_group(client: redis.Redis, stream: str) -> None:

@@ -21,6 +21,7 @@ from bot.pipeline import (
     partition_for,
     source_id,
 )
+from bot.pipeline.enqueue import adopt_partition_layout
 from bot.storage.keys import KeyBuilder
 from bot.storage.redis import make_redis_client
 from tests.pipeline import SECRET, TEXT_PREFIX, message_event, user_id, webhook_event_id
@@ -228,3 +229,25 @@ def test_a_new_pipeline_has_spread_tags_and_one_begun_before_keeps_its_plain_one
     assert [older.partition_events(i) for i in range(16)] == [f"nsb:{{p:{i}}}:events" for i in range(16)]
     with pytest.raises(PipelineConfigError, match="16"):
         ensure_partition_count(redis_client, older, 8)
+    # The clock and the operator's commands only send: they take the recorded layout.
+    sender = KeyBuilder(secret=b"x" * 32)
+    adopt_partition_layout(redis_client, sender)
+    assert sender.partition_events(3) == older.partition_events(3) == "nsb:{p:3}:events"
+    redis_client.delete(fresh.pipeline_partition_count())
+    adopt_partition_layout(redis_client, sender)
+    assert sender.partitions_spread and redis_client.get(fresh.pipeline_partition_count()) is None
+
+
+def test_an_operator_s_command_builds_the_partition_keys_the_workers_read(redis_server_url, redis_client,
+                                                                          monkeypatch) -> None:
+    from bot.connection import connect_for_command
+
+    for name, value in {"REDIS_URL": redis_server_url, "BOT_ID_SECRET": "cmd-secret-0123456789abcdef",
+                        "BOT_CONSOLE_SECRET": "c" * 40, "LINE_CHANNEL_SECRET": "s" * 32,
+                        "LINE_CHANNEL_ACCESS_TOKEN": "t" * 32,
+                        "BOT_DATA_KEY": "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="}.items():
+        monkeypatch.setenv(name, value)
+    redis_client.set(KeyBuilder(secret=b"x" * 32).pipeline_partition_count(), b"16")  # begun before the spread tags
+    _config, client, keys = connect_for_command("test")
+    assert keys.partition_events(3) == "nsb:{p:3}:events"
+    client.close()
