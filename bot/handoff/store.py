@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import redis
+from redis.exceptions import RedisError
 
 from bot.crypto import Sealer
 from bot.handoff import lua
@@ -158,8 +159,14 @@ class QueueStore:
         sealed = self._seal_entry(hid, entry)
         log = self._keys.handoff_transcript(hid)
         self._client.rpush(log, sealed)
-        done = self._appended(keys=[self._keys.handoff_doc(hid), self._keys.handoff_version()],
-                              args=[set_field, value, encode(self._clock())])
+        try:
+            done = self._appended(keys=[self._keys.handoff_doc(hid), self._keys.handoff_version()],
+                                  args=[set_field, value, encode(self._clock())])
+        except RedisError:
+            # The caller fails and its event is run again, which pushes the entry again:
+            # this one goes, or the user's message would show twice.
+            self._client.lrem(log, 1, sealed)
+            raise
         if not int(done):
             # No handoff: the entry goes again, so no transcript outlives its handoff.
             self._client.lrem(log, 1, sealed)

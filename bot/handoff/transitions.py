@@ -7,15 +7,20 @@ them: of two counsellors taking one chat at once, exactly one gets it.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from bot.handoff.follow_ups import follow_up_due
 from bot.handoff.model import ClaimResult, Handoff, check_name, check_reasons, check_severity
 from bot.handoff.store import QueueStore
 from bot.handoff.stored import as_text, encode, ms, to_json
 from bot.privacy import mask_pii_deep
+
+logger = logging.getLogger(__name__)
 
 # open() retries when the user index changed between its read and its script; that
 # needs another open() for the same user in that instant, so a few tries suffice.
@@ -166,6 +171,13 @@ class Transitions(QueueStore):
                 expired.append(result.handoff)
         return expired
 
+    def _take_back(self, log: str, entry: str) -> None:
+        try:
+            self._client.lrem(log, 1, entry)
+        except RedisError as exc:
+            logger.warning("handoff transcript: a line of a move not made could not be taken back (%s)",
+                           type(exc).__name__)
+
     def _move(
         self, op: str, hid: str, actor: str, *, event: dict[str, Any], target: str = "",
         force: bool = False, record: dict | None = None, cutoff: float | None = None,
@@ -176,6 +188,12 @@ class Transitions(QueueStore):
         entry = self._seal_entry(hid, {"at": now, "from": "system", "by": actor, "kind": "event", "text": "",
                                        **event})
         keys = self._keys
+        # The entry goes first, in the chat's own slot: a move committed by the script
+        # then always has its line, in its place among the chat's entries. Taken back
+        # when the script makes no move (someone else's claim, a second click, ...).
+        log = keys.handoff_transcript(hid)
+        self._client.rpush(log, entry)
+        # Should the script fail, whether the move was made is unknown: the line stays.
         reply = self._transition(
             keys=[
                 keys.handoff_doc(hid), keys.handoff_waiting(), keys.handoff_claimed(),
@@ -187,13 +205,9 @@ class Transitions(QueueStore):
                   encode(due) if due is not None else ""],
         )
         reason, holder = as_text(reply[0]), as_text(reply[1]) or None
-        if reason == "ok":
-            # In the chat's own slot, after the move: the script bumped the version for
-            # the move, and the entry's push bumps it again, so a console that read the
-            # move before the entry was there reads the transcript once more.
-            self._client.rpush(keys.handoff_transcript(hid), entry)
-            self._client.incr(keys.handoff_version())
-        elif reason == "same":
+        if reason != "ok":
+            self._take_back(log, entry)
+        if reason == "same":
             reason = "ok"
         handoff = self._snapshot(reply[2:]) if len(reply) > 2 else None
         return ClaimResult(ok=reason == "ok", handoff=handoff, holder=holder, reason=reason)

@@ -268,6 +268,7 @@ def test_transitions_are_in_the_transcript(queue) -> None:
     a = open_(queue, 1)
     queue.claim(a.id, "alice")
     queue.claim(a.id, "bob")  # refused: not recorded
+    queue.claim(a.id, "alice")  # a second click: ok, and nothing happened
     queue.transfer(a.id, "alice", "bob")
     queue.requeue(a.id, "bob")
     queue.claim(a.id, "carol")
@@ -276,3 +277,22 @@ def test_transitions_are_in_the_transcript(queue) -> None:
     assert events == [("claimed", "alice"), ("transferred", "alice"), ("requeued", "bob"),
                       ("claimed", "carol"), ("closed", "carol")]
     assert all(e["from"] == "system" and e["kind"] == "event" for e in queue.transcript(a.id))
+
+
+def test_a_message_whose_handoff_could_not_be_touched_leaves_no_line(queue, monkeypatch) -> None:
+    # Redis failing between the transcript's push and the handoff's update (a failover
+    # of the queue's master): the event is run again, and the message must show once.
+    import redis
+
+    a = open_(queue, 1)
+    queue.append(a.id, {"from": "user", "kind": "text", "text": "1"})
+
+    def fails(*args, **kwargs):
+        raise redis.ConnectionError("the queue's master went away")
+
+    monkeypatch.setattr(queue, "_appended", fails)
+    with pytest.raises(redis.ConnectionError):
+        queue.append(a.id, {"from": "user", "kind": "text", "text": "2"})
+    monkeypatch.undo()
+    queue.append(a.id, {"from": "user", "kind": "text", "text": "2"})
+    assert [e["text"] for e in queue.transcript(a.id)] == ["1", "2"]
