@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 
+import redis
+
 from bot.handoff.store import QueueStore
 from bot.handoff.stored import as_text, encode, ms, seal_context, to_json
 from bot.privacy import mask_pii_deep
@@ -42,8 +44,20 @@ class Evidence(QueueStore):
         """The whole transcript, or only its ``last`` entries."""
         start = -last if last else 0
         context = seal_context(hid, "log")
-        return [json.loads(self._sealer.open_text(as_text(item), context))
-                for item in self._client.lrange(self._keys.handoff_transcript(hid), start, -1)]
+        log = self._keys.handoff_transcript(hid)
+        if self._single_server:
+            # A process of the version before the per-chat slots (a rolling deploy) may
+            # still write where transcripts were: its entries are moved when read.
+            pipe = self._client.pipeline(transaction=False)
+            pipe.lrange(log, start, -1)
+            pipe.exists(self._keys.handoff_transcript_before_move(hid))
+            items, before_move = pipe.execute()
+            if before_move:
+                self._move_chat(hid)
+                items = self._client.lrange(log, start, -1)
+        else:
+            items = self._client.lrange(log, start, -1)
+        return [json.loads(self._sealer.open_text(as_text(item), context)) for item in items]
 
     def add_image(self, hid: str, data: bytes, content_type: str) -> int:
         """Keep an image the user sent with the handoff; returns its number n and adds
@@ -72,6 +86,8 @@ class Evidence(QueueStore):
 
     def image(self, hid: str, n: int) -> tuple[bytes, str] | None:
         data, content_type = self._client.hmget(self._keys.handoff_image(hid, n), "data", "content_type")
+        if data is None and self._single_server and self._move_chat(hid):
+            data, content_type = self._client.hmget(self._keys.handoff_image(hid, n), "data", "content_type")
         if data is None or content_type is None:
             return None
         return self._sealer.open(bytes(data), seal_context(hid, f"img:{n}")), as_text(content_type)
@@ -101,6 +117,11 @@ class Evidence(QueueStore):
             pipe.delete(self._keys.handoff_transcript(hid))
             for n in range(1, image_count + 1):
                 pipe.delete(self._keys.handoff_image(hid, n))
+            # And where they were kept before the per-chat slots, should they not have
+            # been moved yet (a purge before the first start of this version).
+            pipe.delete(self._keys.handoff_transcript_before_move(hid))
+            for n in range(1, image_count + 1):
+                pipe.delete(self._keys.handoff_image_before_move(hid, n))
             results = pipe.execute()
             pipe = self._client.pipeline(transaction=True)
             pipe.hdel(doc, "identity")
@@ -112,8 +133,9 @@ class Evidence(QueueStore):
             pipe.hset(doc, mapping=mapping)
             pipe.execute()
             counts["handoffs"] += 1
-            counts["transcripts"] += int(results[0])
-            counts["images"] += sum(int(r) for r in results[1:1 + image_count])
+            now, before = results[:1 + image_count], results[1 + image_count:]
+            counts["transcripts"] += min(1, int(now[0]) + int(before[0]))
+            counts["images"] += sum(min(1, int(a) + int(b)) for a, b in zip(now[1:], before[1:]))
             counts["identities"] += 1 if identity is not None else 0
         return counts
 
@@ -137,11 +159,24 @@ class Evidence(QueueStore):
                                                    self._keys.handoff_closed())
                             for i in self._client.zrange(key, 0, -1))
         for hid in ids:
-            images = int(self._client.hget(self._keys.handoff_doc(hid), "images") or 0)
-            keys = [self._keys.handoff_transcript_before_move(hid), self._keys.handoff_transcript(hid)]
-            for n in range(1, images + 1):
-                keys += [self._keys.handoff_image_before_move(hid, n), self._keys.handoff_image(hid, n)]
-            moved += int(self._move_evidence(keys=keys))
+            moved += int(self._move_chat(hid))
         self._client.set(flag, b"1")
         self._evidence_moved = True
         return moved
+
+    @property
+    def _single_server(self) -> bool:
+        return not isinstance(self._client, redis.RedisCluster)
+
+    def _move_chat(self, hid: str) -> bool:
+        """One chat's evidence from where it was before the per-chat slots; a purged
+        chat's is deleted instead (the purge ran before the move). True if any was there."""
+        images, purged = self._client.hmget(self._keys.handoff_doc(hid), "images", "purged")
+        before = [self._keys.handoff_transcript_before_move(hid)]
+        now = [self._keys.handoff_transcript(hid)]
+        for n in range(1, int(images or 0) + 1):
+            before.append(self._keys.handoff_image_before_move(hid, n))
+            now.append(self._keys.handoff_image(hid, n))
+        if purged is not None:
+            return bool(self._client.delete(*before))
+        return bool(int(self._move_evidence(keys=[k for pair in zip(before, now) for k in pair])))

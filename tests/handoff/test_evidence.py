@@ -94,3 +94,42 @@ def test_evidence_kept_before_it_had_per_chat_slots_is_moved_once_in_order(queue
     # Once: the flag says so, and nothing is read again.
     assert HandoffQueue(client, keys, clock, sealer=queue.sealer).move_evidence() == 0
     assert len(queue.transcript(a.id)) == 3
+
+
+def test_a_purge_before_the_move_removes_the_evidence_where_it_was_and_nothing_comes_back(
+        queue, client, keys, clock) -> None:
+    if isinstance(client, redis.RedisCluster):
+        pytest.skip("the old layout was never on a cluster")
+    a = open_(queue, 1)
+    queue.append(a.id, {"from": "user", "kind": "text", "text": "ひみつ"})
+    queue.add_image(a.id, PNG, "image/png")
+    queue.claim(a.id, "alice")
+    queue.close(a.id, "alice", {})
+    client.rename(keys.handoff_transcript(a.id), keys.handoff_transcript_before_move(a.id))
+    client.rename(keys.handoff_image(a.id, 1), keys.handoff_image_before_move(a.id, 1))
+    # The clock's purge runs before any process of this version moved the evidence.
+    counts = queue.purge_before(clock.now + 1)
+    assert counts["handoffs"] == 1 and counts["transcripts"] == 1 and counts["images"] == 1
+    mover = HandoffQueue(client, keys, clock, sealer=queue.sealer)
+    mover.move_evidence()
+    assert queue.transcript(a.id) == [] and queue.image(a.id, 1) is None
+    assert not client.exists(keys.handoff_transcript_before_move(a.id), keys.handoff_image_before_move(a.id, 1))
+
+
+def test_what_a_process_of_the_old_version_writes_after_the_move_is_shown(queue, client, keys, clock) -> None:
+    if isinstance(client, redis.RedisCluster):
+        pytest.skip("the old layout was never on a cluster")
+    a = open_(queue, 1)
+    assert queue.move_evidence() == 0  # the flag is set: the move is done
+    queue.append(a.id, {"from": "user", "kind": "text", "text": "新しい"})
+    # A process of the version before, still running in a rolling deploy, writes the
+    # old way: its entry and image where they used to be.
+    sealed_entry = queue.sealer.seal_text('{"from":"user","kind":"text","text":"古い","at":1}',
+                                          f"handoff:{a.id}:log")
+    client.rpush(keys.handoff_transcript_before_move(a.id), sealed_entry)
+    client.hset(keys.handoff_doc(a.id), "images", 1)
+    client.hset(keys.handoff_image_before_move(a.id, 1),
+                mapping={"content_type": "image/png", "data": queue.sealer.seal(PNG, f"handoff:{a.id}:img:1")})
+    assert sorted(e["text"] for e in queue.transcript(a.id)) == ["古い", "新しい"]
+    assert queue.image(a.id, 1) == (PNG, "image/png")
+    assert not client.exists(keys.handoff_transcript_before_move(a.id))
