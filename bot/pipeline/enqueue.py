@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
 from bot.storage.keys import KeyBuilder
 
@@ -230,7 +230,8 @@ def _run(client: redis.Redis, calls: list[tuple[str, str, str, str]], now_ms: in
         return pipe.execute(raise_on_error=False)
     except NoScriptError:
         return [NoScriptError("NOSCRIPT")] * len(calls)
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:
+        # RedisClusterException: a slot no live master serves, no node reachable.
         raise PipelineUnavailable(
             f"Redis is unavailable, the webhook events were not stored ({type(exc).__name__}: {exc})"
         ) from exc
@@ -293,14 +294,14 @@ def _run_replicated_on_cluster(client: redis.RedisCluster, calls: list[tuple[str
             for i, reply in zip(indexes, replies):
                 results[i] = reply
                 refused = refused or (isinstance(reply, Exception) and not isinstance(reply, NoScriptError))
-    except (RedisError, OSError):
+    except (RedisError, RedisClusterException, OSError):
         refused = True
         raise
     finally:
         if refused:
             try:
                 client.nodes_manager.initialize()
-            except (RedisError, OSError):
+            except (RedisError, RedisClusterException, OSError):
                 pass  # the next request's routing tries again
     return results
 

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from bot.pipeline.enqueue import (
     DEFAULT_PARTITIONS,
@@ -117,6 +117,11 @@ DEFAULT_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     PipelineUnavailable,
     redis.ConnectionError,
     redis.TimeoutError,
+    # A failover: a master that became a replica, a cluster slot between masters.
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.RedisClusterException,
 )
 REASON_MAX_CHARS = 500
 
@@ -256,7 +261,7 @@ class Worker:
                             self._roster.signal("joined")
                             first = False
                     signalled = self._take_over_departed()
-                except (RedisError, PipelineUnavailable) as exc:
+                except (RedisError, RedisClusterException, PipelineUnavailable) as exc:
                     logger.warning("pipeline worker %s: Redis error while coordinating (%s)",
                                    self.name, type(exc).__name__)
                 if not signalled:
@@ -516,7 +521,8 @@ class Worker:
             self._handler(entry)
         except Exception as exc:
             where = _where(exc)
-            transient = isinstance(exc, self._transient)
+            # The session storage wraps what Redis raised (StorageError from a ConnectionError).
+            transient = isinstance(exc, self._transient) or isinstance(exc.__cause__, self._transient)
             if not transient and counted >= self._max_attempts:
                 return self._bury(lease, entry_id, fields, counted, _reason(exc), stream_keys)
             delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))

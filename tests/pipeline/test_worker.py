@@ -240,8 +240,21 @@ def test_transient_failures_are_retried_in_order_without_end_and_never_dead_lett
     redis_client, keys, clock
 ) -> None:
     calls: list[tuple[int, int]] = []
+    from bot.storage.base import StorageError
+
+    def wrapped(cause: Exception) -> StorageError:
+        try:
+            raise StorageError("Redis SET failed") from cause
+        except StorageError as exc:
+            return exc
+
+    # A Redis outage and a failover as the handler sees them, raw or through the session
+    # storage (which wraps what Redis raised).
     outage = [RetryLater("LINE API down"), redis.ConnectionError("Redis down"),
-              PipelineUnavailable("Redis down"), redis.TimeoutError("slow"), RetryLater("429")]
+              PipelineUnavailable("Redis down"), redis.TimeoutError("slow"), RetryLater("429"),
+              wrapped(redis.ConnectionError("the master went away")),
+              redis.exceptions.ReadOnlyError("You can't write against a read only replica."),
+              wrapped(redis.exceptions.ClusterDownError("CLUSTERDOWN"))]
 
     def handler(entry: Entry) -> None:
         calls.append((seq_of(entry.event), entry.attempt))
@@ -251,8 +264,8 @@ def test_transient_failures_are_retried_in_order_without_end_and_never_dead_lett
     send(redis_client, keys, USER, [1, 2])
     w = worker(redis_client, keys, handler, clock=clock, max_attempts=2, backoff_cap_ms=4_000)
     drain(w, clock)
-    # Five failures with max_attempts=2, yet handled: attempt still tells the truth.
-    assert calls == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 1)]
+    # Eight failures with max_attempts=2, yet handled: attempt still tells the truth.
+    assert calls == [(1, n) for n in range(1, 10)] + [(2, 1)]
     partition = partition_for(message_event(USER, 1), P)
     assert not redis_client.exists(keys.partition_dead_letters(partition))
     assert not redis_client.exists(keys.partition_attempts(partition))
