@@ -362,7 +362,12 @@ def _cluster_nodes(env: Mapping[str, str], redis_url: str | None) -> tuple[tuple
     if scheme == "unix":
         raise ConfigError("REDIS_CLUSTER_NODES is set but REDIS_URL is a unix socket: a cluster is "
                           "reached over TCP; use redis://[:password@]host:port/0 (or rediss://)")
-    database = rest.partition("?")[0].partition("/")[2].strip("/")
+    path, _, query = rest.partition("?")
+    database = path.partition("/")[2].strip("/")
+    for option in query.split("&"):
+        name, _, value = option.partition("=")
+        if name == "db":
+            database = value
     if database not in ("", "0"):
         raise ConfigError(f"REDIS_CLUSTER_NODES is set but REDIS_URL names database {database}: a Redis "
                           "Cluster has only database 0; end REDIS_URL with /0")

@@ -44,6 +44,7 @@ class Roster:
         self._pubsub: redis.client.PubSub | None = None
         #: listen() was asked for: a subscription lost with its server is made again.
         self._listening = False
+        self._told_unsubscribed = False
         self._seen_listening: set[str] = set()
         self.hints: list[int] = []  # partitions others said they freed, to try first
         #: Workers found gone, here or by another worker (read by partition threads).
@@ -68,10 +69,15 @@ class Roster:
             self._seen_listening.clear()
         except (RedisError, NotImplementedError) as exc:
             # Without signals the worker still works: it rebalances at its next round,
-            # and a dead worker's partitions wait for its leases to lapse.
-            logger.warning("pipeline worker %s: no Redis pub/sub (%s); handovers wait for the next round",
-                           self._name, type(exc).__name__)
+            # and a dead worker's partitions wait for its leases to lapse. Said once an
+            # outage: it is tried again every tenth of a second until it works.
+            if not self._told_unsubscribed:
+                logger.warning("pipeline worker %s: no Redis pub/sub (%s); handovers wait for the next round",
+                               self._name, type(exc).__name__)
+                self._told_unsubscribed = True
             self._pubsub = None
+            return
+        self._told_unsubscribed = False
 
     def departed(self) -> list[str]:
         """Other workers still in the roster whose process is gone (see the module doc).

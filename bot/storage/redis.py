@@ -218,7 +218,7 @@ class RedisStorage(SessionStorage):
         #: Tokens of this process's locks whose release failed (Redis went away in the
         #: middle, a failover): such a lock, still on the server, is its own, and is
         #: taken over at once instead of waited out (bot.storage.base.DEFAULT_LOCK_TIMEOUT).
-        self._abandoned: dict[str, None] = {}
+        self._abandoned: dict[str, float] = {}  # token -> when the lock expires anyway (monotonic)
         self._abandoned_lock = threading.Lock()
         #: Who takes the locks, written into each lock's value (a worker's name).
         self.holder = ""
@@ -385,6 +385,9 @@ class RedisStorage(SessionStorage):
         failed; True if it was (or is gone). The event it was taken for is being run
         again (the handler's error made the pipeline retry it), so nobody holds it."""
         with self._abandoned_lock:
+            now = time.monotonic()
+            for token in [t for t, until in self._abandoned.items() if until < now]:
+                del self._abandoned[token]  # expired on the server by now: nothing to take back
             if not self._abandoned:
                 return False
         try:
@@ -405,9 +408,9 @@ class RedisStorage(SessionStorage):
         logger.warning("Redis lock %s taken over: this process lost it when Redis went away", key)
         return True
 
-    def _abandon(self, token: str) -> None:
+    def _abandon(self, token: str, timeout: float) -> None:
         with self._abandoned_lock:
-            self._abandoned[token] = None
+            self._abandoned[token] = time.monotonic() + timeout
             while len(self._abandoned) > MAX_ABANDONED:
                 del self._abandoned[next(iter(self._abandoned))]
 
@@ -456,7 +459,7 @@ class RedisStorage(SessionStorage):
         except RedisError as exc:
             # The lock expires on its own after ``timeout``; until then, should it
             # still be there (a failover copied it), this process takes it back.
-            self._abandon(token)
+            self._abandon(token, timeout)
             if quiet:
                 logger.warning("Redis lock %s could not be released%s: %s", key,
                                "" if save is None else " (nor the session saved)", exc)

@@ -140,6 +140,7 @@ def test_the_webhook_answers_503_while_no_replica_confirms(pair, clients, fake_l
     ({"REDIS_CLUSTER_NODES": "10.0.0.1:6379"}, "REDIS_URL is not"),
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_CLUSTER_NODES": "10.0.0.1"}, "is not host:port"),
     ({"REDIS_URL": "redis://127.0.0.1:1/2", "REDIS_CLUSTER_NODES": "10.0.0.1:6379"}, "only database 0"),
+    ({"REDIS_URL": "redis://127.0.0.1:1?db=3", "REDIS_CLUSTER_NODES": "10.0.0.1:6379"}, "only database 0"),
     ({"REDIS_URL": "unix:///run/redis.sock", "REDIS_CLUSTER_NODES": "10.0.0.1:6379"}, "unix socket"),
     ({"REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_CLUSTER_NODES": "10.0.0.1:6379",
       "REDIS_SENTINELS": "10.0.0.1:26379"}, "both set"),
