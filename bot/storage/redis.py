@@ -361,24 +361,15 @@ class RedisStorage(SessionStorage):
 
     def _held_by_the_gone(self, key: str) -> bool:
         """Release the lock at ``key`` if its holder is known to be gone; True if it was."""
-        if self.holder_gone is None:
+        gone = self.holder_gone
+        if gone is None:
             return False
-        try:
-            value = self._client.get(key)
-        except RedisError:
-            return False
-        if value is None:
-            return True  # released meanwhile: try again at once
-        holder = (value.decode() if isinstance(value, bytes) else str(value)).rpartition("/")[0]
-        if not holder or not self.holder_gone(holder):
-            return False
-        try:
-            released = bool(self._release_script(keys=[key], args=[value]))
-        except RedisError:
-            return False
-        if released:
-            logger.warning("Redis lock %s of %s taken over: that worker is gone", key, holder)
-        return True
+
+        def of_the_gone(value: str) -> bool:
+            holder = value.rpartition("/")[0]
+            return bool(holder) and gone(holder)
+
+        return self._take_over(key, of_the_gone, "its worker is gone")
 
     def _abandoned_by_us(self, key: str) -> bool:
         """Release the lock at ``key`` if it is one of this process's whose release
@@ -390,22 +381,30 @@ class RedisStorage(SessionStorage):
                 del self._abandoned[token]  # expired on the server by now: nothing to take back
             if not self._abandoned:
                 return False
+
+        def ours(value: str) -> bool:
+            with self._abandoned_lock:
+                return self._abandoned.pop(value, None) is not None
+
+        return self._take_over(key, ours, "this process lost it when Redis went away")
+
+    def _take_over(self, key: str, may: Callable[[str], bool], why: str) -> bool:
+        """Release the lock at ``key`` when ``may`` says so of its value; True if it was
+        released, or is gone already (try again at once)."""
         try:
             value = self._client.get(key)
         except RedisError:
             return False
         if value is None:
             return True
-        text = value.decode() if isinstance(value, bytes) else str(value)
-        with self._abandoned_lock:
-            if text not in self._abandoned:
-                return False
-            del self._abandoned[text]
+        if not may(value.decode() if isinstance(value, bytes) else str(value)):
+            return False
         try:
-            self._release_script(keys=[key], args=[value])
+            released = bool(self._release_script(keys=[key], args=[value]))
         except RedisError:
             return False
-        logger.warning("Redis lock %s taken over: this process lost it when Redis went away", key)
+        if released:
+            logger.warning("Redis lock %s taken over: %s", key, why)
         return True
 
     def _abandon(self, token: str, timeout: float) -> None:
