@@ -428,7 +428,8 @@ def one(workdir: Path, *, aof: bool = True) -> Iterator[OneServer]:
             p.stop()
 
 
-def _online_replicas(port: int) -> int:
+def online_replicas(port: int) -> int:
+    """How many replicas of the server on ``port`` are in sync (what WAIT can count)."""
     client = redis.Redis(port=port, socket_timeout=2)
     try:
         info = client.info("replication")
@@ -464,7 +465,7 @@ def sentinel(workdir: Path, *, down_after_ms: int = DOWN_AFTER_MS,
             topology.processes.append(nodes[port])
         for port in ports:
             wait_ready(f"redis-server on {port}", redis.Redis(port=port).ping, topology.processes, 20)
-        wait_ready("both replicas in sync", lambda: _online_replicas(ports[0]) == 2, topology.processes, 30)
+        wait_ready("both replicas in sync", lambda: online_replicas(ports[0]) == 2, topology.processes, 30)
         for n, port in enumerate(sentinel_ports):
             data = workdir / f"sentinel{n + 1}-{port}"
             data.mkdir(parents=True)

@@ -291,17 +291,10 @@ class OwnCluster:
 
     def _wait_replicas_in_sync(self, timeout: float = 20.0) -> None:
         """Until every master has its replica online: WAIT counts only those."""
-        def online(node: OwnServer) -> int:
-            client = redis.Redis(port=node.port, socket_timeout=1, decode_responses=True)
-            try:
-                info = client.info("replication")
-            finally:
-                client.close()
-            return sum(1 for k, v in info.items()
-                       if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online")
+        from benchmarks.topology import online_replicas
 
         deadline = time.monotonic() + timeout
-        while not all(online(node) >= 1 for node in self.masters()):
+        while not all(online_replicas(node.port) >= 1 for node in self.masters()):
             if time.monotonic() > deadline:
                 raise AssertionError(f"the replicas were not in sync within {timeout} s")
             time.sleep(0.05)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from benchmarks.topology import online_replicas
 from bot.pipeline.enqueue import PipelineUnavailable, enqueue
 from bot.storage.redis import make_redis_client
 from tests.pipeline.test_replicas import KEYS, P, event
@@ -37,15 +38,7 @@ def test_the_master_killed_the_bot_reaches_the_promoted_replica_and_loses_nothin
     sentinels = [sentinel(tmp_path / f"sentinel{n}", master.port) for n in (1, 2, 3)]
     servers = [master, *replicas, *sentinels]
     try:
-        on_master = redis.Redis(port=master.port)
-
-        def replicas_online() -> bool:
-            info = on_master.info("replication")
-            return sum(1 for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
-                       and v.get("state") == "online") == 2
-
-        wait_until(replicas_online, 15, "both replicas to be in sync")
-        on_master.close()
+        wait_until(lambda: online_replicas(master.port) == 2, 15, "both replicas to be in sync")
         watch = redis.Redis(port=sentinels[0].port, decode_responses=True)
         wait_until(lambda: len(watch.sentinel_slaves(MASTER_NAME)) == 2
                  and len(watch.sentinel_sentinels(MASTER_NAME)) == 2, 15, "the sentinels to know the set")
