@@ -44,11 +44,14 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from bot.web import runtime_of
 from tests.conftest import tokyo
 from tests.console.conftest import PASSWORD
+from tests.waiting import wait_until  # noqa: F401  (the browser tests import it from here)
 
 STAFFED = tokyo("2026-11-25 15:00")  # Wednesday, the Hyogo desk is staffed 14:00-19:00
 CHILD = "U" + "c" * 32
 GUARDIAN = "U" + "g" * 32
 LAPTOP = {"width": 1280, "height": 900}
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 768, "height": 1024}
 TIMEOUT_MS = 15_000
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -148,16 +151,6 @@ def said_to(fake_line, user: str) -> str:
     return "\n".join(m.get("text", "") for d in fake_line.deliveries(user) for m in d.messages)
 
 
-def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 def evidence_png() -> bytes:
     """A small picture of a post (grey lines of 'text' in a red frame), as a child's screenshot."""
     width, height = 240, 150
@@ -218,6 +211,13 @@ def only_this_server(page, base_url: str, elsewhere: list[str]) -> None:
     page.route("**/*", route)
 
 
+def console_context(browser, viewport: dict[str, int] = LAPTOP):
+    """A browser context as a counsellor's at the desk: Japanese, Tokyo time, the tests' timeout."""
+    context = browser.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
 def log_in(context, base_url: str, name: str):
     """Through the login form, as a counsellor does; ends on the queue page."""
     from playwright.sync_api import expect
@@ -244,11 +244,9 @@ def test_an_urgent_chat_reaches_a_counsellor_who_answers_and_closes_it(served, b
     problems_second: list[str] = []
     elsewhere: list[str] = []
 
-    first = browser.new_context(viewport=LAPTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
-    second = browser.new_context(viewport=LAPTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
+    first, second = console_context(browser), console_context(browser)
     try:
         for context in (first, second):
-            context.set_default_timeout(TIMEOUT_MS)
             context.add_init_script(SPY)
         first.grant_permissions(["notifications"], origin=base_url)
 

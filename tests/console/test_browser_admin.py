@@ -16,7 +16,10 @@ from __future__ import annotations
 import re
 
 from tests.console.test_browser import (  # noqa: F401  (the fixture)
+    DESKTOP,
+    PHONE,
     TIMEOUT_MS,
+    console_context,
     log_in,
     only_this_server,
     screenshot_path,
@@ -24,8 +27,6 @@ from tests.console.test_browser import (  # noqa: F401  (the fixture)
     watch,
 )
 
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 NEW_PASSWORD = "violet-Kettle-river-47"
 
 
@@ -37,11 +38,8 @@ def test_a_supervisor_adds_a_counsellor_who_signs_in_and_is_then_disabled(served
     add_account("boss", "supervisor")
     problems: list[str] = []
     elsewhere: list[str] = []
-    desk = browser.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
-    newcomer = browser.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
-    phone = browser.new_context(viewport=PHONE, locale="ja-JP", timezone_id="Asia/Tokyo")
-    for context in (desk, newcomer, phone):
-        context.set_default_timeout(TIMEOUT_MS)
+    desk, newcomer = console_context(browser, DESKTOP), console_context(browser, DESKTOP)
+    phone = console_context(browser, PHONE)
     try:
         boss = log_in(desk, base_url, "boss")
         watch(boss, problems)

@@ -17,7 +17,10 @@ from __future__ import annotations
 from tests.console.test_api import good_record
 from tests.console.test_browser import (  # noqa: F401  (the fixture)
     CHILD,
+    DESKTOP,
+    PHONE,
     TIMEOUT_MS,
+    console_context,
     line_event,
     log_in,
     only_this_server,
@@ -28,9 +31,6 @@ from tests.console.test_browser import (  # noqa: F401  (the fixture)
     wait_until,
     watch,
 )
-
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 def shots(page, name: str, tmp_path, check=lambda: None) -> None:
@@ -64,9 +64,8 @@ def test_a_child_who_comes_back_is_shown_with_the_earlier_chat_and_its_follow_up
     first_id = earlier_chat(runtime)
     problems: list[str] = []
     elsewhere: list[str] = []
-    context = browser.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context = console_context(browser, DESKTOP)
     try:
-        context.set_default_timeout(TIMEOUT_MS)
         suzuki = log_in(context, base_url, "suzuki")
         watch(suzuki, problems)
         only_this_server(suzuki, base_url, elsewhere)

@@ -12,8 +12,10 @@ import re
 
 from tests.console.test_browser import (  # noqa: F401  (the fixture)
     CHILD,
+    DESKTOP,
     GUARDIAN,
     TIMEOUT_MS,
+    console_context,
     log_in,
     screenshot_path,
     served,
@@ -27,9 +29,8 @@ def test_filters_search_and_the_keyboard_then_the_queue_beside_the_chat(served, 
     expect.set_options(timeout=TIMEOUT_MS)
     base_url, runtime, _secret = served
     problems: list[str] = []
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context = console_context(browser, DESKTOP)
     try:
-        context.set_default_timeout(TIMEOUT_MS)
         sato = log_in(context, base_url, "sato")
         watch(sato, problems, expected=())
         child = runtime.queue.open(CHILD, role="child", level=None, lang="ja", category="self_harm", urgent=True,

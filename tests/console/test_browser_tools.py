@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from tests.console.test_browser import (  # noqa: F401  (the fixture)
     CHILD,
-    LAPTOP,
     TIMEOUT_MS,
+    console_context,
     line_event,
     log_in,
     post_webhook,
@@ -25,9 +25,8 @@ def test_crisis_replies_search_keyboard_sending_and_cards_given(served, browser,
     expect.set_options(timeout=TIMEOUT_MS)
     base_url, runtime, secret = served
     problems: list[str] = []
-    context = browser.new_context(viewport=LAPTOP, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context = console_context(browser)
     try:
-        context.set_default_timeout(TIMEOUT_MS)
         sato = log_in(context, base_url, "sato")
         watch(sato, problems)
         assert post_webhook(base_url, secret, line_event(

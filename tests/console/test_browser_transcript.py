@@ -7,7 +7,9 @@ message typed before the handoff is there as a fact, not as text."""
 from __future__ import annotations
 
 from tests.console.test_browser import (  # noqa: F401  (the fixture)
+    DESKTOP,
     TIMEOUT_MS,
+    console_context,
     line_event,
     log_in,
     post_webhook,
@@ -27,9 +29,8 @@ def test_the_counsellor_reads_what_an_english_speaking_child_saw_and_tapped(serv
     expect.set_options(timeout=TIMEOUT_MS)
     base_url, runtime, secret = served
     problems: list[str] = []
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo")
+    context = console_context(browser, DESKTOP)
     try:
-        context.set_default_timeout(TIMEOUT_MS)
         sato = log_in(context, base_url, "sato")
         watch(sato, problems)
         fake_line.add_user(ENGLISH, language="en")
